@@ -1,0 +1,63 @@
+// common.h: error reporting, always-on invariant checks, checked file helpers,
+// thread set-up and timing. Library code reports bad input through PruneErr and a
+// non-zero return; it never calls exit(). CHECK is for internal invariants only
+// (a failed CHECK is a bug in prune, not in the user's input).
+#ifndef PRUNE_COMMON_H
+#define PRUNE_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+// The message a failed call leaves for the user: which file, which field or line,
+// what was expected, what was found, and a hint.
+typedef struct {
+    char msg[2048];
+} PruneErr;
+
+// Formats msg into err (if err is not NULL) and returns -1, so callers can write
+// `return perr(err, "...", ...);`.
+int perr(PruneErr *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Always-on check for invariants of prune itself (not compiled out by NDEBUG).
+#define CHECK(cond)                                                                      \
+    do {                                                                                 \
+        if (!(cond)) prune_check_failed(#cond, __FILE__, __LINE__);                      \
+    } while (0)
+void prune_check_failed(const char *cond, const char *file, int line) __attribute__((noreturn));
+
+// Allocation that fails loudly with the size asked for; it returns NULL and fills err.
+void *palloc(size_t bytes, const char *what, PruneErr *err);
+// Zeroed variant.
+void *pcalloc(size_t bytes, const char *what, PruneErr *err);
+
+// Reads a whole file into a NUL-terminated buffer (the NUL is not counted in *len).
+int read_file(const char *path, char **out, size_t *len, PruneErr *err);
+// Memory-maps a file read-only (writable=1 gives a private copy-on-write mapping).
+int map_file(const char *path, int writable, void **out, size_t *len, PruneErr *err);
+void unmap_file(void *p, size_t len);
+
+// Atomic output: write to "<path>.tmp.<pid>", then rename over path. On any failure the
+// temporary file is removed and path is left as it was.
+typedef struct {
+    FILE *f;
+    char path[4096];
+    char tmp[4200];
+    int failed;
+} AtomicFile;
+int atomic_open(AtomicFile *af, const char *path, PruneErr *err);
+int atomic_write(AtomicFile *af, const void *data, size_t bytes, PruneErr *err);
+int atomic_commit(AtomicFile *af, PruneErr *err);  // fsync, close, rename
+void atomic_abort(AtomicFile *af);                 // close and remove the temporary
+
+// Threads: sets both OpenMP and OpenBLAS (which shares the OpenMP pool in Debian's
+// libopenblas-openmp build) once, at start-up, outside any parallel region.
+void prune_set_threads(int n);
+int prune_get_threads(void);
+
+double now_seconds(void);
+
+// Parses a whole decimal integer in [lo, hi]; returns -1 on anything else.
+int parse_int(const char *s, long lo, long hi, long *out);
+
+#endif

@@ -1,0 +1,127 @@
+// kernels.h: the GPT-2 building blocks, each a _forward/_backward pair with a naive
+// _ref version kept beside the fast one (tests compare them). Shape letters: B batch,
+// T sequence, C channels, OC output channels, NH heads, hs = C/NH head size, V vocab,
+// Vp padded vocab, P number of chosen positions.
+//
+// Conventions (as llm.c): arguments are outputs, then inputs, then sizes. Backward
+// kernels ADD into every gradient they write, so the caller zeroes them first. A
+// weight-gradient pointer may be NULL: then that gradient is skipped (pruning never
+// needs weight gradients; training does). Fast kernels use OpenMP for element-wise and
+// reduction loops and OpenBLAS (cblas_sgemm) for GEMMs; no kernel calls OpenBLAS from
+// inside an OpenMP region.
+#ifndef PRUNE_KERNELS_H
+#define PRUNE_KERNELS_H
+
+#include <stddef.h>
+
+#define LN_EPS 1e-5f  // GPT-2's layer_norm_epsilon
+
+// --- embedding -------------------------------------------------------------------
+// tokens (B,T) ids, wte (Vp,C), wpe (maxT,C) -> out (B,T,C) = wte[token] + wpe[t]
+void encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe, int B,
+                     int T, int C);
+void encoder_forward_ref(float *out, const int *tokens, const float *wte, const float *wpe, int B,
+                         int T, int C);
+// dout (B,T,C) -> dwte (Vp,C) +=, dwpe (maxT,C) += (the data gradient is dout itself)
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *tokens, int B, int T,
+                      int C);
+void encoder_backward_ref(float *dwte, float *dwpe, const float *dout, const int *tokens, int B,
+                          int T, int C);
+
+// --- LayerNorm -------------------------------------------------------------------
+// inp (N,C), weight (C), bias (C) -> out (N,C), mean (N), rstd (N)
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
+                       const float *bias, int N, int C);
+void layernorm_forward_ref(float *out, float *mean, float *rstd, const float *inp,
+                           const float *weight, const float *bias, int N, int C);
+// dout (N,C) -> dinp (N,C) +=, dweight (C) +=, dbias (C) += (weight grads may be NULL)
+void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                        const float *inp, const float *weight, const float *mean, const float *rstd,
+                        int N, int C);
+void layernorm_backward_ref(float *dinp, float *dweight, float *dbias, const float *dout,
+                            const float *inp, const float *weight, const float *mean,
+                            const float *rstd, int N, int C);
+
+// --- matmul (OpenBLAS) -----------------------------------------------------------
+// inp (N,C), weight (OC,C), bias (OC) or NULL -> out (N,OC) = inp weight^T + bias
+void matmul_forward(float *out, const float *inp, const float *weight, const float *bias, int N,
+                    int C, int OC);
+void matmul_forward_ref(float *out, const float *inp, const float *weight, const float *bias,
+                        int N, int C, int OC);
+// dout (N,OC) -> dinp (N,C) += (may be NULL), dweight (OC,C) +=, dbias (OC) +=
+void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                     const float *inp, const float *weight, int N, int C, int OC);
+void matmul_backward_ref(float *dinp, float *dweight, float *dbias, const float *dout,
+                         const float *inp, const float *weight, int N, int C, int OC);
+
+// --- causal multi-head self-attention --------------------------------------------
+// qkv (B,T,3C) [Q | K | V, head h at h*hs inside each] -> out (B,T,C), att (B,NH,T,T)
+// softmax probabilities (entries t2 > t are 0), scale 1/sqrt(hs)
+void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
+void attention_forward_ref(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
+// dout (B,T,C) -> dqkv (B,T,3C) +=; datt (B,NH,T,T) is scratch (overwritten)
+void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv,
+                        const float *att, int B, int T, int C, int NH);
+void attention_backward_ref(float *dqkv, float *datt, const float *dout, const float *qkv,
+                            const float *att, int B, int T, int C, int NH);
+
+// --- GELU, tanh approximation ("gelu_new") -----------------------------------------
+// inp (N) -> out (N)
+void gelu_forward(float *out, const float *inp, size_t N);
+void gelu_forward_ref(float *out, const float *inp, size_t N);
+// dout (N) -> dinp (N) +=
+void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N);
+void gelu_backward_ref(float *dinp, const float *inp, const float *dout, size_t N);
+
+// --- residual add ----------------------------------------------------------------
+// inp1 (N), inp2 (N) -> out (N) = inp1 + inp2
+void residual_forward(float *out, const float *inp1, const float *inp2, size_t N);
+void residual_forward_ref(float *out, const float *inp1, const float *inp2, size_t N);
+// dout (N) -> dinp1 (N) +=, dinp2 (N) +=
+void residual_backward(float *dinp1, float *dinp2, const float *dout, size_t N);
+void residual_backward_ref(float *dinp1, float *dinp2, const float *dout, size_t N);
+
+// --- logits at chosen positions --------------------------------------------------
+// The final LayerNorm and the unembedding run only on the P rows whose logits are
+// wanted (pos[p] = b*T + t), so a pruning step computes 1 row per example, not T.
+// inp (N,C), pos (P) -> out (P,C) = inp[pos]
+void gather_forward(float *out, const float *inp, const int *pos, int P, int C);
+void gather_forward_ref(float *out, const float *inp, const int *pos, int P, int C);
+// dout (P,C) -> dinp (N,C) += at rows pos (rows may repeat)
+void gather_backward(float *dinp, const float *dout, const int *pos, int P, int C);
+void gather_backward_ref(float *dinp, const float *dout, const int *pos, int P, int C);
+// lnf (P,C), wte (Vp,C) -> logits (P,Vp): a matmul with the tied embedding, no bias
+void logits_forward(float *logits, const float *lnf, const float *wte, int P, int C, int Vp);
+void logits_forward_ref(float *logits, const float *lnf, const float *wte, int P, int C, int Vp);
+// dlogits (P,Vp) -> dlnf (P,C) +=, dwte (Vp,C) += (may be NULL)
+void logits_backward(float *dlnf, float *dwte, const float *dlogits, const float *lnf,
+                     const float *wte, int P, int C, int Vp);
+void logits_backward_ref(float *dlnf, float *dwte, const float *dlogits, const float *lnf,
+                         const float *wte, int P, int C, int Vp);
+
+// --- softmax, log-softmax, cross-entropy over the first V of Vp logits ---------------
+// logits (P,Vp) -> probs (P,V)
+void softmax_forward(float *probs, const float *logits, int P, int V, int Vp);
+void softmax_forward_ref(float *probs, const float *logits, int P, int V, int Vp);
+// dprobs (P,V) -> dlogits (P,Vp) += (columns V..Vp-1 untouched)
+void softmax_backward(float *dlogits, const float *dprobs, const float *probs, int P, int V,
+                      int Vp);
+void softmax_backward_ref(float *dlogits, const float *dprobs, const float *probs, int P, int V,
+                          int Vp);
+// logits (P,Vp) -> logp (P,V)
+void log_softmax_forward(float *logp, const float *logits, int P, int V, int Vp);
+void log_softmax_forward_ref(float *logp, const float *logits, int P, int V, int Vp);
+// dlogp (P,V) -> dlogits (P,Vp) +=
+void log_softmax_backward(float *dlogits, const float *dlogp, const float *logp, int P, int V,
+                          int Vp);
+void log_softmax_backward_ref(float *dlogits, const float *dlogp, const float *logp, int P, int V,
+                              int Vp);
+// logp (P,V), targets (P) -> losses (P) = -logp[target]
+void crossentropy_forward(float *losses, const float *logp, const int *targets, int P, int V);
+void crossentropy_forward_ref(float *losses, const float *logp, const int *targets, int P, int V);
+// dlosses (P) -> dlogp (P,V) +=
+void crossentropy_backward(float *dlogp, const float *dlosses, const int *targets, int P, int V);
+void crossentropy_backward_ref(float *dlogp, const float *dlosses, const int *targets, int P,
+                               int V);
+
+#endif

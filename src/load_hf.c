@@ -1,0 +1,578 @@
+// load_hf.c: Hugging Face GPT-2 models: a folder (model.safetensors or a sharded
+// model.safetensors.index.json, plus config.json), F32/F16/BF16 tensors, names with or
+// without the "transformer." prefix. Conv1D weights are stored (in, out) and are
+// transposed into llm.c's (out, in) layout, so every load copies into one fp32 buffer.
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "safetensors.h"
+
+static int dtype_size(const char *d) {
+    if (!strcmp(d, "F32") || !strcmp(d, "I32") || !strcmp(d, "U32")) return 4;
+    if (!strcmp(d, "F16") || !strcmp(d, "BF16") || !strcmp(d, "I16") || !strcmp(d, "U16")) return 2;
+    if (!strcmp(d, "F64") || !strcmp(d, "I64") || !strcmp(d, "U64")) return 8;
+    if (!strcmp(d, "U8") || !strcmp(d, "I8") || !strcmp(d, "BOOL") || !strcmp(d, "F8_E4M3") ||
+        !strcmp(d, "F8_E5M2"))
+        return 1;
+    return 0;
+}
+
+void st_header_free(StHeader *h) {
+    free(h->t);
+    h->t = NULL;
+    h->n = 0;
+}
+
+static int json_error(PruneErr *err, const char *path, const char *what, const json_error_t *je) {
+    return perr(err, "%s: %s is not valid JSON: %s (line %d, column %d). Hint: the file is "
+                     "damaged or not what it claims to be.", path, what, je->text, je->line,
+                je->column);
+}
+
+int st_parse_header(const char *json, size_t n, size_t data_len, const char *path, StHeader *h,
+                    PruneErr *err) {
+    h->t = NULL;
+    h->n = 0;
+    json_error_t je;
+    json_t *root = json_loadb(json, n, JSON_REJECT_DUPLICATES, &je);
+    if (!root) return json_error(err, path, "the safetensors header", &je);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return perr(err, "%s: the safetensors header must be a JSON object of tensors. Hint: the "
+                         "file is not a safetensors file.", path);
+    }
+    size_t cap = json_object_size(root);
+    h->t = pcalloc(sizeof(StTensor) * (cap ? cap : 1), "safetensors header", err);
+    if (!h->t) {
+        json_decref(root);
+        return -1;
+    }
+    const char *key;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach(root, key, v) {
+        if (!strcmp(key, "__metadata__")) continue;
+        StTensor *t = &h->t[h->n];
+        if (strlen(key) >= ST_MAX_NAME) {
+            rc = perr(err, "%s: tensor name '%.60s...' is longer than %d bytes.", path, key,
+                      ST_MAX_NAME - 1);
+            break;
+        }
+        snprintf(t->name, sizeof t->name, "%s", key);
+        json_t *dt = json_object_get(v, "dtype"), *sh = json_object_get(v, "shape"),
+               *off = json_object_get(v, "data_offsets");
+        if (!json_is_object(v) || !json_is_string(dt) || !json_is_array(sh) ||
+            !json_is_array(off)) {
+            rc = perr(err, "%s: tensor '%s': expected an object with \"dtype\" (string), "
+                           "\"shape\" (array) and \"data_offsets\" (array). Hint: the header is "
+                           "damaged.", path, key);
+            break;
+        }
+        const char *d = json_string_value(dt);
+        t->dsize = dtype_size(d);
+        if (!t->dsize || strlen(d) >= sizeof t->dtype) {
+            rc = perr(err, "%s: tensor '%s': unknown dtype \"%.20s\". Hint: safetensors dtypes are "
+                           "F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL.", path, key, d);
+            break;
+        }
+        snprintf(t->dtype, sizeof t->dtype, "%s", d);
+        size_t nd = json_array_size(sh);
+        if (nd > ST_MAX_DIMS) {
+            rc = perr(err, "%s: tensor '%s': %zu dimensions, at most %d supported.", path, key, nd,
+                      ST_MAX_DIMS);
+            break;
+        }
+        t->ndim = (int)nd;
+        size_t count = 1;
+        int bad = 0;
+        for (size_t i = 0; i < nd; i++) {
+            json_t *e = json_array_get(sh, i);
+            if (!json_is_integer(e) || json_integer_value(e) < 0 ||
+                json_integer_value(e) > (json_int_t)1 << 40) {
+                bad = 1;
+                break;
+            }
+            t->shape[i] = json_integer_value(e);
+            if (t->shape[i] && count > ((size_t)1 << 50) / (size_t)t->shape[i]) {
+                bad = 1;
+                break;
+            }
+            count *= (size_t)t->shape[i];
+        }
+        if (bad) {
+            rc = perr(err, "%s: tensor '%s': \"shape\" must list non-negative integers. Hint: the "
+                           "header is damaged.", path, key);
+            break;
+        }
+        json_t *b0 = json_array_get(off, 0), *b1 = json_array_get(off, 1);
+        if (json_array_size(off) != 2 || !json_is_integer(b0) || !json_is_integer(b1) ||
+            json_integer_value(b0) < 0 || json_integer_value(b1) < json_integer_value(b0)) {
+            rc = perr(err, "%s: tensor '%s': \"data_offsets\" must be [begin, end] with 0 <= "
+                           "begin <= end. Hint: the header is damaged.", path, key);
+            break;
+        }
+        t->begin = (size_t)json_integer_value(b0);
+        t->end = (size_t)json_integer_value(b1);
+        if (t->end > data_len) {
+            rc = perr(err, "%s: tensor '%s': data_offsets [%zu, %zu] end past the data buffer "
+                           "(%zu bytes). Hint: the file is truncated.", path, key, t->begin,
+                      t->end, data_len);
+            break;
+        }
+        if (t->end - t->begin != count * (size_t)t->dsize) {
+            rc = perr(err, "%s: tensor '%s': data_offsets span %zu bytes, but shape and dtype %s "
+                           "need %zu. Hint: the header is damaged.", path, key, t->end - t->begin,
+                      t->dtype, count * (size_t)t->dsize);
+            break;
+        }
+        h->n++;
+    }
+    json_decref(root);
+    if (rc) st_header_free(h);
+    return rc;
+}
+
+static int get_int_field(json_t *root, const char *name, const char *path, int *out, int required,
+                         PruneErr *err) {
+    json_t *v = json_object_get(root, name);
+    if (!v) {
+        if (required)
+            return perr(err, "%s: field \"%s\" is missing. Hint: a GPT-2 config.json has n_embd, "
+                             "n_layer, n_head, n_positions and vocab_size.", path, name);
+        return 1;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > (1 << 30))
+        return perr(err, "%s: field \"%s\": expected a positive integer. Hint: check the "
+                         "config.json that came with the model.", path, name);
+    *out = (int)json_integer_value(v);
+    return 0;
+}
+
+int hf_parse_config(const char *json, size_t n, const char *path, GPT2Config *c, PruneErr *err) {
+    json_error_t je;
+    json_t *root = json_loadb(json, n, 0, &je);
+    if (!root) return json_error(err, path, "config.json", &je);
+    int rc = -1;
+    if (!json_is_object(root)) {
+        perr(err, "%s: expected a JSON object of model settings.", path);
+        goto done;
+    }
+    json_t *mt = json_object_get(root, "model_type");
+    if (mt && (!json_is_string(mt) || strcmp(json_string_value(mt), "gpt2"))) {
+        perr(err, "%s: field \"model_type\": expected \"gpt2\", found %s. Hint: prune computes the "
+                  "GPT-2 architecture only.", path,
+             json_is_string(mt) ? json_string_value(mt) : "a non-string");
+        goto done;
+    }
+    memset(c, 0, sizeof *c);
+    if (get_int_field(root, "n_embd", path, &c->C, 1, err) ||
+        get_int_field(root, "n_layer", path, &c->L, 1, err) ||
+        get_int_field(root, "n_head", path, &c->NH, 1, err) ||
+        get_int_field(root, "vocab_size", path, &c->V, 1, err))
+        goto done;
+    int r = get_int_field(root, "n_positions", path, &c->maxT, 0, err);
+    if (r < 0) goto done;
+    if (r == 1 && get_int_field(root, "n_ctx", path, &c->maxT, 1, err)) goto done;
+    json_t *ni = json_object_get(root, "n_inner");
+    if (ni && !json_is_null(ni) &&
+        (!json_is_integer(ni) || json_integer_value(ni) != 4 * (json_int_t)c->C)) {
+        perr(err, "%s: field \"n_inner\": expected null or 4*n_embd = %d. Hint: prune computes "
+                  "GPT-2's MLP width of 4C only.", path, 4 * c->C);
+        goto done;
+    }
+    json_t *act = json_object_get(root, "activation_function");
+    if (act && (!json_is_string(act) || (strcmp(json_string_value(act), "gelu_new") &&
+                                         strcmp(json_string_value(act), "gelu_pytorch_tanh")))) {
+        perr(err, "%s: field \"activation_function\": expected \"gelu_new\" (GPT-2's tanh GELU), "
+                  "found %s. Hint: prune computes the tanh approximation only.", path,
+             json_is_string(act) ? json_string_value(act) : "a non-string");
+        goto done;
+    }
+    json_t *eps = json_object_get(root, "layer_norm_epsilon");
+    if (eps && (!json_is_number(eps) || fabs(json_number_value(eps) - 1e-5) > 1e-9)) {
+        perr(err, "%s: field \"layer_norm_epsilon\": expected 1e-05 (GPT-2's), found %g. Hint: "
+                  "prune's LayerNorm uses eps 1e-5.", path,
+             json_is_number(eps) ? json_number_value(eps) : NAN);
+        goto done;
+    }
+    json_t *sc = json_object_get(root, "scale_attn_weights");
+    json_t *inv = json_object_get(root, "scale_attn_by_inverse_layer_idx");
+    if ((sc && json_is_false(sc)) || (inv && json_is_true(inv))) {
+        perr(err, "%s: attention scaling other than 1/sqrt(head size) (scale_attn_weights=false "
+                  "or scale_attn_by_inverse_layer_idx=true) is not supported.", path);
+        goto done;
+    }
+    c->Vp = (c->V + 127) / 128 * 128;
+    rc = gpt2_config_check(c, path, err);
+done:
+    json_decref(root);
+    return rc;
+}
+
+// --- from tensors to the model -----------------------------------------------------
+
+enum { SRC_MAT_T = 1 };  // stored (in, out): transpose into (out, in)
+
+typedef struct {
+    const char *suffix;
+    int tensor;    // index into the 16 llm.c tensors, or -1 to skip (mask buffers)
+    int rows_mul;  // expected shape [rows_mul*C (or 1), cols_mul*C], see expect_shape
+    int cols_mul;  // 0 for a vector
+    int transpose;
+} LayerName;
+
+// h.{l}.<suffix>: shapes in units of C as Hugging Face stores them.
+static const LayerName LAYER_NAMES[] = {
+    {"ln_1.weight", 2, 1, 0, 0},        {"ln_1.bias", 3, 1, 0, 0},
+    {"attn.c_attn.weight", 4, 1, 3, 1}, {"attn.c_attn.bias", 5, 3, 0, 0},
+    {"attn.c_proj.weight", 6, 1, 1, 1}, {"attn.c_proj.bias", 7, 1, 0, 0},
+    {"ln_2.weight", 8, 1, 0, 0},        {"ln_2.bias", 9, 1, 0, 0},
+    {"mlp.c_fc.weight", 10, 1, 4, 1},   {"mlp.c_fc.bias", 11, 4, 0, 0},
+    {"mlp.c_proj.weight", 12, 4, 1, 1}, {"mlp.c_proj.bias", 13, 1, 0, 0},
+    {"attn.bias", -1, 0, 0, 0},         {"attn.masked_bias", -1, 0, 0, 0},
+};
+#define N_LAYER_NAMES 12  // the first 12 entries are weights; the rest are skipped buffers
+
+static float half_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (mant == 0) {
+            bits = sign;
+        } else {  // subnormal: renormalise
+            int e = -1;
+            do {
+                e++;
+                mant <<= 1;
+            } while (!(mant & 0x400));
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (mant << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static float load_elem(const uint8_t *p, size_t i, const char *dtype) {
+    if (dtype[0] == 'F' && dtype[1] == '3') {
+        float f;
+        memcpy(&f, p + 4 * i, 4);
+        return f;
+    }
+    uint16_t h;
+    memcpy(&h, p + 2 * i, 2);
+    if (dtype[0] == 'B') {
+        uint32_t bits = (uint32_t)h << 16;
+        float f;
+        memcpy(&f, &bits, 4);
+        return f;
+    }
+    return half_to_float(h);
+}
+
+typedef struct {
+    GPT2 *m;
+    unsigned char *seen;  // 4 globals (wte, wpe, ln_f.weight, ln_f.bias) + 12 per layer
+    float *lm_head;       // a tied lm_head.weight, if the file has one, checked at the end
+    unsigned dtypes;      // bit 0 F32, 1 F16, 2 BF16
+} HfLoad;
+
+static int shape_is(const StTensor *t, int64_t a, int64_t b) {
+    if (b == 0) return t->ndim == 1 && t->shape[0] == a;
+    return t->ndim == 2 && t->shape[0] == a && t->shape[1] == b;
+}
+
+static int shape_error(PruneErr *err, const char *path, const StTensor *t, int64_t a, int64_t b) {
+    char got[128] = "[";
+    for (int i = 0; i < t->ndim; i++) {
+        char tmp[32];
+        snprintf(tmp, sizeof tmp, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+        strncat(got, tmp, sizeof got - strlen(got) - 2);
+    }
+    strcat(got, "]");
+    if (b)
+        return perr(err, "%s: tensor '%s': shape %s, expected [%lld, %lld] from config.json. Hint: "
+                         "config.json does not belong to these weights.", path, t->name, got,
+                    (long long)a, (long long)b);
+    return perr(err, "%s: tensor '%s': shape %s, expected [%lld] from config.json. Hint: "
+                     "config.json does not belong to these weights.", path, t->name, got,
+                (long long)a);
+}
+
+static int apply_tensor(HfLoad *hl, const StTensor *t, const uint8_t *data, const char *path,
+                        PruneErr *err) {
+    GPT2 *m = hl->m;
+    const GPT2Config *c = &m->config;
+    const char *name = t->name;
+    if (!strncmp(name, "transformer.", 12)) name += 12;
+    if (strcmp(t->dtype, "F32") && strcmp(t->dtype, "F16") && strcmp(t->dtype, "BF16"))
+        return perr(err, "%s: tensor '%s': dtype %s is not supported for weights. Hint: save the "
+                         "model in float32, float16 or bfloat16.", path, t->name, t->dtype);
+    const uint8_t *src = data + t->begin;
+    float *params[NUM_PARAM_TENSORS];
+    memcpy(params, &m->params, sizeof params);
+    size_t C = c->C;
+    int slot;
+    float *dst;
+    if (!strcmp(name, "wte.weight") || !strcmp(name, "lm_head.weight")) {
+        if (!shape_is(t, c->V, c->C)) return shape_error(err, path, t, c->V, c->C);
+        if (name[0] == 'l') {
+            if (!hl->lm_head) hl->lm_head = palloc((size_t)c->V * C * 4, "lm_head.weight", err);
+            if (!hl->lm_head) return -1;
+            dst = hl->lm_head;
+            slot = -1;
+        } else {
+            dst = m->params.wte;
+            slot = 0;
+        }
+    } else if (!strcmp(name, "wpe.weight")) {
+        if (!shape_is(t, c->maxT, c->C)) return shape_error(err, path, t, c->maxT, c->C);
+        dst = m->params.wpe;
+        slot = 1;
+    } else if (!strcmp(name, "ln_f.weight") || !strcmp(name, "ln_f.bias")) {
+        if (!shape_is(t, c->C, 0)) return shape_error(err, path, t, c->C, 0);
+        int w = !strcmp(name, "ln_f.weight");
+        dst = w ? m->params.lnfw : m->params.lnfb;
+        slot = w ? 2 : 3;
+    } else if (!strncmp(name, "h.", 2)) {
+        char *end;
+        long l = strtol(name + 2, &end, 10);
+        if (end == name + 2 || *end != '.' || l < 0)
+            return perr(err, "%s: tensor '%s': cannot read the layer index. Hint: GPT-2 names look "
+                             "like h.0.attn.c_attn.weight.", path, t->name);
+        if (l >= c->L)
+            return perr(err, "%s: tensor '%s': layer %ld, but config.json has n_layer = %d. Hint: "
+                             "config.json does not belong to these weights.", path, t->name, l,
+                        c->L);
+        const char *suffix = end + 1;
+        int k = -1;
+        for (size_t i = 0; i < sizeof LAYER_NAMES / sizeof LAYER_NAMES[0]; i++)
+            if (!strcmp(suffix, LAYER_NAMES[i].suffix)) k = (int)i;
+        if (k < 0)
+            return perr(err, "%s: unknown tensor '%s'. Hint: prune reads GPT-2 models "
+                             "(GPT2Model / GPT2LMHeadModel) only.", path, t->name);
+        const LayerName *ln = &LAYER_NAMES[k];
+        if (ln->tensor < 0) return 0;  // causal-mask buffers: not weights
+        int64_t a = (int64_t)ln->rows_mul * c->C, b = (int64_t)ln->cols_mul * c->C;
+        if (!shape_is(t, a, b)) return shape_error(err, path, t, a, b);
+        size_t per_layer = m->param_sizes[ln->tensor] / (size_t)c->L;
+        dst = params[ln->tensor] + (size_t)l * per_layer;
+        slot = 4 + (int)l * N_LAYER_NAMES + k;
+        if (hl->seen[slot])
+            return perr(err, "%s: tensor '%s' appears twice (also in another shard?).", path,
+                        t->name);
+        hl->seen[slot] = 1;
+        hl->dtypes |= t->dtype[0] == 'B' ? 4 : (t->dtype[1] == '3' ? 1 : 2);
+        if (ln->transpose) {
+            size_t in = (size_t)a, out = (size_t)b;
+            for (size_t i = 0; i < in; i++)
+                for (size_t o = 0; o < out; o++) dst[o * in + i] = load_elem(src, i * out + o, t->dtype);
+        } else {
+            for (size_t i = 0; i < (size_t)a; i++) dst[i] = load_elem(src, i, t->dtype);
+        }
+        return 0;
+    } else {
+        return perr(err, "%s: unknown tensor '%s'. Hint: prune reads GPT-2 models (GPT2Model / "
+                         "GPT2LMHeadModel) only.", path, t->name);
+    }
+    if (slot >= 0) {
+        if (hl->seen[slot])
+            return perr(err, "%s: tensor '%s' appears twice (also in another shard?).", path,
+                        t->name);
+        hl->seen[slot] = 1;
+    }
+    hl->dtypes |= t->dtype[0] == 'B' ? 4 : (t->dtype[1] == '3' ? 1 : 2);
+    size_t count = (size_t)t->shape[0] * (t->ndim == 2 ? (size_t)t->shape[1] : 1);
+    for (size_t i = 0; i < count; i++) dst[i] = load_elem(src, i, t->dtype);
+    return 0;
+}
+
+// Maps one .safetensors file, checks its framing and header, and copies its tensors in.
+static int load_st_file(HfLoad *hl, const char *path, PruneErr *err) {
+    void *map;
+    size_t len;
+    if (map_file(path, 0, &map, &len, err)) return -1;
+    int rc = -1;
+    StHeader h = {0};
+    uint64_t n;
+    if (len < 8) {
+        perr(err, "%s: file is truncated: %zu bytes, a safetensors file starts with an 8-byte "
+                  "header length.", path, len);
+        goto done;
+    }
+    memcpy(&n, map, 8);
+    if (n > ST_MAX_HEADER || n > len - 8) {
+        perr(err, "%s: header length field (bytes 0-7) is %llu, but the file has %zu bytes after "
+                  "it. Hint: not a safetensors file, or truncated.", path, (unsigned long long)n,
+             len - 8);
+        goto done;
+    }
+    if (st_parse_header((const char *)map + 8, (size_t)n, len - 8 - (size_t)n, path, &h, err))
+        goto done;
+    const uint8_t *data = (const uint8_t *)map + 8 + n;
+    for (int i = 0; i < h.n; i++)
+        if (apply_tensor(hl, &h.t[i], data, path, err)) goto done;
+    rc = 0;
+done:
+    st_header_free(&h);
+    unmap_file(map, len);
+    return rc;
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+static int is_file(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+// Loads every shard named in a model.safetensors.index.json weight_map.
+static int load_sharded(HfLoad *hl, const char *index_path, const char *dir, PruneErr *err) {
+    char *text;
+    size_t len;
+    if (read_file(index_path, &text, &len, err)) return -1;
+    json_error_t je;
+    json_t *root = json_loadb(text, len, 0, &je);
+    free(text);
+    if (!root) return json_error(err, index_path, "the shard index", &je);
+    int rc = -1;
+    json_t *wm = json_object_get(root, "weight_map");
+    if (!json_is_object(wm) || json_object_size(wm) == 0) {
+        perr(err, "%s: expected a non-empty object \"weight_map\" (tensor name -> shard file).",
+             index_path);
+        goto done;
+    }
+    // Each distinct shard file, once, in the order first named.
+    const char *key;
+    json_t *v;
+    size_t nshards = 0;
+    const char **shards = pcalloc(sizeof(char *) * json_object_size(wm), "shard list", err);
+    if (!shards) goto done;
+    json_object_foreach(wm, key, v) {
+        if (!json_is_string(v) || strchr(json_string_value(v), '/')) {
+            perr(err, "%s: weight_map[\"%s\"]: expected a shard file name in the same folder.",
+                 index_path, key);
+            free(shards);
+            goto done;
+        }
+        const char *f = json_string_value(v);
+        size_t i = 0;
+        while (i < nshards && strcmp(shards[i], f)) i++;
+        if (i == nshards) shards[nshards++] = f;
+    }
+    for (size_t i = 0; i < nshards; i++) {
+        char p[8192];
+        snprintf(p, sizeof p, "%s/%s", dir, shards[i]);
+        if (load_st_file(hl, p, err)) {
+            free(shards);
+            goto done;
+        }
+    }
+    free(shards);
+    rc = 0;
+done:
+    json_decref(root);
+    return rc;
+}
+
+int gpt2_load_hf(GPT2 *m, const char *path, PruneErr *err) {
+    memset(m, 0, sizeof *m);
+    CHECK(((union { uint16_t u; uint8_t b[2]; }){.u = 1}).b[0] == 1);  // little-endian host
+    char dir[4096], st[8192], idx[8192], cfg[8192];
+    if (is_dir(path)) {
+        snprintf(dir, sizeof dir, "%s", path);
+    } else {
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0;
+        else snprintf(dir, sizeof dir, ".");
+    }
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    st[0] = idx[0] = 0;
+    if (is_dir(path)) {
+        snprintf(st, sizeof st, "%s/model.safetensors", dir);
+        snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", dir);
+        if (!is_file(st)) st[0] = 0;
+        if (!is_file(idx)) idx[0] = 0;
+        if (!st[0] && !idx[0])
+            return perr(err, "%s: folder has neither model.safetensors nor "
+                             "model.safetensors.index.json. Hint: prune reads safetensors "
+                             "weights; convert a pytorch_model.bin with save_pretrained(..., "
+                             "safe_serialization=True).", path);
+    } else if (ends_with(path, ".json")) {
+        snprintf(idx, sizeof idx, "%s", path);
+    } else {
+        snprintf(st, sizeof st, "%s", path);
+    }
+    char *text;
+    size_t len;
+    if (read_file(cfg, &text, &len, NULL))
+        return perr(err, "%s: cannot read config.json beside the weights. Hint: a Hugging Face "
+                         "model folder holds config.json next to model.safetensors.", cfg);
+    GPT2Config c;
+    int rc = hf_parse_config(text, len, cfg, &c, err);
+    free(text);
+    if (rc) return -1;
+    m->config = c;
+    gpt2_param_sizes(m->param_sizes, &c);
+    m->num_parameters = gpt2_num_parameters(&c);
+    m->owned = pcalloc(m->num_parameters * sizeof(float), "model parameters", err);
+    if (!m->owned) return -1;
+    m->params_memory = m->owned;
+    gpt2_point_params(&m->params, m->params_memory, m->param_sizes);
+    HfLoad hl = {m, NULL, NULL, 0};
+    size_t nslots = 4 + (size_t)c.L * N_LAYER_NAMES;
+    hl.seen = pcalloc(nslots, "tensor bookkeeping", err);
+    if (!hl.seen) goto fail;
+    const char *src = idx[0] ? idx : st;
+    if (idx[0] ? load_sharded(&hl, idx, dir, err) : load_st_file(&hl, st, err)) goto fail;
+    // Every weight present, by name.
+    static const char *globals[4] = {"wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias"};
+    for (size_t s = 0; s < nslots; s++) {
+        if (hl.seen[s]) continue;
+        if (s < 4)
+            perr(err, "%s: tensor '%s' is missing. Hint: the file is incomplete or not a GPT-2 "
+                      "model.", src, globals[s]);
+        else
+            perr(err, "%s: tensor 'h.%zu.%s' is missing. Hint: the file is incomplete or not a "
+                      "GPT-2 model.", src, (s - 4) / N_LAYER_NAMES,
+                 LAYER_NAMES[(s - 4) % N_LAYER_NAMES].suffix);
+        goto fail;
+    }
+    if (hl.lm_head &&
+        memcmp(hl.lm_head, m->params.wte, sizeof(float) * (size_t)c.V * c.C) != 0) {
+        perr(err, "%s: lm_head.weight differs from wte.weight. Hint: prune computes GPT-2 with the "
+                  "unembedding tied to the token embedding.", src);
+        goto fail;
+    }
+    free(hl.seen);
+    free(hl.lm_head);
+    m->format = FORMAT_SAFETENSORS;
+    snprintf(m->source, sizeof m->source, "%s", path);
+    snprintf(m->dtype, sizeof m->dtype, "%s",
+             hl.dtypes == 1 ? "F32" : hl.dtypes == 2 ? "F16" : hl.dtypes == 4 ? "BF16" : "mixed");
+    return 0;
+fail:
+    free(hl.seen);
+    free(hl.lm_head);
+    gpt2_free(m);
+    return -1;
+}
+
+int gpt2_load(GPT2 *m, const char *path, int writable, PruneErr *err) {
+    if (is_dir(path) || ends_with(path, ".safetensors") || ends_with(path, ".json"))
+        return gpt2_load_hf(m, path, err);
+    return gpt2_load_llmc(m, path, writable, err);
+}

@@ -1,0 +1,115 @@
+// load_llmc.c: llm.c checkpoints. Version 3 (fp32) is memory-mapped, so frozen weights
+// are never copied; version 5 (bf16, the upper 16 bits of fp32) is converted on load.
+// The writer produces version 3, atomically. Header parsing is a pure function so tests
+// can reach every rejection.
+#include <stdlib.h>
+#include <string.h>
+
+#include "gpt2.h"
+
+static const char *HDR_NAMES[8] = {"magic", "version", "maxT", "V", "L", "NH", "C", "Vp"};
+
+int llmc_parse_header(const int32_t hdr[LLMC_HEADER_INTS], size_t file_size, const char *path,
+                      GPT2Config *c, int *version, PruneErr *err) {
+    if (hdr[0] != LLMC_MAGIC)
+        return perr(err, "%s: header field 'magic' (int32 #0): expected %d, found %d. Hint: not an "
+                         "llm.c model checkpoint (a gpt2_tokenizer.bin has magic 20240328; a Hugging "
+                         "Face model is a folder or a .safetensors file).", path, LLMC_MAGIC, hdr[0]);
+    if (hdr[1] != 3 && hdr[1] != 5)
+        return perr(err, "%s: header field 'version' (int32 #1): expected 3 (fp32) or 5 (bf16), "
+                         "found %d. Hint: re-export the checkpoint with llm.c's train_gpt2.py.",
+                    path, hdr[1]);
+    c->maxT = hdr[2];
+    c->V = hdr[3];
+    c->L = hdr[4];
+    c->NH = hdr[5];
+    c->C = hdr[6];
+    c->Vp = hdr[7];
+    for (int i = 2; i < 8; i++)
+        if (hdr[i] <= 0)
+            return perr(err, "%s: header field '%s' (int32 #%d): expected a positive value, found "
+                             "%d. Hint: the header is damaged.", path, HDR_NAMES[i], i, hdr[i]);
+    if (gpt2_config_check(c, path, err)) return -1;
+    *version = hdr[1];
+    size_t bytes_per = hdr[1] == 3 ? 4 : 2;
+    size_t expect = LLMC_HEADER_INTS * 4 + gpt2_num_parameters(c) * bytes_per;
+    if (file_size < expect)
+        return perr(err, "%s: file is truncated: the header (maxT %d, V %d, Vp %d, L %d, NH %d, "
+                         "C %d, %s) needs %zu bytes, the file has %zu. Hint: the download or "
+                         "copy was cut short.", path, c->maxT, c->V, c->Vp, c->L, c->NH, c->C,
+                    hdr[1] == 3 ? "fp32" : "bf16", expect, file_size);
+    if (file_size > expect)
+        return perr(err, "%s: file has %zu bytes, %zu more than its header (maxT %d, V %d, Vp %d, "
+                         "L %d, NH %d, C %d) implies (%zu). Hint: the header does not match the "
+                         "weights; the file may be damaged.", path, file_size, file_size - expect,
+                    c->maxT, c->V, c->Vp, c->L, c->NH, c->C, expect);
+    return 0;
+}
+
+int gpt2_load_llmc(GPT2 *m, const char *path, int writable, PruneErr *err) {
+    memset(m, 0, sizeof *m);
+    void *map;
+    size_t len;
+    if (map_file(path, writable, &map, &len, err)) return -1;
+    if (len < LLMC_HEADER_INTS * 4) {
+        unmap_file(map, len);
+        return perr(err, "%s: file is truncated: %zu bytes, shorter than the 1024-byte llm.c "
+                         "header. Hint: the download or copy was cut short.", path, len);
+    }
+    int32_t hdr[LLMC_HEADER_INTS];
+    memcpy(hdr, map, sizeof hdr);
+    int version;
+    if (llmc_parse_header(hdr, len, path, &m->config, &version, err)) {
+        unmap_file(map, len);
+        return -1;
+    }
+    gpt2_param_sizes(m->param_sizes, &m->config);
+    m->num_parameters = gpt2_num_parameters(&m->config);
+    snprintf(m->source, sizeof m->source, "%s", path);
+    if (version == 3) {
+        // The weights start at byte 1024, 4-byte aligned inside a page-aligned map.
+        m->map = map;
+        m->map_len = len;
+        m->params_memory = (float *)((char *)map + LLMC_HEADER_INTS * 4);
+        m->format = FORMAT_LLMC_FP32;
+        snprintf(m->dtype, sizeof m->dtype, "F32");
+    } else {
+        m->owned = palloc(m->num_parameters * sizeof(float), "model parameters (bf16 -> fp32)", err);
+        if (!m->owned) {
+            unmap_file(map, len);
+            return -1;
+        }
+        const uint16_t *src = (const uint16_t *)((char *)map + LLMC_HEADER_INTS * 4);
+        for (size_t i = 0; i < m->num_parameters; i++) {
+            uint32_t bits = (uint32_t)src[i] << 16;
+            memcpy(&m->owned[i], &bits, 4);
+        }
+        unmap_file(map, len);
+        m->params_memory = m->owned;
+        m->format = FORMAT_LLMC_BF16;
+        snprintf(m->dtype, sizeof m->dtype, "BF16");
+    }
+    gpt2_point_params(&m->params, m->params_memory, m->param_sizes);
+    return 0;
+}
+
+int gpt2_write_llmc(const GPT2 *m, const char *path, PruneErr *err) {
+    int32_t hdr[LLMC_HEADER_INTS] = {0};
+    const GPT2Config *c = &m->config;
+    hdr[0] = LLMC_MAGIC;
+    hdr[1] = 3;
+    hdr[2] = c->maxT;
+    hdr[3] = c->V;
+    hdr[4] = c->L;
+    hdr[5] = c->NH;
+    hdr[6] = c->C;
+    hdr[7] = c->Vp;
+    AtomicFile af;
+    if (atomic_open(&af, path, err)) return -1;
+    if (atomic_write(&af, hdr, sizeof hdr, err) ||
+        atomic_write(&af, m->params_memory, m->num_parameters * sizeof(float), err)) {
+        atomic_abort(&af);
+        return -1;
+    }
+    return atomic_commit(&af, err);
+}
