@@ -2,6 +2,7 @@
 # `make SANITIZE=1 test` (AddressSanitizer + UBSan).
 CC ?= gcc
 CFLAGS ?= -O3 -march=native
+CFLAGS += -DTEST_DATA_DIR=\"$(CURDIR)/tests/data\"
 CFLAGS += -std=c11 -Wall -Wextra -Wno-unused-parameter -fopenmp -Iinclude -D_GNU_SOURCE
 LDLIBS = -lm
 
@@ -52,9 +53,9 @@ $(BUILD)/tests/%: tests/%.c tests/helpers.c tests/helpers.h $(BUILD)/libprune.a 
 		$(BUILD)/libprune.a $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
 # Every suite runs even if one fails; the target fails if any did.
-test: $(TESTS) prune
+test: $(TESTS) $(BUILD)/prune
 	@fail=0; for t in $(TESTS); do echo "== $$t"; OMP_NUM_THREADS=2 $$t || fail=1; done; \
-	OMP_NUM_THREADS=2 bash tests/test_cli.sh ./prune || fail=1; \
+	echo "== tests/test_cli.sh"; OMP_NUM_THREADS=2 bash tests/test_cli.sh $(BUILD)/prune || fail=1; \
 	if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TEST SUITES PASSED"
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libprune.a

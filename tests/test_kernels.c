@@ -1,0 +1,382 @@
+// test_kernels.c: every kernel, three ways. (1) fast vs naive reference on the same
+// inputs, forward and backward; (2) the backward (data and weight gradients) against
+// central finite differences of the forward, through a random linear read-out
+// loss = sum(out * R); (3) kernel-specific invariants (causal mask, padded vocabulary).
+// Sizes are small and odd on purpose (T=5, C=12, NH=3) to hit loop edges.
+//
+// Tolerances: fast vs naive differ only by summation order (sgemm blocking, SIMD
+// reductions): atol 1e-5, rtol 1e-4. Finite differences in float32 with eps 1e-3 carry
+// about 1e-4 of rounding noise on these sizes: atol 2e-3, rtol 1e-2.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "helpers.h"
+#include "kernels.h"
+
+enum { B = 2, T = 5, C = 12, NH = 3, OC = 7, N = B * T, V = 9, Vp = 12, P = 4 };
+#define EPS 1e-3f
+#define FD_ATOL 2e-3
+#define FD_RTOL 1e-2
+#define AG_ATOL 1e-5
+#define AG_RTOL 1e-4
+
+static float *vec(size_t n, Rng *r, float scale) {
+    float *x = malloc(sizeof(float) * n);
+    fill_normal(x, n, r, scale);
+    return x;
+}
+static float *zeros(size_t n) { return calloc(n, sizeof(float)); }
+
+// --- encoder ---------------------------------------------------------------------
+static int tokens[B * T] = {3, 1, 3, 8, 0, 5, 5, 1, 7, 3};  // repeats on purpose
+
+typedef struct {
+    float *wte, *wpe, *out, *R;
+} EncCtx;
+static double enc_loss(void *p) {
+    EncCtx *c = p;
+    encoder_forward(c->out, tokens, c->wte, c->wpe, B, T, C);
+    return dot_d(c->out, c->R, (size_t)N * C);
+}
+
+static void test_encoder(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 1);
+    EncCtx c = {vec(Vp * C, &r, 1), vec(T * C, &r, 1), zeros(N * C), vec(N * C, &r, 1)};
+    float *ref = zeros(N * C);
+    encoder_forward(c.out, tokens, c.wte, c.wpe, B, T, C);
+    encoder_forward_ref(ref, tokens, c.wte, c.wpe, B, T, C);
+    assert_close("encoder forward fast vs ref", c.out, ref, N * C, 0, 0);
+    float *dwte = zeros(Vp * C), *dwpe = zeros(T * C), *dwte2 = zeros(Vp * C), *dwpe2 = zeros(T * C);
+    encoder_backward(dwte, dwpe, c.R, tokens, B, T, C);
+    encoder_backward_ref(dwte2, dwpe2, c.R, tokens, B, T, C);
+    assert_close("encoder dwte fast vs ref", dwte, dwte2, Vp * C, AG_ATOL, AG_RTOL);
+    assert_close("encoder dwpe fast vs ref", dwpe, dwpe2, T * C, AG_ATOL, AG_RTOL);
+    fd_check("encoder dwte", enc_loss, &c, c.wte, dwte, NULL, Vp * C, EPS, FD_ATOL, FD_RTOL);
+    fd_check("encoder dwpe", enc_loss, &c, c.wpe, dwpe, NULL, T * C, EPS, FD_ATOL, FD_RTOL);
+    free(c.wte), free(c.wpe), free(c.out), free(c.R), free(ref);
+    free(dwte), free(dwpe), free(dwte2), free(dwpe2);
+}
+
+// --- layernorm -------------------------------------------------------------------
+typedef struct {
+    float *inp, *w, *b, *out, *mean, *rstd, *R;
+} LnCtx;
+static double ln_loss(void *p) {
+    LnCtx *c = p;
+    layernorm_forward(c->out, c->mean, c->rstd, c->inp, c->w, c->b, N, C);
+    return dot_d(c->out, c->R, (size_t)N * C);
+}
+
+static void test_layernorm(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 2);
+    LnCtx c = {vec(N * C, &r, 2), vec(C, &r, 1), vec(C, &r, 1), zeros(N * C), zeros(N), zeros(N),
+               vec(N * C, &r, 1)};
+    for (int i = 0; i < N * C; i++) c.inp[i] += 3.0f;  // a non-zero mean, as in real residuals
+    float *out2 = zeros(N * C), *m2 = zeros(N), *s2 = zeros(N);
+    layernorm_forward(c.out, c.mean, c.rstd, c.inp, c.w, c.b, N, C);
+    layernorm_forward_ref(out2, m2, s2, c.inp, c.w, c.b, N, C);
+    assert_close("layernorm forward fast vs ref", c.out, out2, N * C, AG_ATOL, AG_RTOL);
+    assert_close("layernorm rstd fast vs ref", c.rstd, s2, N, AG_ATOL, AG_RTOL);
+    float *di = zeros(N * C), *dw = zeros(C), *db = zeros(C);
+    float *di2 = zeros(N * C), *dw2 = zeros(C), *db2 = zeros(C);
+    layernorm_backward(di, dw, db, c.R, c.inp, c.w, c.mean, c.rstd, N, C);
+    layernorm_backward_ref(di2, dw2, db2, c.R, c.inp, c.w, c.mean, c.rstd, N, C);
+    assert_close("layernorm dinp fast vs ref", di, di2, N * C, AG_ATOL, AG_RTOL);
+    assert_close("layernorm dweight fast vs ref", dw, dw2, C, AG_ATOL, AG_RTOL);
+    assert_close("layernorm dbias fast vs ref", db, db2, C, AG_ATOL, AG_RTOL);
+    fd_check("layernorm dinp", ln_loss, &c, c.inp, di, NULL, N * C, EPS, FD_ATOL, FD_RTOL);
+    fd_check("layernorm dweight", ln_loss, &c, c.w, dw, NULL, C, EPS, FD_ATOL, FD_RTOL);
+    fd_check("layernorm dbias", ln_loss, &c, c.b, db, NULL, C, EPS, FD_ATOL, FD_RTOL);
+    // weight grads are optional: NULL must leave the data gradient unchanged
+    float *di3 = zeros(N * C);
+    layernorm_backward(di3, NULL, NULL, c.R, c.inp, c.w, c.mean, c.rstd, N, C);
+    assert_close("layernorm dinp without weight grads", di3, di, N * C, 0, 0);
+    free(c.inp), free(c.w), free(c.b), free(c.out), free(c.mean), free(c.rstd), free(c.R);
+    free(out2), free(m2), free(s2), free(di), free(dw), free(db), free(di2), free(dw2), free(db2),
+        free(di3);
+}
+
+// --- matmul ----------------------------------------------------------------------
+typedef struct {
+    float *inp, *w, *b, *out, *R;
+    int use_bias;
+} MmCtx;
+static double mm_loss(void *p) {
+    MmCtx *c = p;
+    matmul_forward(c->out, c->inp, c->w, c->use_bias ? c->b : NULL, N, C, OC);
+    return dot_d(c->out, c->R, (size_t)N * OC);
+}
+
+static void test_matmul(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 3);
+    MmCtx c = {vec(N * C, &r, 1), vec(OC * C, &r, 1), vec(OC, &r, 1), zeros(N * OC),
+               vec(N * OC, &r, 1), 1};
+    float *out2 = zeros(N * OC);
+    for (int ub = 0; ub < 2; ub++) {
+        matmul_forward(c.out, c.inp, c.w, ub ? c.b : NULL, N, C, OC);
+        matmul_forward_ref(out2, c.inp, c.w, ub ? c.b : NULL, N, C, OC);
+        assert_close("matmul forward fast vs ref", c.out, out2, N * OC, AG_ATOL, AG_RTOL);
+    }
+    float *di = zeros(N * C), *dw = zeros(OC * C), *db = zeros(OC);
+    float *di2 = zeros(N * C), *dw2 = zeros(OC * C), *db2 = zeros(OC);
+    matmul_backward(di, dw, db, c.R, c.inp, c.w, N, C, OC);
+    matmul_backward_ref(di2, dw2, db2, c.R, c.inp, c.w, N, C, OC);
+    assert_close("matmul dinp fast vs ref", di, di2, N * C, AG_ATOL, AG_RTOL);
+    assert_close("matmul dweight fast vs ref", dw, dw2, OC * C, AG_ATOL, AG_RTOL);
+    assert_close("matmul dbias fast vs ref", db, db2, OC, AG_ATOL, AG_RTOL);
+    fd_check("matmul dinp", mm_loss, &c, c.inp, di, NULL, N * C, EPS, FD_ATOL, FD_RTOL);
+    fd_check("matmul dweight", mm_loss, &c, c.w, dw, NULL, OC * C, EPS, FD_ATOL, FD_RTOL);
+    fd_check("matmul dbias", mm_loss, &c, c.b, db, NULL, OC, EPS, FD_ATOL, FD_RTOL);
+    // backward adds: a second call doubles the gradient
+    matmul_backward(di, NULL, NULL, c.R, c.inp, c.w, N, C, OC);
+    for (int i = 0; i < N * C; i++) di2[i] *= 2;
+    assert_close("matmul backward accumulates", di, di2, N * C, AG_ATOL, AG_RTOL);
+    free(c.inp), free(c.w), free(c.b), free(c.out), free(c.R), free(out2);
+    free(di), free(dw), free(db), free(di2), free(dw2), free(db2);
+}
+
+// --- attention -------------------------------------------------------------------
+typedef struct {
+    float *qkv, *out, *att, *R;
+} AttCtx;
+static double att_loss(void *p) {
+    AttCtx *c = p;
+    attention_forward(c->out, c->att, c->qkv, B, T, C, NH);
+    return dot_d(c->out, c->R, (size_t)N * C);
+}
+
+static void test_attention(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 4);
+    AttCtx c = {vec(N * 3 * C, &r, 1), zeros(N * C), zeros(B * NH * T * T), vec(N * C, &r, 1)};
+    float *out2 = zeros(N * C), *att2 = zeros(B * NH * T * T);
+    attention_forward(c.out, c.att, c.qkv, B, T, C, NH);
+    attention_forward_ref(out2, att2, c.qkv, B, T, C, NH);
+    assert_close("attention forward fast vs ref", c.out, out2, N * C, AG_ATOL, AG_RTOL);
+    assert_close("attention probs fast vs ref", c.att, att2, B * NH * T * T, AG_ATOL, AG_RTOL);
+    // causal: rows sum to 1 over t2 <= t, zero after
+    for (int bh = 0; bh < B * NH; bh++)
+        for (int t = 0; t < T; t++) {
+            double s = 0;
+            for (int t2 = 0; t2 < T; t2++) {
+                float a = c.att[((size_t)bh * T + t) * T + t2];
+                if (t2 > t) assert_true(a == 0.0f);
+                s += a;
+            }
+            assert_true(fabs(s - 1.0) < 1e-5);
+        }
+    float *dq = zeros(N * 3 * C), *dq2 = zeros(N * 3 * C), *scratch = zeros(B * NH * T * T);
+    attention_backward(dq, scratch, c.R, c.qkv, c.att, B, T, C, NH);
+    attention_backward_ref(dq2, scratch, c.R, c.qkv, c.att, B, T, C, NH);
+    assert_close("attention dqkv fast vs ref", dq, dq2, N * 3 * C, AG_ATOL, AG_RTOL);
+    fd_check("attention dqkv", att_loss, &c, c.qkv, dq, NULL, N * 3 * C, EPS, FD_ATOL, FD_RTOL);
+    free(c.qkv), free(c.out), free(c.att), free(c.R), free(out2), free(att2), free(dq), free(dq2),
+        free(scratch);
+}
+
+// --- gelu, residual --------------------------------------------------------------
+typedef struct {
+    float *a, *b, *out, *R;
+    size_t n;
+} EwCtx;
+static double gelu_loss(void *p) {
+    EwCtx *c = p;
+    gelu_forward(c->out, c->a, c->n);
+    return dot_d(c->out, c->R, c->n);
+}
+static double resid_loss(void *p) {
+    EwCtx *c = p;
+    residual_forward(c->out, c->a, c->b, c->n);
+    return dot_d(c->out, c->R, c->n);
+}
+
+static void test_gelu(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 5);
+    size_t n = 1000;
+    EwCtx c = {vec(n, &r, 3), NULL, zeros(n), vec(n, &r, 1), n};
+    float *out2 = zeros(n), *d = zeros(n), *d2 = zeros(n);
+    gelu_forward(c.out, c.a, n);
+    gelu_forward_ref(out2, c.a, n);
+    assert_close("gelu forward fast vs ref", c.out, out2, n, AG_ATOL, AG_RTOL);
+    // known values of the tanh approximation (from its formula in double precision)
+    float x3[3] = {-1.0f, 0.5f, 2.0f}, y3[3], e3[3] = {-0.15880801f, 0.34571401f, 1.95459769f};
+    gelu_forward(y3, x3, 3);
+    assert_close("gelu known values", y3, e3, 3, 1e-6, 1e-6);
+    gelu_backward(d, c.a, c.R, n);
+    gelu_backward_ref(d2, c.a, c.R, n);
+    assert_close("gelu backward fast vs ref", d, d2, n, AG_ATOL, AG_RTOL);
+    fd_check("gelu dinp", gelu_loss, &c, c.a, d, NULL, n, EPS, FD_ATOL, FD_RTOL);
+    free(c.a), free(c.out), free(c.R), free(out2), free(d), free(d2);
+}
+
+static void test_residual(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 6);
+    size_t n = 333;
+    EwCtx c = {vec(n, &r, 1), vec(n, &r, 1), zeros(n), vec(n, &r, 1), n};
+    float *out2 = zeros(n), *da = zeros(n), *db = zeros(n), *da2 = zeros(n), *db2 = zeros(n);
+    residual_forward(c.out, c.a, c.b, n);
+    residual_forward_ref(out2, c.a, c.b, n);
+    assert_close("residual forward fast vs ref", c.out, out2, n, 0, 0);
+    residual_backward(da, db, c.R, n);
+    residual_backward_ref(da2, db2, c.R, n);
+    assert_close("residual backward fast vs ref", da, da2, n, 0, 0);
+    fd_check("residual dinp1", resid_loss, &c, c.a, da, NULL, n, EPS, FD_ATOL, FD_RTOL);
+    fd_check("residual dinp2", resid_loss, &c, c.b, db, NULL, n, EPS, FD_ATOL, FD_RTOL);
+    free(c.a), free(c.b), free(c.out), free(c.R), free(out2), free(da), free(db), free(da2),
+        free(db2);
+}
+
+// --- gather and logits -----------------------------------------------------------
+static int pos[P] = {4, 7, 4, 9};  // row 4 twice: the backward must add both
+
+typedef struct {
+    float *inp, *out, *lnf, *wte, *R;
+} LgCtx;
+static double gather_loss(void *p) {
+    LgCtx *c = p;
+    gather_forward(c->out, c->inp, pos, P, C);
+    return dot_d(c->out, c->R, (size_t)P * C);
+}
+static double logits_loss(void *p) {
+    LgCtx *c = p;
+    logits_forward(c->out, c->lnf, c->wte, P, C, Vp);
+    return dot_d(c->out, c->R, (size_t)P * Vp);
+}
+
+static void test_gather(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 7);
+    LgCtx c = {vec(N * C, &r, 1), zeros(P * C), NULL, NULL, vec(P * C, &r, 1)};
+    float *out2 = zeros(P * C), *d = zeros(N * C), *d2 = zeros(N * C);
+    gather_forward(c.out, c.inp, pos, P, C);
+    gather_forward_ref(out2, c.inp, pos, P, C);
+    assert_close("gather forward fast vs ref", c.out, out2, P * C, 0, 0);
+    gather_backward(d, c.R, pos, P, C);
+    gather_backward_ref(d2, c.R, pos, P, C);
+    assert_close("gather backward fast vs ref", d, d2, N * C, AG_ATOL, AG_RTOL);
+    fd_check("gather dinp", gather_loss, &c, c.inp, d, NULL, N * C, EPS, FD_ATOL, FD_RTOL);
+    free(c.inp), free(c.out), free(c.R), free(out2), free(d), free(d2);
+}
+
+static void test_logits(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 8);
+    LgCtx c = {NULL, zeros(P * Vp), vec(P * C, &r, 1), vec(Vp * C, &r, 1), vec(P * Vp, &r, 1)};
+    float *out2 = zeros(P * Vp);
+    logits_forward(c.out, c.lnf, c.wte, P, C, Vp);
+    logits_forward_ref(out2, c.lnf, c.wte, P, C, Vp);
+    assert_close("logits forward fast vs ref", c.out, out2, P * Vp, AG_ATOL, AG_RTOL);
+    float *dl = zeros(P * C), *dw = zeros(Vp * C), *dl2 = zeros(P * C), *dw2 = zeros(Vp * C);
+    logits_backward(dl, dw, c.R, c.lnf, c.wte, P, C, Vp);
+    logits_backward_ref(dl2, dw2, c.R, c.lnf, c.wte, P, C, Vp);
+    assert_close("logits dlnf fast vs ref", dl, dl2, P * C, AG_ATOL, AG_RTOL);
+    assert_close("logits dwte fast vs ref", dw, dw2, Vp * C, AG_ATOL, AG_RTOL);
+    fd_check("logits dlnf", logits_loss, &c, c.lnf, dl, NULL, P * C, EPS, FD_ATOL, FD_RTOL);
+    fd_check("logits dwte", logits_loss, &c, c.wte, dw, NULL, Vp * C, EPS, FD_ATOL, FD_RTOL);
+    free(c.out), free(c.lnf), free(c.wte), free(c.R), free(out2), free(dl), free(dw), free(dl2),
+        free(dw2);
+}
+
+// --- softmax, log-softmax, cross-entropy ------------------------------------------
+static int targets[P] = {2, 8, 0, 2};
+
+typedef struct {
+    float *logits, *out, *R;
+    int which;  // 0 softmax, 1 log-softmax, 2 cross-entropy of log-softmax
+} SmCtx;
+static double sm_loss(void *p) {
+    SmCtx *c = p;
+    if (c->which == 0) softmax_forward(c->out, c->logits, P, V, Vp);
+    else log_softmax_forward(c->out, c->logits, P, V, Vp);
+    if (c->which < 2) return dot_d(c->out, c->R, (size_t)P * V);
+    float losses[P];
+    crossentropy_forward(losses, c->out, targets, P, V);
+    return dot_d(losses, c->R, P);
+}
+
+static void test_softmax_family(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 9);
+    SmCtx c = {vec(P * Vp, &r, 2), zeros(P * V), vec(P * V, &r, 1), 0};
+    float *out2 = zeros(P * V);
+    softmax_forward(c.out, c.logits, P, V, Vp);
+    softmax_forward_ref(out2, c.logits, P, V, Vp);
+    assert_close("softmax forward fast vs ref", c.out, out2, P * V, AG_ATOL, AG_RTOL);
+    // padded columns V..Vp-1 take no part: changing them changes nothing
+    c.logits[V] = 1e4f;
+    softmax_forward(out2, c.logits, P, V, Vp);
+    assert_close("softmax ignores padded vocabulary", out2, c.out, P * V, 0, 0);
+    float *dl = zeros(P * Vp), *dl2 = zeros(P * Vp);
+    softmax_backward(dl, c.R, c.out, P, V, Vp);
+    softmax_backward_ref(dl2, c.R, c.out, P, V, Vp);
+    assert_close("softmax backward fast vs ref", dl, dl2, P * Vp, AG_ATOL, AG_RTOL);
+    for (int p = 0; p < P; p++)
+        for (int i = V; i < Vp; i++) assert_true(dl[p * Vp + i] == 0.0f);
+    fd_check("softmax dlogits", sm_loss, &c, c.logits, dl, NULL, P * Vp, EPS, FD_ATOL, FD_RTOL);
+
+    c.which = 1;
+    log_softmax_forward(c.out, c.logits, P, V, Vp);
+    log_softmax_forward_ref(out2, c.logits, P, V, Vp);
+    assert_close("log_softmax forward fast vs ref", c.out, out2, P * V, AG_ATOL, AG_RTOL);
+    memset(dl, 0, sizeof(float) * P * Vp);
+    memset(dl2, 0, sizeof(float) * P * Vp);
+    log_softmax_backward(dl, c.R, c.out, P, V, Vp);
+    log_softmax_backward_ref(dl2, c.R, c.out, P, V, Vp);
+    assert_close("log_softmax backward fast vs ref", dl, dl2, P * Vp, AG_ATOL, AG_RTOL);
+    fd_check("log_softmax dlogits", sm_loss, &c, c.logits, dl, NULL, P * Vp, EPS, FD_ATOL, FD_RTOL);
+
+    c.which = 2;
+    float losses[P], losses2[P], dlogp[P * V] = {0}, dlogp2[P * V] = {0};
+    log_softmax_forward(c.out, c.logits, P, V, Vp);
+    crossentropy_forward(losses, c.out, targets, P, V);
+    crossentropy_forward_ref(losses2, c.out, targets, P, V);
+    assert_close("crossentropy forward fast vs ref", losses, losses2, P, 0, 0);
+    crossentropy_backward(dlogp, c.R, targets, P, V);  // dlosses = R[0..P)
+    crossentropy_backward_ref(dlogp2, c.R, targets, P, V);
+    assert_close("crossentropy backward fast vs ref", dlogp, dlogp2, P * V, 0, 0);
+    memset(dl, 0, sizeof(float) * P * Vp);
+    log_softmax_backward(dl, dlogp, c.out, P, V, Vp);
+    fd_check("crossentropy(log_softmax) dlogits", sm_loss, &c, c.logits, dl, NULL, P * Vp, EPS,
+             FD_ATOL, FD_RTOL);
+    free(c.logits), free(c.out), free(c.R), free(out2), free(dl), free(dl2);
+}
+
+// A deliberately wrong gradient must fail fd_check: the checker itself can fail.
+static double square_loss(void *p) {
+    float *x = p;
+    return (double)x[0] * x[0];
+}
+static void test_fd_check_catches_errors(void **state) {
+    (void)state;
+    float x[1] = {1.5f}, good[1] = {3.0f};
+    fd_check("x^2 right gradient", square_loss, x, x, good, NULL, 1, EPS, FD_ATOL, FD_RTOL);
+    float bad[1] = {3.1f};
+    double fd = (square_loss(&(float){1.5f + EPS}) - square_loss(&(float){1.5f - EPS})) / (2 * EPS);
+    assert_true(fabs(fd - bad[0]) > FD_ATOL + FD_RTOL * fabs(fd));  // what fd_check tests
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_encoder),   cmocka_unit_test(test_layernorm),
+        cmocka_unit_test(test_matmul),    cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_gelu),      cmocka_unit_test(test_residual),
+        cmocka_unit_test(test_gather),    cmocka_unit_test(test_logits),
+        cmocka_unit_test(test_softmax_family), cmocka_unit_test(test_fd_check_catches_errors),
+    };
+    return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
+}
