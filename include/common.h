@@ -55,6 +55,16 @@ void atomic_abort(AtomicFile *af);                 // close and remove the tempo
 void prune_set_threads(int n);
 int prune_get_threads(void);
 
+// OpenBLAS picks its kernels from the CPU model at load time; under some hypervisors it
+// falls back to "Prescott" (SSE3) on AVX-512 machines and sgemm runs ~6x slower. When
+// OPENBLAS_CORETYPE is unset and the detected core is weaker than the CPU's own feature
+// flags allow, this sets OPENBLAS_CORETYPE and re-executes the program once (the variable
+// is read only when the library loads). Returns normally when nothing needs fixing or
+// the re-exec is not possible. A user's own OPENBLAS_CORETYPE is always left alone.
+void prune_fix_blas_coretype(char **argv);
+// The core OpenBLAS is using, e.g. "SkylakeX".
+const char *prune_blas_core(void);
+
 double now_seconds(void);
 
 // Parses a whole decimal integer in [lo, hi]; returns -1 on anything else.

@@ -1,9 +1,11 @@
 // attention.c: causal multi-head self-attention on a fused QKV tensor, softmax over
 // t2 <= t with scale 1/sqrt(hs). The probabilities are kept (att) for the backward.
 // The fast version parallelises over (b, h), which owns all of its q, k, v slices, so
-// the backward's scatter into dk and dv is race-free; `omp simd reduction` lets the
-// compiler vectorise the dot products without -ffast-math.
+// the backward's scatter into dk and dv is race-free. Dot products use dot16 (kutil.h)
+// and the probability-weighted sum of values takes four keys per pass; see there why.
+
 #include "kernels.h"
+#include "kutil.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -55,16 +57,14 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
                 float maxv = -INFINITY;
                 for (int t2 = 0; t2 <= t; t2++) {
                     const float *k = base + (size_t)t2 * C3 + C + h * hs;
-                    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-                    for (int i = 0; i < hs; i++) s += q[i] * k[i];
-                    s *= scale;
+                    float s = dot16(q, k, hs) * scale;
                     a[t2] = s;
                     maxv = s > maxv ? s : maxv;
                 }
                 float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
                 for (int t2 = 0; t2 <= t; t2++) {
-                    a[t2] = expf(a[t2] - maxv);
+                    a[t2] = exp_simd(a[t2] - maxv);
                     sum += a[t2];
                 }
                 float inv = 1.0f / sum;
@@ -72,8 +72,20 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
                 if (t + 1 < T) memset(a + t + 1, 0, sizeof(float) * (size_t)(T - t - 1));
                 float *o = out + ((size_t)b * T + t) * C + h * hs;
                 memset(o, 0, sizeof(float) * (size_t)hs);
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *v = base + (size_t)t2 * C3 + 2 * C + h * hs;
+                // four keys per pass over o: a quarter of the load/store round trips on o,
+                // which otherwise chain every iteration through memory
+                const float *v0 = base + 2 * C + h * hs;
+                int t2 = 0;
+                for (; t2 + 4 <= t + 1; t2 += 4) {
+                    const float *va = v0 + (size_t)t2 * C3, *vb = va + C3, *vc = vb + C3,
+                                *vd = vc + C3;
+                    float wa = a[t2], wb = a[t2 + 1], wc = a[t2 + 2], wd = a[t2 + 3];
+#pragma omp simd
+                    for (int i = 0; i < hs; i++)
+                        o[i] += (wa * va[i] + wb * vb[i]) + (wc * vc[i] + wd * vd[i]);
+                }
+                for (; t2 <= t; t2++) {
+                    const float *v = v0 + (size_t)t2 * C3;
                     float w = a[t2];
 #pragma omp simd
                     for (int i = 0; i < hs; i++) o[i] += w * v[i];
@@ -139,9 +151,7 @@ void attention_backward(float *dqkv, float *datt, const float *dout, const float
                 for (int t2 = 0; t2 <= t; t2++) {
                     const float *v = base + (size_t)t2 * C3 + 2 * C + h * hs;
                     float *dv = dbase + (size_t)t2 * C3 + 2 * C + h * hs;
-                    float s = 0.0f, w = a[t2];
-#pragma omp simd reduction(+ : s)
-                    for (int i = 0; i < hs; i++) s += d[i] * v[i];
+                    float s = dot16(d, v, hs), w = a[t2];
 #pragma omp simd
                     for (int i = 0; i < hs; i++) dv[i] += w * d[i];
                     da[t2] = s;

@@ -1,6 +1,7 @@
 // gelu.c: GELU with the tanh approximation GPT-2 was trained with ("gelu_new"):
 // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
 #include "kernels.h"
+#include "kutil.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -19,14 +20,27 @@ static inline float gelu_grad1(float x) {
     return 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
 }
 
+// The fast versions use tanh_simd (kutil.h) so the loops vectorise.
+static inline float gelu1_simd(float x) {
+    float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+    return 0.5f * x * (1.0f + tanh_simd(u));
+}
+
+static inline float gelu_grad1_simd(float x) {
+    float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+    float th = tanh_simd(u);
+    float sech2 = 1.0f - th * th;
+    return 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+}
+
 // inp (N) -> out (N)
 void gelu_forward_ref(float *out, const float *inp, size_t N) {
     for (size_t i = 0; i < N; i++) out[i] = gelu1(inp[i]);
 }
 
 void gelu_forward(float *out, const float *inp, size_t N) {
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < N; i++) out[i] = gelu1(inp[i]);
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < N; i++) out[i] = gelu1_simd(inp[i]);
 }
 
 // dout (N) -> dinp (N) +=
@@ -35,6 +49,6 @@ void gelu_backward_ref(float *dinp, const float *inp, const float *dout, size_t 
 }
 
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N) {
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < N; i++) dinp[i] += gelu_grad1(inp[i]) * dout[i];
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < N; i++) dinp[i] += gelu_grad1_simd(inp[i]) * dout[i];
 }

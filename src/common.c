@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -167,6 +168,37 @@ void prune_set_threads(int n) {
 }
 
 int prune_get_threads(void) { return g_threads; }
+
+const char *prune_blas_core(void) { return openblas_get_corename(); }
+
+static int core_in(const char *core, const char *const *list) {
+    for (; *list; list++)
+        if (!strcasecmp(core, *list)) return 1;
+    return 0;
+}
+
+void prune_fix_blas_coretype(char **argv) {
+    if (getenv("OPENBLAS_CORETYPE") || getenv("PRUNE_BLAS_REEXEC")) return;
+    const char *want = NULL;
+    static const char *const avx512[] = {"skylakex", "cooperlake", "sapphirerapids", NULL};
+    static const char *const avx2[] = {"haswell", "zen", "skylakex", "cooperlake",
+                                       "sapphirerapids", NULL};
+    const char *core = openblas_get_corename();
+    if (!core) return;
+    // __builtin_cpu_supports also checks that the OS saves the wide registers (XCR0).
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+        if (!core_in(core, avx512)) want = "SkylakeX";
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        if (!core_in(core, avx2)) want = "Haswell";
+    }
+    if (!want) return;
+    setenv("OPENBLAS_CORETYPE", want, 1);
+    setenv("PRUNE_BLAS_REEXEC", "1", 1);  // never loop
+    execv("/proc/self/exe", argv);
+    // exec failed: carry on with the slower kernels, results are the same
+    unsetenv("OPENBLAS_CORETYPE");
+}
 
 double now_seconds(void) {
     struct timespec ts;

@@ -42,6 +42,7 @@ static int fail(const PruneErr *err) {
 }
 
 int main(int argc, char **argv) {
+    prune_fix_blas_coretype(argv);
     if (argc < 2) {
         fputs(USAGE, stdout);
         return 0;
