@@ -21,12 +21,13 @@ endef
 ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
 $(call need,openblas,pkg-config libopenblas-openmp-dev)
 $(call need,jansson,libjansson-dev)
+$(call need,libpcre2-8,libpcre2-dev)
 endif
 
 PRUNE_CFLAGS = $(CFLAGS) -std=c11 -Wall -Wextra -Wno-unused-parameter -fopenmp -D_GNU_SOURCE \
-	-Iinclude -Ikernels -DTEST_DATA_DIR=\"$(CURDIR)/tests/data\" \
-	$(shell pkg-config --cflags openblas jansson 2>/dev/null)
-PRUNE_LDLIBS = $(shell pkg-config --libs openblas jansson 2>/dev/null) -lm
+	-Iinclude -Ikernels -DTEST_DATA_DIR=\"$(CURDIR)/tests/data\" -DPRUNE_SOURCE_DIR=\"$(CURDIR)\" \
+	$(shell pkg-config --cflags openblas jansson libpcre2-8 2>/dev/null)
+PRUNE_LDLIBS = $(shell pkg-config --libs openblas jansson libpcre2-8 2>/dev/null) -lm
 
 LIB_SRC = $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard kernels/*.c)
 LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))

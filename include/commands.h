@@ -10,9 +10,19 @@
 // `prune info MODEL`: config, parameter count, file format, storage dtype, memory.
 int cmd_info(const char *model_path, int json, FILE *out, PruneErr *err);
 
-// `prune next MODEL --ids "..."`: the top-k next tokens after ids with log-probabilities.
-int cmd_next(const char *model_path, const int *ids, int n, int topk, int json, FILE *out,
-             PruneErr *err);
+// `prune next MODEL (--ids "..." | TEXT)`: the top-k next tokens with log-probabilities.
+// With text, the prompt is encoded with the model's tokenizer (vocab overrides it); ids
+// may be NULL then. Token strings are shown when a vocabulary is available.
+int cmd_next(const char *model_path, const int *ids, int n, const char *text, const char *vocab,
+             int topk, int json, FILE *out, PruneErr *err);
+
+// `prune tokenize [--vocab FILE | --model MODEL] TEXT` prints ids; with decode, TEXT is a
+// list of ids and the decoded text is printed.
+int cmd_tokenize(const char *vocab, const char *model, const char *text, int decode, int json,
+                 FILE *out, PruneErr *err);
+
+// `prune bpe --corpus FILE --vocab-size N --out DIR`: learn a byte-level BPE vocabulary.
+int cmd_bpe(const char *corpus, int vocab_size, const char *out_dir, FILE *out, PruneErr *err);
 
 // Parses "464 2068 318" (spaces or commas) into ids; at most cap of them.
 int parse_id_list(const char *s, int *ids, int cap, int *n, PruneErr *err);

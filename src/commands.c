@@ -9,6 +9,7 @@
 
 #include "gpt2.h"
 #include "kernels.h"
+#include "tokenizer.h"
 
 int parse_id_list(const char *s, int *ids, int cap, int *n, PruneErr *err) {
     *n = 0;
@@ -75,18 +76,37 @@ static int by_logp_desc(const void *a, const void *b) {
     return x->id - y->id;  // ties by id: deterministic order
 }
 
-int cmd_next(const char *model_path, const int *ids, int n, int topk, int json, FILE *out,
-             PruneErr *err) {
+int cmd_next(const char *model_path, const int *ids_in, int n, const char *text, const char *vocab,
+             int topk, int json, FILE *out, PruneErr *err) {
     GPT2 m;
     if (gpt2_load(&m, model_path, 0, err)) return -1;
     const GPT2Config *c = &m.config;
-    int rc = -1;
+    int rc = -1, have_tok = 0;
     GPT2Workspace ws = {0};
     float *logp = NULL;
     Scored *sc = NULL;
+    Tokenizer tok;
+    IdVec iv = {0};
+    const int *ids = ids_in;
+    // The vocabulary is needed for text and is shown beside ids when it can be found.
+    if (text || vocab) {
+        if (tok_load_for_model(&tok, model_path, vocab, c->V, err)) goto done;
+        have_tok = 1;
+    } else {
+        have_tok = tok_load_for_model(&tok, model_path, NULL, c->V, NULL) == 0;
+    }
+    if (text) {
+        if (tok_encode(&tok, text, strlen(text), &iv, err)) goto done;
+        if (iv.n == 0) {
+            perr(err, "the prompt is empty after tokenisation. Hint: give some text.");
+            goto done;
+        }
+        ids = iv.v;
+        n = (int)iv.n;
+    }
     if (n > c->maxT) {
-        perr(err, "--ids: %d tokens, the model's context is %d. Hint: shorten the prompt.", n,
-             c->maxT);
+        perr(err, "the prompt has %d tokens, the model's context is %d. Hint: shorten the prompt.",
+             n, c->maxT);
         goto done;
     }
     if (topk > c->V) topk = c->V;
@@ -100,12 +120,30 @@ int cmd_next(const char *model_path, const int *ids, int n, int topk, int json, 
     log_softmax_forward(logp, ws.logits, 1, c->V, c->Vp);
     for (int i = 0; i < c->V; i++) sc[i] = (Scored){i, logp[i]};
     qsort(sc, (size_t)c->V, sizeof(Scored), by_logp_desc);
+    char repr[512];
     if (json) {
         json_t *o = json_object(), *in = json_array(), *top = json_array();
         for (int i = 0; i < n; i++) json_array_append_new(in, json_integer(ids[i]));
-        for (int i = 0; i < topk; i++)
-            json_array_append_new(top, json_pack("{s:i, s:f, s:f}", "id", sc[i].id, "logprob",
-                                                 (double)sc[i].logp, "prob", exp(sc[i].logp)));
+        for (int i = 0; i < topk; i++) {
+            json_t *e = json_pack("{s:i, s:f, s:f}", "id", sc[i].id, "logprob", (double)sc[i].logp,
+                                  "prob", exp(sc[i].logp));
+            if (have_tok && sc[i].id < tok.n_vocab) {
+                char *bytes;
+                size_t bl;
+                if (tok_decode(&tok, &sc[i].id, 1, &bytes, &bl, NULL) == 0) {
+                    // token text as JSON (invalid UTF-8 bytes replaced by U+FFFD by jansson's
+                    // rules would fail: use the printable form for those)
+                    json_t *js = json_stringn(bytes, bl);
+                    if (!js) {
+                        tok_repr(&tok, sc[i].id, repr, sizeof repr);
+                        js = json_string(repr);
+                    }
+                    json_object_set_new(e, "token", js);
+                    free(bytes);
+                }
+            }
+            json_array_append_new(top, e);
+        }
         json_object_set_new(o, "model", json_string(model_path));
         json_object_set_new(o, "ids", in);
         json_object_set_new(o, "top", top);
@@ -114,17 +152,86 @@ int cmd_next(const char *model_path, const int *ids, int n, int topk, int json, 
         free(s);
         json_decref(o);
     } else {
-        fprintf(out, "next token after %d ids (top %d):\n", n, topk);
-        fprintf(out, "%5s  %8s  %10s  %8s\n", "rank", "id", "logprob", "prob");
-        for (int i = 0; i < topk; i++)
-            fprintf(out, "%5d  %8d  %10.4f  %8.4f\n", i + 1, sc[i].id, sc[i].logp,
-                    exp(sc[i].logp));
+        fprintf(out, "next token after %d tokens (top %d):\n", n, topk);
+        fprintf(out, "%5s  %8s  %10s  %8s  %s\n", "rank", "id", "logprob", "prob",
+                have_tok ? "token" : "");
+        for (int i = 0; i < topk; i++) {
+            repr[0] = 0;
+            if (have_tok) tok_repr(&tok, sc[i].id, repr, sizeof repr);
+            fprintf(out, "%5d  %8d  %10.4f  %8.4f  %s\n", i + 1, sc[i].id, sc[i].logp,
+                    exp(sc[i].logp), repr);
+        }
     }
     rc = 0;
 done:
     free(logp);
     free(sc);
+    idvec_free(&iv);
+    if (have_tok) tok_free(&tok);
     gpt2_workspace_free(&ws);
     gpt2_free(&m);
+    return rc;
+}
+
+int cmd_tokenize(const char *vocab, const char *model, const char *text, int decode, int json,
+                 FILE *out, PruneErr *err) {
+    Tokenizer tok;
+    int rc = -1;
+    if (model) {
+        GPT2 m;  // only the vocabulary size is needed; llm.c files are mapped, not read
+        if (gpt2_load(&m, model, 0, err)) return -1;
+        int V = m.config.V;
+        gpt2_free(&m);
+        if (tok_load_for_model(&tok, model, vocab, V, err)) return -1;
+    } else if (vocab) {
+        if (tok_load(&tok, vocab, err)) return -1;
+    } else if (tok_load_for_model(&tok, ".", NULL, INT32_MAX, err)) {
+        return -1;
+    }
+    IdVec iv = {0};
+    if (decode) {
+        int cap = (int)strlen(text) / 2 + 2, n;
+        int *ids = palloc(sizeof(int) * (size_t)cap, "ids", err);
+        char *bytes = NULL;
+        size_t bl;
+        if (ids && parse_id_list(text, ids, cap, &n, err) == 0 &&
+            tok_decode(&tok, ids, (size_t)n, &bytes, &bl, err) == 0) {
+            fwrite(bytes, 1, bl, out);
+            if (!json) fputc('\n', out);
+            rc = 0;
+        }
+        free(ids);
+        free(bytes);
+    } else if (tok_encode(&tok, text, strlen(text), &iv, err) == 0) {
+        if (json) {
+            json_t *a = json_array();
+            for (size_t i = 0; i < iv.n; i++) json_array_append_new(a, json_integer(iv.v[i]));
+            char *s = json_dumps(a, JSON_COMPACT);
+            fprintf(out, "%s\n", s);
+            free(s);
+            json_decref(a);
+        } else {
+            for (size_t i = 0; i < iv.n; i++) fprintf(out, "%s%d", i ? " " : "", iv.v[i]);
+            fputc('\n', out);
+        }
+        rc = 0;
+    }
+    idvec_free(&iv);
+    tok_free(&tok);
+    return rc;
+}
+
+int cmd_bpe(const char *corpus, int vocab_size, const char *out_dir, FILE *out, PruneErr *err) {
+    char *text;
+    size_t len;
+    if (read_file(corpus, &text, &len, err)) return -1;
+    int merges = 0;
+    double t0 = now_seconds();
+    int rc = bpe_train(text, len, vocab_size, out_dir, &merges, err);
+    if (rc == 0)
+        fprintf(out, "learned %d merges from %zu bytes in %.1f s: %s/vocab.json (%d tokens), "
+                     "%s/merges.txt\n", merges, len, now_seconds() - t0, out_dir, 256 + merges + 1,
+                out_dir);
+    free(text);
     return rc;
 }

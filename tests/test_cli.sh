@@ -30,7 +30,7 @@ expect "--help"                    0 "prune next MODEL"       -- "$PRUNE" --help
 expect "unknown command"           2 "unknown command: frob"  -- "$PRUNE" frob
 expect "info without model"        2 "missing MODEL"          -- "$PRUNE" info
 expect "unknown option"            2 "unknown option: --bogus" -- "$PRUNE" info x --bogus
-expect "next without --ids"        2 "needs --ids"            -- "$PRUNE" next "$DATA/golden_l2h2.bin"
+expect "next without a prompt"     2 "needs a prompt TEXT or --ids"           -- "$PRUNE" next "$DATA/golden_l2h2.bin"
 expect "bad --ids"                 2 "'4x' is not a token id" -- "$PRUNE" next "$DATA/golden_l2h2.bin" --ids "3 4x"
 expect "bad --top"                 2 "--top needs"            -- "$PRUNE" next "$DATA/golden_l2h2.bin" --ids 3 --top 0
 expect "bad --threads"             2 "--threads needs"        -- "$PRUNE" next "$DATA/golden_l2h2.bin" --ids 3 --threads x
@@ -47,6 +47,24 @@ expect "next top-1"                0 "^ +1 +7 +-1\.7076"      -- "$PRUNE" next "
 expect "next --json top-k"         0 '"id": 7,'               -- "$PRUNE" next "$DATA/golden_l2h2.bin" --ids "21,4" --json --top 29
 n=$("$PRUNE" next "$DATA/golden_l2h2.bin" --ids "21 4" --json --top 29 | grep -c '"logprob"')
 if [ "$n" -eq 29 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: --top 29 listed $n"; fi
+
+# tokenizer commands (GPT-2's vocab.bpe from models/gpt2/, found beside the executable's tree)
+expect "tokenize text"             0 "^15496 995$"            -- "$PRUNE" tokenize "Hello world"
+expect "tokenize --json"           0 '^\[15496, ?995\]$'     -- "$PRUNE" tokenize --json "Hello world"
+expect "tokenize --decode"         0 "^Hello world$"          -- "$PRUNE" tokenize --decode "15496 995"
+expect "tokenize HF vocab folder"  0 "^14 3 5 6$"             -- "$PRUNE" tokenize --vocab "$DATA/lm_buddy_tiny_gpt2" " lowest"
+expect "tokenize with a model"     0 "^14 3 5 6$"             -- "$PRUNE" tokenize --model "$DATA/lm_buddy_tiny_gpt2" " lowest"
+expect "tokenize missing vocab"    1 "nope.bpe: cannot open"  -- "$PRUNE" tokenize --vocab "$TMP/nope.bpe" "x"
+expect "tokenize no text"          2 "missing TEXT"           -- "$PRUNE" tokenize
+expect "decode bad id"             1 "outside the vocabulary" -- "$PRUNE" tokenize --decode "99999"
+expect "next with text"            0 "token"                  -- "$PRUNE" next "$DATA/lm_buddy_fake_gpt2" "The quick brown" --top 3
+expect "next text and ids"         2 "not both"               -- "$PRUNE" next "$DATA/lm_buddy_fake_gpt2" "The" --ids 1
+expect "next vocab too big"        1 "50257 tokens but the model" -- "$PRUNE" next "$DATA/golden_l2h2.bin" "Hello"
+expect "bpe needs options"         2 "needs --corpus"         -- "$PRUNE" bpe --out "$TMP/v"
+expect "bpe small vocab-size"      2 "--vocab-size needs"     -- "$PRUNE" bpe --corpus x --vocab-size 100 --out "$TMP/v"
+printf 'the cat sat on the mat. the cat ate.\n%.0s' {1..50} > "$TMP/corpus.txt"
+expect "bpe trains"                0 "learned [0-9]+ merges"  -- "$PRUNE" bpe --corpus "$TMP/corpus.txt" --vocab-size 300 --out "$TMP/v"
+expect "bpe output loads"          0 "^[0-9]+ [0-9]+$"        -- "$PRUNE" tokenize --vocab "$TMP/v" " the cat"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

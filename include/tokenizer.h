@@ -1,0 +1,100 @@
+// tokenizer.h: GPT-2's byte-level BPE: the pre-tokenizer regex (PCRE2, Unicode-aware),
+// BPE by merge rank, decoding to bytes, the vocabulary files users have, and a BPE
+// trainer for the small teaching models. Encoding is single-threaded; a Tokenizer is
+// not safe to share between threads (it owns a cache and scratch buffers).
+#ifndef PRUNE_TOKENIZER_H
+#define PRUNE_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "hmap.h"
+
+// The pre-tokenizer: GPT-2's pattern with \s spelled out as Unicode White_Space (PCRE2's
+// UCP \s also matches U+180E, which is not White_Space; tiktoken's \s does not).
+typedef struct {
+    void *re;  // pcre2_code *
+    void *md;  // pcre2_match_data *
+} PreTokenizer;
+
+int pretok_init(PreTokenizer *p, PruneErr *err);
+void pretok_free(PreTokenizer *p);
+// The next pre-token of text[0..len) starting at *pos: sets *start, *end and advances
+// *pos. Returns 1 while there is one, 0 at the end. Bytes that are not valid UTF-8
+// cannot match the pattern; each maximal run of them is a pre-token of its own, so every
+// input byte lands in exactly one pre-token.
+int pretok_next(PreTokenizer *p, const char *text, size_t len, size_t *pos, size_t *start,
+                size_t *end);
+
+// A growable list of token ids.
+typedef struct {
+    int *v;
+    size_t n, cap;
+} IdVec;
+int idvec_push(IdVec *v, int id);
+void idvec_free(IdVec *v);
+
+typedef struct {
+    int n_vocab;           // ids 0..n_vocab-1
+    int n_sym;             // internal symbols: the vocabulary, then bytes/merge results it lacks
+    int sym_cap;
+    char *arena;           // symbol bytes
+    size_t arena_len, arena_cap;
+    size_t *sym_off;
+    uint32_t *sym_len;
+    unsigned char *special;  // token name is not byte-level text (e.g. "<unk>"); never produced by BPE
+    StrMap by_bytes;       // byte-level symbol bytes -> symbol id
+    U64Map merges;         // (left << 32 | right) -> (rank << 32 | merged symbol)
+    int n_merges;
+    int byte_sym[256];     // symbol of each single byte
+    int unk_id, eot_id;    // "<unk>" and "<|endoftext|>", or -1
+    PreTokenizer pre;
+    StrMap cache;          // pre-token bytes -> (offset << 16 | count) into cache_ids
+    IdVec cache_ids;
+    // BPE scratch, grown as needed
+    int *s_sym, *s_prev, *s_next;
+    uint64_t *s_heap;
+    size_t s_cap, h_cap;
+    char source[1024];     // the file(s) it came from, for messages
+} Tokenizer;
+
+// GPT-2's byte alphabet: byte b is written as the code point byte_to_unicode(b); the
+// tokens 0..255 of a vocab.bpe-derived vocabulary are the bytes in alphabet order.
+uint32_t byte_to_unicode(int b);
+int byte_alphabet_id(int b);  // the GPT-2 id of the single-byte token for byte b
+
+// Builds a tokenizer from file contents (pure: no file access, every rejection
+// testable). vocab_json may be NULL: then ids are derived from merges as GPT-2's
+// vocab.bpe implies (0..255 bytes, 256 + r for merge line r, then <|endoftext|>).
+// Names are used in error messages ("file:line: ...").
+int tok_build(Tokenizer *t, const char *vocab_json, size_t vocab_len, const char *merges,
+              size_t merges_len, const char *vocab_name, const char *merges_name, PruneErr *err);
+// Loads from a file or folder: vocab.bpe alone; encoder.json (+ vocab.bpe beside it);
+// vocab.json (+ merges.txt beside it) or merges.txt (+ vocab.json); a folder holding
+// vocab.json + merges.txt, or encoder.json + vocab.bpe, or vocab.bpe.
+int tok_load(Tokenizer *t, const char *path, PruneErr *err);
+// The tokenizer for a model: `vocab` if given, else the model folder's own files, else
+// GPT-2's vocab.bpe shipped in models/gpt2/ (found beside the executable or in the
+// source tree). Checks that every id it can produce is < model_V.
+int tok_load_for_model(Tokenizer *t, const char *model_path, const char *vocab, int model_V,
+                       PruneErr *err);
+void tok_free(Tokenizer *t);
+
+// text (len bytes, any bytes) -> ids appended to out
+int tok_encode(Tokenizer *t, const char *text, size_t len, IdVec *out, PruneErr *err);
+// ids -> bytes (malloc'd, NUL-terminated; *len excludes the NUL)
+int tok_decode(const Tokenizer *t, const int *ids, size_t n, char **out, size_t *len,
+               PruneErr *err);
+// A printable, quoted form of one token: "\" Mary\"", with \n, \t, \\, \" and \xNN escapes.
+void tok_repr(const Tokenizer *t, int id, char *buf, size_t cap);
+
+// Learns merges from text until the vocabulary has vocab_size tokens (256 bytes + merges +
+// <|endoftext|>) or no pair occurs twice. Each step merges the most frequent adjacent pair
+// (counted over pre-tokens, weighted by their frequency); ties go to the pair with the
+// smallest (left id, right id), i.e. the pair of earliest-created tokens. Writes
+// out_dir/vocab.json and out_dir/merges.txt atomically; *merges_done gets the count.
+int bpe_train(const char *text, size_t len, int vocab_size, const char *out_dir, int *merges_done,
+              PruneErr *err);
+
+#endif
