@@ -27,4 +27,15 @@ int cmd_bpe(const char *corpus, int vocab_size, const char *out_dir, FILE *out, 
 // Parses "464 2068 318" (spaces or commas) into ids; at most cap of them.
 int parse_id_list(const char *s, int *ids, int cap, int *n, PruneErr *err);
 
+// `prune gen KIND [--n N] [--seed S] [--out FILE]`: a task file for GPT-2's vocabulary
+// (or --vocab / --model's). Writes to out_path atomically, or to `out` when NULL.
+int cmd_gen(const char *kind, int n, uint64_t seed, const char *vocab, const char *model,
+            const char *out_path, FILE *out, PruneErr *err);
+
+// `prune check MODEL TASK [--eval FILE] [--skip-invalid]`: load and validate a task the way
+// a pruning run would, and report it.
+int cmd_check(const char *model, const char *task, const char *eval, const char *vocab,
+              int skip_invalid, int allow_no_corrupt, double train_frac, uint64_t seed, FILE *out,
+              PruneErr *err);
+
 #endif

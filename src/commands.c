@@ -10,6 +10,8 @@
 #include "gpt2.h"
 #include "kernels.h"
 #include "tokenizer.h"
+#include "gen.h"
+#include "task.h"
 
 int parse_id_list(const char *s, int *ids, int cap, int *n, PruneErr *err) {
     *n = 0;
@@ -233,5 +235,73 @@ int cmd_bpe(const char *corpus, int vocab_size, const char *out_dir, FILE *out, 
                      "%s/merges.txt\n", merges, len, now_seconds() - t0, out_dir, 256 + merges + 1,
                 out_dir);
     free(text);
+    return rc;
+}
+
+// The tokenizer and context length for a model path (or GPT-2's when model is NULL).
+static int tokenizer_for(const char *model, const char *vocab, Tokenizer *tok, int *maxT,
+                         PruneErr *err) {
+    if (!model) {
+        *maxT = 1024;  // GPT-2's context
+        return vocab ? tok_load(tok, vocab, err) : tok_load_for_model(tok, ".", NULL, INT32_MAX, err);
+    }
+    GPT2 m;
+    if (gpt2_load(&m, model, 0, err)) return -1;
+    int V = m.config.V;
+    *maxT = m.config.maxT;
+    gpt2_free(&m);
+    return tok_load_for_model(tok, model, vocab, V, err);
+}
+
+int cmd_gen(const char *kind, int n, uint64_t seed, const char *vocab, const char *model,
+            const char *out_path, FILE *out, PruneErr *err) {
+    Tokenizer tok;
+    int maxT;
+    if (tokenizer_for(model, vocab, &tok, &maxT, err)) return -1;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = gen_task(kind, n, seed, &tok, maxT, &text, &len, err);
+    tok_free(&tok);
+    if (rc) return -1;
+    if (out_path) {
+        AtomicFile af;
+        rc = atomic_open(&af, out_path, err);
+        if (!rc && atomic_write(&af, text, len, err)) {
+            atomic_abort(&af);
+            rc = -1;
+        } else if (!rc) {
+            rc = atomic_commit(&af, err);
+        }
+    } else {
+        fwrite(text, 1, len, out);
+    }
+    free(text);
+    return rc;
+}
+
+int cmd_check(const char *model, const char *task, const char *eval, const char *vocab,
+              int skip_invalid, int allow_no_corrupt, double train_frac, uint64_t seed, FILE *out,
+              PruneErr *err) {
+    Tokenizer tok;
+    int maxT;
+    if (tokenizer_for(model, vocab, &tok, &maxT, err)) return -1;
+    TaskOptions opt = {.max_len = maxT, .skip_invalid = skip_invalid,
+                       .allow_no_corrupt = allow_no_corrupt, .warn = stderr};
+    TaskSet ts;
+    int rc = taskset_load(&ts, task, eval, &tok, &opt, train_frac, seed, err);
+    if (rc == 0) {
+        fprintf(out, "vocabulary %s (%d tokens)\n", tok.source, tok.n_vocab);
+        taskset_report(&ts, out);
+        int sets = 0, nowrong = 0;
+        for (int i = 0; i < ts.file.n; i++) {
+            sets += ts.file.ex[i].n_correct > 1 || ts.file.ex[i].n_wrong > 1;
+            nowrong += ts.file.ex[i].n_wrong == 0;
+        }
+        if (sets) fprintf(out, "  %d examples have answer sets (probability difference applies)\n", sets);
+        if (nowrong) fprintf(out, "  %d examples have no wrong answer (logit difference skips them)\n", nowrong);
+        fprintf(out, "ok\n");
+        taskset_free(&ts);
+    }
+    tok_free(&tok);
     return rc;
 }

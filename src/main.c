@@ -19,6 +19,9 @@ static const char *USAGE =
     "  prune tokenize [--model MODEL | --vocab FILE] [--json] TEXT     text -> ids\n"
     "  prune tokenize [--model MODEL | --vocab FILE] --decode \"IDS\"    ids -> text\n"
     "  prune bpe --corpus FILE --vocab-size N --out DIR    learn a byte-level BPE vocabulary\n"
+    "  prune gen ioi|gt|gp|induction [--n N] [--seed S] [--out FILE] [--model M | --vocab F]\n"
+    "                                            write a task file for a standard circuit task\n"
+    "  prune check MODEL TASK [--eval FILE] [--skip-invalid]   validate a task for a model\n"
     "  prune --help                              this text\n"
     "\n"
     "MODEL is an llm.c checkpoint (gpt2_124M.bin: v3 fp32 or v5 bf16), a Hugging Face GPT-2\n"
@@ -35,7 +38,11 @@ static const char *USAGE =
     "  --json            machine-readable output\n"
     "  --corpus FILE     (bpe) training text\n"
     "  --vocab-size N    (bpe) tokens in the vocabulary, 257..1000000\n"
-    "  --out DIR         (bpe) folder for vocab.json and merges.txt\n"
+    "  --out PATH        (bpe) folder for vocab.json and merges.txt; (gen) task file\n"
+    "  --n N             (gen) number of examples (default 400)\n"
+    "  --seed S          random seed (default 0)\n"
+    "  --eval FILE       held-out task file (default: a seeded 50/50 split of TASK)\n"
+    "  --skip-invalid    drop invalid task lines with a warning instead of failing\n"
     "  --threads N       OpenMP/OpenBLAS threads (default 2)\n"
     "\n"
     "examples:\n"
@@ -53,9 +60,9 @@ static int fail(const PruneErr *err) {
 }
 
 typedef struct {
-    const char *ids, *vocab, *model, *corpus, *out;
-    int json, decode;
-    long top, threads, vocab_size;
+    const char *ids, *vocab, *model, *corpus, *out, *eval;
+    int json, decode, skip_invalid;
+    long top, threads, vocab_size, n, seed;
     const char *pos[4];
     int npos;
 } Args;
@@ -67,6 +74,8 @@ static int parse_args(int argc, char **argv, Args *a) {
         {"--model", &a->model, NULL, 0, 0},      {"--corpus", &a->corpus, NULL, 0, 0},
         {"--out", &a->out, NULL, 0, 0},          {"--top", NULL, &a->top, 1, 1000000},
         {"--threads", NULL, &a->threads, 1, 1024}, {"--vocab-size", NULL, &a->vocab_size, 257, 1000000},
+        {"--eval", &a->eval, NULL, 0, 0},        {"--n", NULL, &a->n, 1, 10000000},
+        {"--seed", NULL, &a->seed, 0, 2147483647},
     };
     for (int i = 2; i < argc; i++) {
         const char *s = argv[i];
@@ -76,6 +85,10 @@ static int parse_args(int argc, char **argv, Args *a) {
         }
         if (!strcmp(s, "--decode")) {
             a->decode = 1;
+            continue;
+        }
+        if (!strcmp(s, "--skip-invalid")) {
+            a->skip_invalid = 1;
             continue;
         }
         if (!strcmp(s, "--")) {  // everything after is positional (text starting with '-')
@@ -115,7 +128,7 @@ int main(int argc, char **argv) {
         fputs(USAGE, stdout);
         return 0;
     }
-    Args a = {.top = 10, .threads = 2, .vocab_size = 0};
+    Args a = {.top = 10, .threads = 2, .vocab_size = 0, .n = 400, .seed = 0};
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc;
     prune_set_threads((int)a.threads);
@@ -153,6 +166,16 @@ int main(int argc, char **argv) {
         if (!a.corpus || !a.out || !a.vocab_size)
             return usage_error("'prune bpe' needs --corpus FILE, --vocab-size N and --out DIR", NULL);
         return cmd_bpe(a.corpus, (int)a.vocab_size, a.out, stdout, &err) ? fail(&err) : 0;
+    }
+    if (!strcmp(cmd, "gen")) {
+        if (a.npos != 1) return usage_error(a.npos ? "too many arguments" : "missing KIND (ioi, gt, gp or induction)", NULL);
+        return cmd_gen(a.pos[0], (int)a.n, (uint64_t)a.seed, a.vocab, a.model, a.out, stdout, &err)
+                   ? fail(&err) : 0;
+    }
+    if (!strcmp(cmd, "check")) {
+        if (a.npos != 2) return usage_error(a.npos < 2 ? "missing MODEL or TASK" : "too many arguments", NULL);
+        return cmd_check(a.pos[0], a.pos[1], a.eval, a.vocab, a.skip_invalid, 0, 0.5,
+                         (uint64_t)a.seed, stdout, &err) ? fail(&err) : 0;
     }
     return usage_error("unknown command", cmd);
 }

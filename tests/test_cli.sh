@@ -66,5 +66,16 @@ printf 'the cat sat on the mat. the cat ate.\n%.0s' {1..50} > "$TMP/corpus.txt"
 expect "bpe trains"                0 "learned [0-9]+ merges"  -- "$PRUNE" bpe --corpus "$TMP/corpus.txt" --vocab-size 300 --out "$TMP/v"
 expect "bpe output loads"          0 "^[0-9]+ [0-9]+$"        -- "$PRUNE" tokenize --vocab "$TMP/v" " the cat"
 
+# tasks: generators and validation
+expect "gen ioi to stdout"         0 "^# task=ioi"            -- "$PRUNE" gen ioi --n 3
+expect "gen to a file"             0 "^$"                     -- "$PRUNE" gen gt --n 5 --seed 3 --out "$TMP/gt.txt"
+expect "gen unknown kind"          1 "unknown task kind 'xyz'" -- "$PRUNE" gen xyz
+expect "check generated file"      0 "5 examples, task=gt"    -- "$PRUNE" check "$DATA/lm_buddy_fake_gpt2" "$TMP/gt.txt" --eval "$TMP/gt.txt"
+expect "check bundled IOI"         0 "200 train / 200 eval \(seed 0" -- "$PRUNE" check "$DATA/lm_buddy_fake_gpt2" "$DATA/tasks/ioi_wang_abc.txt"
+expect "check EP IOI fails"        1 "ep_ioi_train.txt:3: correct answer" -- "$PRUNE" check "$DATA/lm_buddy_fake_gpt2" "$DATA/tasks/ep_ioi_train.txt"
+expect "check EP IOI skipping"     0 "141 invalid lines dropped" -- "$PRUNE" check "$DATA/lm_buddy_fake_gpt2" "$DATA/tasks/ep_ioi_train.txt" --skip-invalid
+a=$("$PRUNE" gen gp --n 20 --seed 9 | md5sum); b=$("$PRUNE" gen gp --n 20 --seed 9 | md5sum)
+if [ "$a" = "$b" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: gen not reproducible"; fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

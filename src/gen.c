@@ -1,0 +1,250 @@
+// gen.c: task generators (see gen.h, docs/tasks.md). Each draws a candidate example from
+// its template with a seeded Rng, checks it with task_parse, and redraws when the
+// tokenizer splits something the wrong way (a name into two tokens, a year into one).
+#include "gen.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "task.h"
+
+typedef struct {
+    char *s;
+    size_t n, cap;
+} Buf;
+
+static int bprintf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bprintf(Buf *b, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) return -1;
+        if (b->s && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return 0;
+        }
+        size_t nc = 2 * (b->cap + (size_t)k) + 256;
+        char *p = realloc(b->s, nc);
+        if (!p) return -1;
+        b->s = p, b->cap = nc;
+    }
+}
+
+static int pick(Rng *r, int n) { return (int)(rng_u64(r) % (uint64_t)n); }
+
+// Fills an IOI template up to (not including) its final " [A]". names_by_slot, when not
+// NULL, gives the name for each [A]/[B] slot in order (the ABC corruption); otherwise
+// [A] -> a and [B] -> b.
+static void fill_ioi(Buf *o, const char *tpl, const char *a, const char *b,
+                     const char *const *names_by_slot, const char *place, const char *object) {
+    const char *end = strrchr(tpl, '[');  // the final [A]: the answer
+    while (end > tpl && end[-1] == ' ') end--;
+    int slot = 0;
+    for (const char *p = tpl; p < end;) {
+        if (!strncmp(p, "[A]", 3) || !strncmp(p, "[B]", 3)) {
+            const char *nm = names_by_slot ? names_by_slot[slot] : (p[1] == 'A' ? a : b);
+            bprintf(o, "%s", nm);
+            slot++;
+            p += 3;
+        } else if (!strncmp(p, "[PLACE]", 7)) {
+            bprintf(o, "%s", place);
+            p += 7;
+        } else if (!strncmp(p, "[OBJECT]", 8)) {
+            bprintf(o, "%s", object);
+            p += 8;
+        } else {
+            bprintf(o, "%c", *p++);
+        }
+    }
+}
+
+// The ABBA form of a BABA template: the first clause's [B] and [A] swap places.
+static void abba_of(const char *baba, char *out, size_t cap) {
+    snprintf(out, cap, "%s", baba);
+    char *b = strstr(out, "[B]"), *a = strstr(out, "[A]");
+    if (a && b && b < a) b[1] = 'A', a[1] = 'B';
+}
+
+static void distinct_names(Rng *r, int k, const char **out) {
+    for (int i = 0; i < k; i++) {
+        int again;
+        do {
+            out[i] = IOI_NAMES[pick(r, IOI_NAMES_N)];
+            again = 0;
+            for (int j = 0; j < i; j++) again |= out[j] == out[i];
+        } while (again);
+    }
+}
+
+static void gen_ioi(Buf *o, Rng *r) {
+    const char *nm[5];  // A, B, then the three corrupting names
+    distinct_names(r, 5, nm);
+    char tpl[512];
+    const char *baba = IOI_BABA_TEMPLATES[pick(r, IOI_BABA_TEMPLATES_N)];
+    if (rng_u64(r) & 1) abba_of(baba, tpl, sizeof tpl);
+    else snprintf(tpl, sizeof tpl, "%s", baba);
+    const char *place = IOI_PLACES[pick(r, IOI_PLACES_N)], *object = IOI_OBJECTS[pick(r, IOI_OBJECTS_N)];
+    fill_ioi(o, tpl, nm[0], nm[1], NULL, place, object);
+    bprintf(o, "\t");
+    fill_ioi(o, tpl, NULL, NULL, nm + 2, place, object);
+    bprintf(o, "\t %s\t %s\n", nm[0], nm[1]);  // correct: the indirect object; wrong: the subject
+}
+
+static int same_ids(Tokenizer *tok, const char *whole, const char *p1, const char *p2) {
+    IdVec a = {0}, b = {0};
+    PruneErr e;
+    int ok = !tok_encode(tok, whole, strlen(whole), &a, &e) && !tok_encode(tok, p1, strlen(p1), &b, &e) &&
+             !tok_encode(tok, p2, strlen(p2), &b, &e) && a.n == b.n &&
+             !memcmp(a.v, b.v, sizeof(int) * a.n);
+    idvec_free(&a), idvec_free(&b);
+    return ok;
+}
+
+// Hanna et al.: "The {noun} lasted from the year XXYY to the year XX"; corrupted YY -> 01;
+// correct: the later two-digit years, wrong: YY and earlier. Returns 0 when the year does
+// not tokenise as " XX" + "YY" (then the caller draws again).
+static int gen_gt(Buf *o, Rng *r, Tokenizer *tok) {
+    const char *noun = GT_NOUNS[pick(r, GT_NOUNS_N)];
+    int xx = 11 + pick(r, 7), yy = 2 + pick(r, 97);  // 11..17, 02..98
+    char whole[16], p1[8], p2[8];
+    snprintf(whole, sizeof whole, " %02d%02d", xx, yy);
+    snprintf(p1, sizeof p1, " %02d", xx);
+    snprintf(p2, sizeof p2, "%02d", yy);
+    if (!same_ids(tok, whole, p1, p2)) return 0;
+    snprintf(whole, sizeof whole, " %02d01", xx);
+    if (!same_ids(tok, whole, p1, "01")) return 0;
+    bprintf(o, "The %s lasted from the year %02d%02d to the year %02d\t", noun, xx, yy, xx);
+    bprintf(o, "The %s lasted from the year %02d01 to the year %02d\t", noun, xx, xx);
+    for (int y = yy + 1; y <= 99; y++) bprintf(o, "%s%02d", y > yy + 1 ? "|" : "", y);
+    bprintf(o, "\t");
+    for (int y = 0; y <= yy; y++) bprintf(o, "%s%02d", y ? "|" : "", y);
+    bprintf(o, "\n");
+    return 1;
+}
+
+static void gen_gp(Buf *o, Rng *r) {
+    const char *tpl = GP_TEMPLATES[pick(r, GP_TEMPLATES_N)];
+    int female = (int)(rng_u64(r) & 1);
+    const char *name = female ? GP_FEMALE[pick(r, GP_FEMALE_N)] : GP_MALE[pick(r, GP_MALE_N)];
+    const char *other = female ? GP_MALE[pick(r, GP_MALE_N)] : GP_FEMALE[pick(r, GP_FEMALE_N)];
+    const char *slot = strstr(tpl, "{name}");
+    int pre = (int)(slot - tpl);
+    bprintf(o, "%.*s%s%s\t%.*s%s%s\t%s\t%s\n", pre, tpl, name, slot + 6, pre, tpl, other, slot + 6,
+            female ? " she" : " he", female ? " he" : " she");
+}
+
+// Induction: prefix, a segment S, filler, then S again up to S[j]; the answer is S[j+1],
+// the token that followed S[j] the first time. The corruption replaces the first S by
+// other words, so the copy has nothing to copy from. Words are single tokens " word".
+static void gen_induction(Buf *o, Rng *r, const char *const *pool, int npool) {
+    enum { PRE = 3, SEG = 5, FILL = 3 };
+    int seg[SEG], used[PRE + SEG + FILL + SEG + 2], nu = 0;
+    for (int i = 0; i < SEG + PRE + FILL + SEG + 1; i++) {  // distinct words throughout
+        int w, again;
+        do {
+            w = pick(r, npool);
+            again = 0;
+            for (int k = 0; k < nu; k++) again |= used[k] == w;
+        } while (again);
+        used[nu++] = w;
+    }
+    for (int i = 0; i < SEG; i++) seg[i] = used[i];
+    const int *pre = used + SEG, *fill = used + SEG + PRE, *repl = used + SEG + PRE + FILL;
+    int foil = used[SEG + PRE + FILL + SEG];
+    int j = 1 + pick(r, SEG - 2);  // the repeat shows S[0..j], the answer is S[j+1]
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < PRE; i++) bprintf(o, " %s", pool[pre[i]]);
+        for (int i = 0; i < SEG; i++) bprintf(o, " %s", pool[pass ? repl[i] : seg[i]]);
+        for (int i = 0; i < FILL; i++) bprintf(o, " %s", pool[fill[i]]);
+        for (int i = 0; i <= j; i++) bprintf(o, " %s", pool[seg[i]]);
+        bprintf(o, "\t");
+    }
+    bprintf(o, " %s\t %s\n", pool[seg[j + 1]], pool[foil]);
+}
+
+// Words that are one token with a leading space, for the induction generator.
+static int single_token_pool(Tokenizer *tok, const char ***out) {
+    const char *const *lists[4] = {IOI_NAMES, IOI_PLACES, IOI_OBJECTS, GT_NOUNS};
+    const int ns[4] = {IOI_NAMES_N, IOI_PLACES_N, IOI_OBJECTS_N, GT_NOUNS_N};
+    const char **pool = malloc(sizeof(char *) * (size_t)(ns[0] + ns[1] + ns[2] + ns[3]));
+    int n = 0;
+    for (int l = 0; pool && l < 4; l++)
+        for (int i = 0; i < ns[l]; i++) {
+            char w[64];
+            snprintf(w, sizeof w, " %s", lists[l][i]);
+            IdVec v = {0};
+            PruneErr e;
+            if (!tok_encode(tok, w, strlen(w), &v, &e) && v.n == 1) pool[n++] = lists[l][i];
+            idvec_free(&v);
+        }
+    *out = pool;
+    return n;
+}
+
+int gen_task(const char *kind, int n, uint64_t seed, Tokenizer *tok, int max_len, char **out,
+             size_t *out_len, PruneErr *err) {
+    int k = !strcmp(kind, "ioi") ? 0 : !strcmp(kind, "gt") ? 1 : !strcmp(kind, "gp") ? 2
+          : !strcmp(kind, "induction") ? 3 : -1;
+    if (k < 0)
+        return perr(err, "unknown task kind '%s'. Hint: ioi, gt, gp or induction.", kind);
+    if (n < 1) return perr(err, "--n %d: at least one example.", n);
+    static const char *headers[4] = {
+        "# task=ioi metric=logit_diff generator=prune gen ioi (Wang et al. 2022 names and "
+        "templates, BABA and ABBA; ABC corruption)",
+        "# task=gt metric=prob_diff generator=prune gen gt (Hanna et al. 2023 template; YY -> 01 "
+        "corruption)",
+        "# task=gp metric=logit_diff generator=prune gen gp (Edge Pruning templates; the name "
+        "swapped for one of the other gender)",
+        "# task=induction metric=logit_diff generator=prune gen induction (repeated segment of "
+        "single-token words; first occurrence replaced)"};
+    Buf o = {0}, line = {0};
+    const char **pool = NULL;
+    int npool = 0;
+    if (k == 3 && (npool = single_token_pool(tok, &pool)) < 20) {
+        free(pool);
+        return perr(err, "%s: fewer than 20 of the generator's words are single tokens with a "
+                         "leading space, too few for induction sequences.", tok->source);
+    }
+    bprintf(&o, "%s seed=%llu n=%d\n", headers[k], (unsigned long long)seed, n);
+    bprintf(&o, "# clean_prompt<TAB>corrupted_prompt<TAB>correct(|-separated)<TAB>wrong(|-separated)\n");
+    Rng r;
+    rng_seed(&r, seed);
+    TaskOptions opt = {.max_len = max_len, .skip_invalid = 0, .allow_no_corrupt = 0, .warn = NULL};
+    int made = 0, tries = 0, rc = -1;
+    while (made < n) {
+        if (++tries > 100 * n + 1000) {
+            perr(err, "could not generate valid '%s' examples for %s (%d of %d after %d tries). "
+                      "Hint: the vocabulary splits the generator's words differently.",
+                 kind, tok->source, made, n, tries);
+            goto done;
+        }
+        line.n = 0;
+        int ok = 1;
+        if (k == 0) gen_ioi(&line, &r);
+        else if (k == 1) ok = gen_gt(&line, &r, tok);
+        else if (k == 2) gen_gp(&line, &r);
+        else gen_induction(&line, &r, pool, npool);
+        if (!ok || !line.s) continue;
+        Task t;
+        PruneErr e;
+        if (task_parse(&t, line.s, line.n, "generated", tok, &opt, &e)) continue;
+        task_free(&t);
+        bprintf(&o, "%.*s", (int)line.n, line.s);
+        made++;
+    }
+    if (!o.s) {
+        perr(err, "out of memory generating a task.");
+        goto done;
+    }
+    *out = o.s;
+    *out_len = o.n;
+    o.s = NULL;
+    rc = 0;
+done:
+    free(o.s), free(line.s), free(pool);
+    return rc;
+}

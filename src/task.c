@@ -1,0 +1,531 @@
+// task.c: task files -> tokenised, validated examples (see task.h and docs/tasks.md).
+// Every check names the file and line; without skip_invalid all invalid lines are listed
+// on the warning stream and the load fails, with them it drops and counts them.
+#include "task.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+
+size_t task_unescape(char *s, size_t n) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\\' && i + 1 < n &&
+            (s[i + 1] == 't' || s[i + 1] == 'n' || s[i + 1] == '\\' || s[i + 1] == '|')) {
+            char c = s[++i];
+            s[k++] = c == 't' ? '\t' : c == 'n' ? '\n' : c;
+        } else {
+            s[k++] = s[i];  // any other backslash is literal text
+        }
+    }
+    return k;
+}
+
+// --- building the example list --------------------------------------------------------
+
+typedef struct {
+    int line, len, n_correct, n_wrong, has_corrupt;
+    size_t clean, corrupt, correct, wrong;  // offsets into ids
+} ExOff;
+
+typedef struct {
+    const char *path;
+    Tokenizer *tok;
+    const TaskOptions *opt;
+    ExOff *ex;
+    int n, cap, invalid, max_len;
+    IdVec ids;
+    char first_error[1536];
+} Builder;
+
+// Records an invalid line: printed to the warning stream, the first one kept for err.
+static void invalid(Builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void invalid(Builder *b, const char *fmt, ...) {
+    char msg[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!b->invalid) snprintf(b->first_error, sizeof b->first_error, "%s", msg);
+    b->invalid++;
+    if (b->opt->warn)
+        fprintf(b->opt->warn, "prune: %s: %s%s\n", b->opt->skip_invalid ? "warning" : "error", msg,
+                b->opt->skip_invalid ? " (line dropped)" : "");
+}
+
+// "[464 \"The\", 2068 \" quick\"]" for messages
+static void describe_ids(const Tokenizer *tok, const int *ids, size_t n, char *out, size_t cap) {
+    size_t k = (size_t)snprintf(out, cap, "[");
+    for (size_t i = 0; i < n && k + 40 < cap; i++) {
+        char r[200];
+        tok_repr(tok, ids[i], r, sizeof r);
+        k += (size_t)snprintf(out + k, cap - k, "%s%d %s", i ? ", " : "", ids[i], r);
+    }
+    if (k + 2 < cap) snprintf(out + k, cap - k, "]");
+}
+
+static int encode(Builder *b, const char *s, size_t n, IdVec *v, PruneErr *err) {
+    v->n = 0;
+    return tok_encode(b->tok, s, n, v, err);
+}
+
+// Answers: the '|'-separated alternatives of field f (escapes still in place) -> ids
+// appended to b->ids. Returns the count, or -1 (invalid line, already recorded) or -2
+// (a hard error in err).
+static int add_answers(Builder *b, int line, const char *what, char *f, size_t n, PruneErr *err) {
+    int count = 0;
+    IdVec v = {0};
+    size_t start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && f[i] == '\\' && i + 1 < n) {
+            i++;  // an escaped character, \| included, is part of the alternative
+            continue;
+        }
+        if (i < n && f[i] != '|') continue;
+        char *alt = f + start;
+        size_t al = task_unescape(alt, i - start);
+        start = i + 1;
+        if (al == 0) {
+            invalid(b, "%s:%d: empty alternative in the %s answers. Hint: alternatives are "
+                       "separated by '|', e.g. \" he| she\"; a literal '|' is written \\|.",
+                    b->path, line, what);
+            idvec_free(&v);
+            return -1;
+        }
+        if (encode(b, alt, al, &v, err)) {
+            idvec_free(&v);
+            return -2;
+        }
+        if (v.n != 1) {
+            char d[1024];
+            describe_ids(b->tok, v.v, v.n, d, sizeof d);
+            invalid(b, "%s:%d: %s answer \"%.*s\" is %zu tokens %s; an answer must be exactly one "
+                       "token. Hint: answers keep their leading space (\" Mary\"), and names "
+                       "that split into several tokens cannot be answers.",
+                    b->path, line, what, (int)(al < 80 ? al : 80), alt, v.n, d);
+            idvec_free(&v);
+            return -1;
+        }
+        if (idvec_push(&b->ids, v.v[0])) {
+            idvec_free(&v);
+            perr(err, "out of memory reading %s.", b->path);
+            return -2;
+        }
+        count++;
+    }
+    idvec_free(&v);
+    return count;
+}
+
+// One example from its fields (answers still escaped; prompts already unescaped).
+// Returns 0 (added or recorded as invalid) or -1 on a hard error.
+static int add_example(Builder *b, int line, const char *clean, size_t cl, const char *corrupt,
+                       size_t crl, int has_corrupt, char *correct, size_t col, char *wrong,
+                       size_t wl, PruneErr *err) {
+    if (cl == 0) {
+        invalid(b, "%s:%d: the clean prompt is empty.", b->path, line);
+        return 0;
+    }
+    if (!has_corrupt && !b->opt->allow_no_corrupt) {
+        invalid(b, "%s:%d: the corrupted prompt is \"-\", which only --ablation mean or zero "
+                   "accepts. Hint: give a corrupted prompt for the default corrupted ablation.",
+                b->path, line);
+        return 0;
+    }
+    if (has_corrupt && crl == 0) {
+        invalid(b, "%s:%d: the corrupted prompt is empty. Hint: write \"-\" for none (mean or "
+                   "zero ablation).", b->path, line);
+        return 0;
+    }
+    size_t mark = b->ids.n;
+    IdVec a = {0}, c = {0};
+    int rc = 0;
+    if (encode(b, clean, cl, &a, err) || (has_corrupt && encode(b, corrupt, crl, &c, err))) {
+        rc = -1;
+        goto out;
+    }
+    if ((int)a.n > b->opt->max_len) {
+        invalid(b, "%s:%d: the clean prompt is %zu tokens, longer than the model's context of %d. "
+                   "Hint: shorten the prompt.", b->path, line, a.n, b->opt->max_len);
+        goto out;
+    }
+    if (has_corrupt && c.n != a.n) {
+        char da[2048], dc[2048];
+        describe_ids(b->tok, a.v, a.n, da, sizeof da);
+        describe_ids(b->tok, c.v, c.n, dc, sizeof dc);
+        invalid(b, "%s:%d: clean and corrupted prompts are %zu and %zu tokens; they must be "
+                   "equally long. clean: %s corrupted: %s. Hint: corrupt by swapping words that "
+                   "are the same number of tokens.", b->path, line, a.n, c.n, da, dc);
+        goto out;
+    }
+    size_t off_clean = b->ids.n;
+    for (size_t i = 0; i < a.n; i++)
+        if (idvec_push(&b->ids, a.v[i])) goto oom;
+    size_t off_corrupt = b->ids.n;
+    for (size_t i = 0; has_corrupt && i < c.n; i++)
+        if (idvec_push(&b->ids, c.v[i])) goto oom;
+    size_t off_correct = b->ids.n;
+    int nc = add_answers(b, line, "correct", correct, col, err);
+    if (nc == -2) {
+        rc = -1;
+        goto out;
+    }
+    if (nc < 0) goto drop;
+    size_t off_wrong = b->ids.n;
+    int nw = wrong ? add_answers(b, line, "wrong", wrong, wl, err) : 0;
+    if (nw == -2) {
+        rc = -1;
+        goto out;
+    }
+    if (nw < 0) goto drop;
+    for (int i = 0; i < nc; i++)
+        for (int j = 0; j < nw; j++)
+            if (b->ids.v[off_correct + i] == b->ids.v[off_wrong + j]) {
+                char r[200];
+                tok_repr(b->tok, b->ids.v[off_correct + i], r, sizeof r);
+                invalid(b, "%s:%d: %s (id %d) is both a correct and a wrong answer.", b->path,
+                        line, r, b->ids.v[off_correct + i]);
+                goto drop;
+            }
+    if (b->n == b->cap) {
+        int ncap = b->cap ? 2 * b->cap : 256;
+        ExOff *e = realloc(b->ex, sizeof(ExOff) * (size_t)ncap);
+        if (!e) goto oom;
+        b->ex = e, b->cap = ncap;
+    }
+    b->ex[b->n++] = (ExOff){line, (int)a.n, nc, nw, has_corrupt, off_clean, off_corrupt, off_correct,
+                            off_wrong};
+    if ((int)a.n > b->max_len) b->max_len = (int)a.n;
+    goto out;
+oom:
+    rc = perr(err, "out of memory reading %s.", b->path);
+    goto out;
+drop:
+    b->ids.n = mark;  // forget what this line added
+out:
+    idvec_free(&a);
+    idvec_free(&c);
+    return rc;
+}
+
+static void read_meta(Task *t, const char *s, size_t n) {
+    const char *keys[2] = {"task=", "metric="};
+    char *dst[2] = {t->name, t->metric};
+    size_t cap[2] = {sizeof t->name, sizeof t->metric};
+    for (int k = 0; k < 2; k++) {
+        size_t kl = strlen(keys[k]);
+        for (size_t i = 0; i + kl <= n; i++) {
+            if (memcmp(s + i, keys[k], kl) || (i && s[i - 1] != ' ' && s[i - 1] != '#')) continue;
+            size_t j = i + kl, e = j;
+            while (e < n && s[e] != ' ' && s[e] != '\t') e++;
+            snprintf(dst[k], cap[k], "%.*s", (int)(e - j), s + j);
+            break;
+        }
+    }
+}
+
+static int parse_txt(Builder *b, Task *t, char *text, size_t len, PruneErr *err) {
+    int line = 0;
+    size_t pos = 0;
+    while (pos < len) {
+        line++;
+        size_t e = pos;
+        while (e < len && text[e] != '\n') e++;
+        char *s = text + pos;
+        size_t n = e - pos;
+        pos = e + 1;
+        if (n && s[n - 1] == '\r') n--;
+        size_t blank = 0;
+        while (blank < n && (s[blank] == ' ' || s[blank] == '\t')) blank++;
+        if (blank == n) continue;  // blank line
+        if (s[0] == '#') {
+            read_meta(t, s, n);
+            continue;
+        }
+        char *f[4];
+        size_t fl[4];
+        int nf = 0;
+        size_t start = 0;
+        for (size_t i = 0; i <= n; i++) {
+            if (i < n && s[i] != '\t') continue;
+            if (nf < 4) f[nf] = s + start, fl[nf] = i - start;
+            nf++;
+            start = i + 1;
+        }
+        if (nf != 4) {
+            invalid(b, "%s:%d: expected 4 tab-separated fields (clean, corrupted, correct, wrong), "
+                       "found %d. Hint: separate the fields with one TAB character each; write a "
+                       "literal tab inside a field as \\t.", b->path, line, nf);
+            continue;
+        }
+        int has_corrupt = !(fl[1] == 1 && f[1][0] == '-');
+        fl[0] = task_unescape(f[0], fl[0]);
+        fl[1] = task_unescape(f[1], fl[1]);
+        if (add_example(b, line, f[0], fl[0], f[1], fl[1], has_corrupt, f[2], fl[2], f[3], fl[3], err))
+            return -1;
+    }
+    return 0;
+}
+
+// Edge Pruning's custom format: {"clean": "1 + 2 = <predict>3</predict>", "corrupted": ...}.
+// The prompt is the text before <predict>; its trailing white space moves into the answer
+// (the whole string tokenises "=" " 3"); correct is the clean span, wrong the corrupted
+// span when it differs.
+static int parse_jsonl(Builder *b, char *text, size_t len, PruneErr *err) {
+    int line = 0;
+    size_t pos = 0;
+    while (pos < len) {
+        line++;
+        size_t e = pos;
+        while (e < len && text[e] != '\n') e++;
+        char *s = text + pos;
+        size_t n = e - pos;
+        pos = e + 1;
+        size_t blank = 0;
+        while (blank < n && (s[blank] == ' ' || s[blank] == '\t' || s[blank] == '\r')) blank++;
+        if (blank == n) continue;
+        json_error_t je;
+        json_t *o = json_loadb(s, n, 0, &je);
+        const char *fields[2] = {"clean", "corrupted"};
+        const char *str[2] = {NULL, NULL};
+        if (!o) {
+            invalid(b, "%s:%d: not valid JSON: %s (column %d).", b->path, line, je.text, je.column);
+            continue;
+        }
+        for (int k = 0; k < 2; k++) {
+            json_t *v = json_object_get(o, fields[k]);
+            str[k] = json_is_string(v) ? json_string_value(v) : NULL;
+        }
+        if (!str[0] || !str[1]) {
+            invalid(b, "%s:%d: expected an object with string fields \"clean\" and \"corrupted\".",
+                    b->path, line);
+            json_decref(o);
+            continue;
+        }
+        char *prompt[2] = {NULL, NULL}, *ans[2] = {NULL, NULL};
+        size_t pl[2] = {0, 0}, al[2] = {0, 0};
+        int ok = 1;
+        for (int k = 0; k < 2 && ok; k++) {
+            const char *p = strstr(str[k], "<predict>"), *q = p ? strstr(p, "</predict>") : NULL;
+            if (!p || !q) {
+                if (k == 0) {
+                    invalid(b, "%s:%d: the clean text has no <predict>...</predict> span. Hint: mark "
+                               "the answer, e.g. \"1 + 2 = <predict>3</predict>\".", b->path, line);
+                    ok = 0;
+                } else {  // corrupted without a span: its whole text is the prompt
+                    p = str[k] + strlen(str[k]);
+                    q = NULL;
+                }
+            }
+            if (!ok) break;
+            size_t before = (size_t)(p - str[k]), ws = before;
+            while (ws > 0 && (str[k][ws - 1] == ' ' || str[k][ws - 1] == '\t')) ws--;
+            const char *inner = q ? p + 9 : p;
+            size_t il = q ? (size_t)(q - inner) : 0;
+            prompt[k] = strndup(str[k], ws);
+            pl[k] = ws;
+            ans[k] = malloc(before - ws + il + 1);
+            if (!prompt[k] || !ans[k]) {
+                ok = 0;
+                break;
+            }
+            memcpy(ans[k], str[k] + ws, before - ws);
+            memcpy(ans[k] + before - ws, inner, il);
+            al[k] = q ? before - ws + il : 0;
+            // answers are taken literally: escape '|' and '\' for add_answers
+            char *esc = malloc(2 * al[k] + 1);
+            size_t m = 0;
+            for (size_t i = 0; esc && i < al[k]; i++) {
+                if (ans[k][i] == '|' || ans[k][i] == '\\') esc[m++] = '\\';
+                esc[m++] = ans[k][i];
+            }
+            free(ans[k]);
+            ans[k] = esc;
+            al[k] = m;
+            if (!esc) ok = 0;
+        }
+        int rc = 0;
+        if (ok) {
+            int has_wrong = al[1] > 0 && !(al[1] == al[0] && !memcmp(ans[0], ans[1], al[0]));
+            rc = add_example(b, line, prompt[0], pl[0], prompt[1], pl[1], 1, ans[0], al[0],
+                             has_wrong ? ans[1] : NULL, has_wrong ? al[1] : 0, err);
+        }
+        for (int k = 0; k < 2; k++) free(prompt[k]), free(ans[k]);
+        json_decref(o);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+int task_parse(Task *t, const char *text_in, size_t len, const char *path, Tokenizer *tok,
+               const TaskOptions *opt, PruneErr *err) {
+    memset(t, 0, sizeof *t);
+    snprintf(t->path, sizeof t->path, "%s", path);
+    Builder b = {.path = path, .tok = tok, .opt = opt};
+    char *text = palloc(len + 1, path, err);  // parsing unescapes in place
+    if (!text) return -1;
+    memcpy(text, text_in, len);
+    text[len] = 0;
+    size_t first = 0;
+    while (first < len && (text[first] == ' ' || text[first] == '\n' || text[first] == '\r' ||
+                           text[first] == '\t'))
+        first++;
+    int rc = first < len && text[first] == '{' ? parse_jsonl(&b, text, len, err)
+                                               : parse_txt(&b, t, text, len, err);
+    free(text);
+    if (rc) goto fail;
+    if (b.invalid && !opt->skip_invalid) {
+        if (b.invalid == 1)
+            perr(err, "%s", b.first_error);
+        else
+            perr(err, "%s (%d invalid lines in all, each listed above; --skip-invalid drops them)",
+                 b.first_error, b.invalid);
+        goto fail;
+    }
+    if (b.n == 0) {
+        perr(err, "%s: no valid examples%s. Hint: one example a line: "
+                  "clean<TAB>corrupted<TAB>correct<TAB>wrong.", path,
+             b.invalid ? " (every line was invalid)" : "");
+        goto fail;
+    }
+    t->ex = pcalloc(sizeof(TaskExample) * (size_t)b.n, "task examples", err);
+    if (!t->ex) goto fail;
+    t->ids = b.ids.v;  // the examples point into this one allocation
+    for (int i = 0; i < b.n; i++) {
+        ExOff *o = &b.ex[i];
+        t->ex[i] = (TaskExample){o->line, o->len, t->ids + o->clean,
+                                 o->has_corrupt ? t->ids + o->corrupt : NULL,
+                                 t->ids + o->correct, o->n_correct, t->ids + o->wrong, o->n_wrong};
+    }
+    t->n = b.n;
+    t->max_len = b.max_len;
+    t->dropped = b.invalid;
+    free(b.ex);
+    return 0;
+fail:
+    free(b.ex);
+    idvec_free(&b.ids);
+    memset(t, 0, sizeof *t);
+    return -1;
+}
+
+int task_load(Task *t, const char *path, Tokenizer *tok, const TaskOptions *opt, PruneErr *err) {
+    char *text;
+    size_t len;
+    if (read_file(path, &text, &len, err)) return -1;
+    int rc = task_parse(t, text, len, path, tok, opt, err);
+    free(text);
+    return rc;
+}
+
+void task_free(Task *t) {
+    free(t->ex);
+    free(t->ids);
+    memset(t, 0, sizeof *t);
+}
+
+int task_split(const Task *all, double train_frac, uint64_t seed, Task *train, Task *eval,
+               PruneErr *err) {
+    memset(train, 0, sizeof *train);
+    memset(eval, 0, sizeof *eval);
+    int n = all->n, ntr = (int)(n * train_frac + 0.5);
+    if (ntr < 1 || ntr >= n)
+        return perr(err, "%s: %d examples cannot be split %.0f/%.0f into two non-empty parts. Hint: "
+                         "give a held-out file with --eval, or more examples.", all->path, n,
+                    100 * train_frac, 100 * (1 - train_frac));
+    int *perm = palloc(sizeof(int) * (size_t)n, "split", err);
+    train->ex = palloc(sizeof(TaskExample) * (size_t)ntr, "split", err);
+    eval->ex = palloc(sizeof(TaskExample) * (size_t)(n - ntr), "split", err);
+    if (!perm || !train->ex || !eval->ex) {
+        free(perm), free(train->ex), free(eval->ex);
+        return -1;
+    }
+    Rng r;
+    rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) perm[i] = i;
+    for (int i = n - 1; i > 0; i--) {  // Fisher-Yates
+        int j = (int)(rng_u64(&r) % (uint64_t)(i + 1));
+        int tmp = perm[i];
+        perm[i] = perm[j];
+        perm[j] = tmp;
+    }
+    Task *parts[2] = {train, eval};
+    for (int p = 0; p < 2; p++) {
+        snprintf(parts[p]->path, sizeof parts[p]->path, "%s", all->path);
+        snprintf(parts[p]->name, sizeof parts[p]->name, "%s", all->name);
+        snprintf(parts[p]->metric, sizeof parts[p]->metric, "%s", all->metric);
+    }
+    for (int i = 0; i < n; i++) {
+        Task *p = i < ntr ? train : eval;
+        p->ex[p->n++] = all->ex[perm[i]];
+        if (all->ex[perm[i]].len > p->max_len) p->max_len = all->ex[perm[i]].len;
+    }
+    free(perm);
+    return 0;
+}
+
+void task_split_free(Task *part) {
+    free(part->ex);
+    memset(part, 0, sizeof *part);
+}
+
+static int view_all(const Task *src, Task *dst, PruneErr *err) {
+    *dst = *src;
+    dst->ids = NULL;  // a view: the examples' ids belong to src
+    dst->ex = palloc(sizeof(TaskExample) * (size_t)src->n, "task view", err);
+    if (!dst->ex) return -1;
+    memcpy(dst->ex, src->ex, sizeof(TaskExample) * (size_t)src->n);
+    return 0;
+}
+
+int taskset_load(TaskSet *ts, const char *task_path, const char *eval_path, Tokenizer *tok,
+                 const TaskOptions *opt, double train_frac, uint64_t seed, PruneErr *err) {
+    memset(ts, 0, sizeof *ts);
+    ts->train_frac = train_frac;
+    ts->seed = seed;
+    if (task_load(&ts->file, task_path, tok, opt, err)) return -1;
+    int rc;
+    if (eval_path) {
+        rc = task_load(&ts->eval_file, eval_path, tok, opt, err);
+        if (!rc) rc = view_all(&ts->file, &ts->train, err);
+        if (!rc) rc = view_all(&ts->eval_file, &ts->eval, err);
+    } else {
+        ts->split = 1;
+        rc = task_split(&ts->file, train_frac, seed, &ts->train, &ts->eval, err);
+    }
+    if (rc) taskset_free(ts);
+    return rc;
+}
+
+void taskset_free(TaskSet *ts) {
+    task_split_free(&ts->train);
+    task_split_free(&ts->eval);
+    task_free(&ts->file);
+    task_free(&ts->eval_file);
+    memset(ts, 0, sizeof *ts);
+}
+
+static void report_file(const Task *t, FILE *out) {
+    fprintf(out, "  %s: %d examples", t->path, t->n);
+    if (t->dropped) fprintf(out, " (%d invalid lines dropped)", t->dropped);
+    if (t->name[0]) fprintf(out, ", task=%s", t->name);
+    if (t->metric[0]) fprintf(out, ", metric=%s", t->metric);
+    fprintf(out, ", prompts up to %d tokens\n", t->max_len);
+}
+
+void taskset_report(const TaskSet *ts, FILE *out) {
+    fprintf(out, "task\n");
+    report_file(&ts->file, out);
+    if (ts->split) {
+        fprintf(out, "  split: %d train / %d eval (seed %llu, %.0f%% train); metrics are on the "
+                     "eval part only\n", ts->train.n, ts->eval.n, (unsigned long long)ts->seed,
+                100 * ts->train_frac);
+    } else {
+        report_file(&ts->eval_file, out);
+        fprintf(out, "  train on all %d of the first, evaluate on all %d of the second\n",
+                ts->train.n, ts->eval.n);
+    }
+}
