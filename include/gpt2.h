@@ -108,6 +108,10 @@ typedef struct {
     float *fcproj;                     // (B,T,C) MLP block output
 } LayerActs;
 
+// Floats one LayerActs needs for (B,T), and carving them from p (returns the end).
+size_t layer_acts_floats(const GPT2Config *c, int B, int T);
+float *layer_acts_carve(LayerActs *a, float *p, const GPT2Config *c, int B, int T);
+
 typedef struct {
     GPT2Config config;
     int maxB, maxT, maxP;  // capacity, fixed at build time

@@ -124,4 +124,18 @@ void crossentropy_backward(float *dlogp, const float *dlosses, const int *target
 void crossentropy_backward_ref(float *dlogp, const float *dlosses, const int *targets, int P,
                                int V);
 
+// --- interchange: a gated unit, z x_clean + (1 - z) x_ref ----------------------------
+// clean (N,D), ref (N,D) with ref_stride = D, or one row (D) with ref_stride = 0, or NULL
+// (zero), z (D) -> out (N,D)
+void interchange_forward(float *out, const float *clean, const float *ref, size_t ref_stride,
+                         const float *z, int N, int D);
+void interchange_forward_ref(float *out, const float *clean, const float *ref, size_t ref_stride,
+                             const float *z, int N, int D);
+// dout (N,D) -> dclean (N,D) = z dout (WRITTEN, may alias dout), dz (D) += sum_n
+// (clean - ref) dout: the mask-gradient reduction over batch and positions
+void interchange_backward(float *dclean, float *dz, const float *dout, const float *clean,
+                          const float *ref, size_t ref_stride, const float *z, int N, int D);
+void interchange_backward_ref(float *dclean, float *dz, const float *dout, const float *clean,
+                              const float *ref, size_t ref_stride, const float *z, int N, int D);
+
 #endif

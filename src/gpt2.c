@@ -129,7 +129,7 @@ static void layer_act_sizes(size_t s[14], const GPT2Config *c, size_t B, size_t 
     memcpy(s, v, sizeof v);
 }
 
-static float *carve_layer(LayerActs *a, float *p, const size_t s[14]) {
+static float *carve_layer_sizes(LayerActs *a, float *p, const size_t s[14]) {
     float **f[14] = {&a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv,      &a->att,
                      &a->atty, &a->attproj, &a->resid2,   &a->ln2,      &a->ln2_mean,
                      &a->ln2_rstd, &a->fch, &a->fch_gelu, &a->fcproj};
@@ -138,6 +138,12 @@ static float *carve_layer(LayerActs *a, float *p, const size_t s[14]) {
         p += s[i];
     }
     return p;
+}
+
+float *layer_acts_carve(LayerActs *a, float *p, const GPT2Config *c, int B, int T) {
+    size_t s[14];
+    layer_act_sizes(s, c, (size_t)B, (size_t)T);
+    return carve_layer_sizes(a, p, s);
 }
 
 static size_t layer_act_total(const GPT2Config *c, size_t B, size_t T) {
@@ -155,6 +161,10 @@ static size_t workspace_floats(const GPT2Config *c, int maxB, int maxT, int maxP
            + B * T * C                            // dresid
            + 2 * P * C + 2 * P + P * (size_t)c->Vp  // lnf_in, lnf, mean, rstd, logits
            + 2 * P * C;                           // dlnf_in, dlnf
+}
+
+size_t layer_acts_floats(const GPT2Config *c, int B, int T) {
+    return layer_act_total(c, (size_t)B, (size_t)T);
 }
 
 size_t gpt2_workspace_bytes(const GPT2Config *c, int maxB, int maxT, int maxP, int recompute) {
@@ -193,8 +203,8 @@ int gpt2_workspace_build(GPT2Workspace *ws, const GPT2Config *c, int maxB, int m
     float *p = ws->memory;
     ws->resid = p;
     p += ((size_t)c->L + 1) * B * T * C;
-    for (int l = 0; l < nacts; l++) p = carve_layer(&ws->acts[l], p, s);
-    p = carve_layer(&ws->dacts, p, s);
+    for (int l = 0; l < nacts; l++) p = carve_layer_sizes(&ws->acts[l], p, s);
+    p = carve_layer_sizes(&ws->dacts, p, s);
     ws->dresid = p;
     p += B * T * C;
     ws->lnf_in = p;

@@ -1,0 +1,176 @@
+// prune.h: the circuit search of ../docs/method.md. Masks at eight granularities with
+// hard-concrete gates (masks.c), the gated forward/backward over a clean and a reference
+// stream that keeps only the residual stream (pruner.c), the training loop with fixed,
+// target or KL-budget sparsity control, the readout and the evaluator (pruner.c), and
+// the circuit file (circuit.c).
+#ifndef PRUNE_PRUNE_H
+#define PRUNE_PRUNE_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "common.h"
+#include "gpt2.h"
+#include "rng.h"
+#include "task.h"
+
+enum { G_EMB, G_LAYER, G_ATTN, G_MLP, G_HEAD, G_ATTN_DIM, G_NEURON, G_MLP_OUT, NUM_GRAN };
+extern const char *const GRAN_NAMES[NUM_GRAN];
+
+typedef enum { ABL_CORRUPTED, ABL_MEAN, ABL_ZERO } Ablation;
+extern const char *const ABLATION_NAMES[3];
+
+// Hard-concrete constants (Louizos et al. 2018), method.md §5.
+#define HC_BETA (2.0f / 3.0f)
+#define HC_LO (-0.1f)
+#define HC_HI 1.1f
+
+// --- masks -------------------------------------------------------------------------
+// One log_alpha per gate, all granularities in one array (layout: off[g] + index; per
+// layer l: layer/attn/mlp l; head l*NH + h; attn_dim and mlp_out l*C + c; neuron l*4C + i).
+typedef struct {
+    int L, NH, C, hs;
+    int count[NUM_GRAN];
+    size_t off[NUM_GRAN], total;
+    int enabled[NUM_GRAN];  // a disabled granularity's gates are fixed to 1
+    float *mem;             // one allocation behind the six arrays
+    float *log_alpha, *z, *dzdla, *dz, *adam_m, *adam_v;
+} Masks;
+
+int masks_build(Masks *mk, const GPT2Config *c, const int enabled[NUM_GRAN], PruneErr *err);
+void masks_free(Masks *mk);
+void masks_init_log_alpha(Masks *mk, uint64_t seed);  // U(1.5, 2.5), seeded
+// Training sample: u ~ U(eps, 1-eps), one per gate per step (shared by the whole batch).
+void masks_sample(Masks *mk, Rng *r);
+void masks_deterministic(Masks *mk);  // z = clamp(sigmoid(log_alpha)(r-l)+l, 0, 1)
+void masks_set(Masks *mk, const unsigned char *keep);  // z = keep (0/1); NULL: all 1
+float hc_p_nonzero(float log_alpha);  // P(z != 0) = sigmoid(log_alpha - beta log(-l/r))
+double masks_density(const Masks *mk, int g);  // mean P(z != 0) over g's gates
+
+// Readout (method.md §8): keep = log_alpha > 0, then the consistency rules.
+void masks_readout(const Masks *mk, unsigned char *keep);
+void circuit_make_consistent(const Masks *mk, unsigned char *keep);
+// Share of the 12 C^2 block weights per layer that the kept units use (docs/method-as-built.md).
+double circuit_weight_share(const Masks *mk, const unsigned char *keep, int layer /* -1: all */);
+
+// The gate at each gated point, the product of the gates applied there:
+//   emb (C) embedding; atty (L,C) head h dim d = head * attn_dim; attproj (L,C) attention
+//   block output = attn * layer; fch (L,4C) neurons = neuron; fcproj (L,C) MLP output
+//   dims = mlp_out * mlp * layer.
+typedef struct {
+    float *mem;
+    float *emb, *atty, *attproj, *fch, *fcproj;
+} PointGates;
+int point_gates_build(PointGates *pg, const GPT2Config *c, PruneErr *err);
+void point_gates_free(PointGates *pg);
+void point_gates_from_masks(PointGates *pg, const Masks *mk);
+// dL/dz at the points -> dL/dz per gate (added into mk->dz) by the product rule.
+void masks_grad_from_points(Masks *mk, const PointGates *dpg, const GPT2Config *c);
+
+// --- the search ----------------------------------------------------------------------
+typedef enum { SPARSITY_LAMBDA, SPARSITY_TARGET, SPARSITY_KL_BUDGET } SparsityMode;
+
+typedef struct {
+    Ablation ablation;
+    int enabled[NUM_GRAN];
+    int steps, batch, chunk;  // chunk: examples per forward/backward pass (memory knob)
+    float lr;
+    uint64_t seed;
+    SparsityMode mode;
+    float lambda[NUM_GRAN];   // SPARSITY_LAMBDA: weight on each granularity's expected density
+    float target[NUM_GRAN];   // SPARSITY_TARGET: sparsity (fraction pruned) per granularity
+    float kl_budget;          // SPARSITY_KL_BUDGET: the KL (nats) the circuit may lose
+    float dual_lr;            // step size of the dual ascent on the multipliers
+    float warmup;             // fraction of steps over which targets ramp up from 0
+    size_t max_target_bytes;  // cap on the cached full-model log-probabilities
+    volatile sig_atomic_t *stop;  // set by a signal handler: stop after the current step
+    FILE *progress;           // progress line (NULL: quiet)
+} PruneConfig;
+
+void prune_config_defaults(PruneConfig *cfg);
+
+typedef struct {
+    int n;               // examples evaluated
+    double kl;           // mean KL(full || circuit) at the answer position
+    double ld, ld_full;  // mean logit difference (mean correct logit - mean wrong logit)
+    int n_ld;            // examples with a wrong answer (the others have no logit difference)
+    double pd;           // mean probability difference: sum p(correct) - sum p(wrong)
+    double acc_pair;     // fraction where the best correct answer beats every wrong one
+    double acc_argmax;   // fraction where the top token is a correct answer
+    double exact;        // fraction where the top token equals the full model's top token
+} Metrics;
+
+typedef struct {
+    const GPT2 *m;
+    PruneConfig cfg;
+    Masks masks;
+    PointGates pg, dpg;
+    int maxB, maxT;          // chunk capacity
+    float *mem;              // the workspace: one allocation, sized once
+    size_t nfloats;
+    float *resid_c, *resid_r;  // (L+1, B, T, C) residual stream entering each layer: clean, ref
+    float *emb_c;            // (B,T,C) the clean embedding before its gate
+    LayerActs ac, ar;        // one layer of internals: clean (gated), reference
+    float *atty_out, *attproj_out, *fch_out, *fcproj_out;  // clean values after their gates
+    float *d1, *d2, *d4a, *d4b, *dln, *datty, *dqkv, *datt;  // one layer of data gradients
+    float *dresid;           // (B,T,C)
+    float *lnf_in, *lnf, *lnf_mean, *lnf_rstd, *logits, *logp, *dlogp, *dlogits, *dlnf, *dlnf_in;
+    float *means;            // mean ablation: emb (C), then per layer atty, attproj (C), fch (4C), fcproj (C)
+    int *tok_c, *tok_r, *lens, *pos;
+    PointGates ones;         // every gate 1: the full model
+    float *full_buf;         // (maxB, V + Vp) the full model's log-probs and logits for a chunk
+    float *targets;          // (n_targets, V) full-model log-probs of the train examples, or NULL
+    int n_targets;
+    const Task *target_task; // the task the targets belong to
+    double lambda[NUM_GRAN]; // current multipliers / weights
+    int step;
+    double last_kl;
+    size_t peak_bytes;       // bytes allocated by the pruner (workspace + masks + targets)
+} Pruner;
+
+int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, PruneErr *err);
+void pruner_free(Pruner *p);
+size_t pruner_workspace_bytes(const GPT2Config *c, int chunk, int maxT, Ablation ab);
+
+// Mean ablation: per-unit means over the task's clean prompts and real positions.
+int pruner_compute_means(Pruner *p, const Task *train, PruneErr *err);
+// The full model's log-probabilities at each train example's answer position, computed
+// once (cached when n * V * 4 bytes <= max_target_bytes, else recomputed every step).
+int pruner_prepare_targets(Pruner *p, const Task *train, PruneErr *err);
+
+// One optimisation step on the examples idx[0..B): sample gates, forward and backward
+// chunk by chunk, Adam on log_alpha, dual update. Returns the batch-mean KL.
+double pruner_step(Pruner *p, const Task *train, const int *idx, int B);
+// The whole search: steps over seeded shuffled epochs. Returns the steps done (fewer if
+// stopped), or -1 on error.
+int pruner_train(Pruner *p, const Task *train, PruneErr *err);
+
+// Loss and gradient for tests: the batch-mean KL with the gates currently in p->masks.z
+// (no sampling), accumulating dL/dz into p->masks.dz when backward is set.
+double pruner_kl(Pruner *p, const Task *t, const int *idx, int B, int backward);
+// Logits (P rows, Vp) of the gated model for the examples idx (tests, evaluation).
+void pruner_forward_logits(Pruner *p, const Task *t, const int *idx, int B, float *out);
+
+// Metrics of the model with gates z = keep (NULL: all 1, the full model) on t.
+int pruner_evaluate(Pruner *p, const Task *t, const unsigned char *keep, Metrics *out,
+                    PruneErr *err);
+
+// --- circuit file --------------------------------------------------------------------
+typedef struct {
+    Metrics circuit, full, empty;
+    int steps_done;
+    double seconds;
+} RunResult;
+
+// Writes circuit.json atomically (format in docs/circuit-format.md).
+int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
+                  const char *model_path, const TaskSet *ts, const RunResult *r, PruneErr *err);
+// Reads the keep masks of a circuit file for this model (missing granularities: all kept).
+int circuit_read(const char *path, const Masks *mk, unsigned char *keep, PruneErr *err);
+// The human summary: per-layer table, sizes per granularity, weight share, metrics.
+void circuit_print_summary(FILE *out, const Pruner *p, const unsigned char *keep,
+                           const RunResult *r);
+void metrics_print(FILE *out, const char *title, const Metrics *c, const Metrics *full,
+                   const Metrics *empty);
+
+#endif

@@ -1,0 +1,80 @@
+// interchange.c: a gated unit becomes x_out = z x_clean + (1 - z) x_ref (method.md §4),
+// one gate per column. Written this way (not x_ref + z (x_clean - x_ref)) so that z = 1
+// gives x_clean and z = 0 gives x_ref exactly. The reference is a full tensor (the
+// corrupted stream), one row broadcast to every row (mean ablation: ref_stride 0), or
+// zero (ref NULL). The backward gives the clean stream's gradient and the mask-gradient
+// reduction dL/dz_d = sum over rows of (x_clean - x_ref) * dL/dx_out.
+#include "kernels.h"
+#include "kutil.h"
+
+#include <stddef.h>
+
+static inline const float *ref_row(const float *ref, size_t ref_stride, int n) {
+    return ref ? ref + (size_t)n * ref_stride : NULL;
+}
+
+// clean (N,D), ref (N,D)/(D)/NULL, z (D) -> out (N,D)
+void interchange_forward_ref(float *out, const float *clean, const float *ref, size_t ref_stride,
+                             const float *z, int N, int D) {
+    for (int n = 0; n < N; n++) {
+        const float *c = clean + (size_t)n * D, *r = ref_row(ref, ref_stride, n);
+        float *o = out + (size_t)n * D;
+        for (int d = 0; d < D; d++) o[d] = z[d] * c[d] + (1.0f - z[d]) * (r ? r[d] : 0.0f);
+    }
+}
+
+void interchange_forward(float *out, const float *clean, const float *ref, size_t ref_stride,
+                         const float *z, int N, int D) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *c = clean + (size_t)n * D, *r = ref_row(ref, ref_stride, n);
+        float *o = out + (size_t)n * D;
+        if (r) {
+#pragma omp simd
+            for (int d = 0; d < D; d++) o[d] = z[d] * c[d] + (1.0f - z[d]) * r[d];
+        } else {
+#pragma omp simd
+            for (int d = 0; d < D; d++) o[d] = z[d] * c[d];
+        }
+    }
+}
+
+// dout (N,D) -> dclean (N,D) = z * dout (written, not added: it may be dout itself),
+// dz (D) += sum_n (clean - ref) * dout
+void interchange_backward_ref(float *dclean, float *dz, const float *dout, const float *clean,
+                              const float *ref, size_t ref_stride, const float *z, int N, int D) {
+    for (int n = 0; n < N; n++) {
+        const float *c = clean + (size_t)n * D, *r = ref_row(ref, ref_stride, n),
+                    *g = dout + (size_t)n * D;
+        float *dc = dclean + (size_t)n * D;
+        for (int d = 0; d < D; d++) {
+            dz[d] += (c[d] - (r ? r[d] : 0.0f)) * g[d];
+            dc[d] = z[d] * g[d];
+        }
+    }
+}
+
+void interchange_backward(float *dclean, float *dz, const float *dout, const float *clean,
+                          const float *ref, size_t ref_stride, const float *z, int N, int D) {
+    // Each thread owns a slice of columns and walks all rows: the dz sums need no atomics
+    // and, with a fixed thread count, add in a fixed order.
+#pragma omp parallel
+    {
+        int lo, hi;
+        omp_range(D, &lo, &hi);
+        for (int n = 0; n < N; n++) {
+            const float *c = clean + (size_t)n * D, *r = ref_row(ref, ref_stride, n),
+                        *g = dout + (size_t)n * D;
+            float *dc = dclean + (size_t)n * D;
+            if (r) {
+#pragma omp simd
+                for (int d = lo; d < hi; d++) dz[d] += (c[d] - r[d]) * g[d];
+            } else {
+#pragma omp simd
+                for (int d = lo; d < hi; d++) dz[d] += c[d] * g[d];
+            }
+#pragma omp simd
+            for (int d = lo; d < hi; d++) dc[d] = z[d] * g[d];
+        }
+    }
+}
