@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "common.h"
+#include "prune.h"
 
 // `prune info MODEL`: config, parameter count, file format, storage dtype, memory.
 int cmd_info(const char *model_path, int json, FILE *out, PruneErr *err);
@@ -37,5 +38,22 @@ int cmd_gen(const char *kind, int n, uint64_t seed, const char *vocab, const cha
 int cmd_check(const char *model, const char *task, const char *eval, const char *vocab,
               int skip_invalid, int allow_no_corrupt, double train_frac, uint64_t seed, FILE *out,
               PruneErr *err);
+
+// `prune MODEL TASK [options]`: find the circuit, print it and its held-out metrics, and
+// write circuit.json when out_path is set.
+typedef struct {
+    const char *model, *task, *eval, *vocab, *out_path;
+    int skip_invalid;
+    double train_frac;
+    PruneConfig cfg;
+} RunArgs;
+int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err);
+
+// `prune eval MODEL TASK (--circuit FILE | --full | --empty)`: the metrics of a given circuit
+// on the held-out part (the same seeded split as a run, or --eval FILE; all_examples: every
+// example of TASK, labelled as such).
+typedef enum { EVAL_CIRCUIT, EVAL_FULL, EVAL_EMPTY } EvalWhat;
+int cmd_eval(const RunArgs *a, EvalWhat what, const char *circuit, int all_examples, FILE *out,
+             PruneErr *err);
 
 #endif

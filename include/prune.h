@@ -125,6 +125,10 @@ typedef struct {
     double lambda[NUM_GRAN]; // current multipliers / weights
     int step;
     double last_kl;
+    double kl_ema;           // moving average of the read-out circuit's KL (KL-budget mode)
+    float *best_la;          // log_alpha of the smallest read-out circuit seen within budget
+    long best_kept;          // its kept gates (-1: none yet)
+    int best_step;
     size_t peak_bytes;       // bytes allocated by the pruner (workspace + masks + targets)
 } Pruner;
 
@@ -141,8 +145,9 @@ int pruner_prepare_targets(Pruner *p, const Task *train, PruneErr *err);
 // One optimisation step on the examples idx[0..B): sample gates, forward and backward
 // chunk by chunk, Adam on log_alpha, dual update. Returns the batch-mean KL.
 double pruner_step(Pruner *p, const Task *train, const int *idx, int B);
-// The whole search: steps over seeded shuffled epochs. Returns the steps done (fewer if
-// stopped), or -1 on error.
+// The whole search: steps over seeded shuffled epochs. In KL-budget mode it ends by
+// restoring the smallest read-out circuit seen whose KL was within budget (best_step).
+// Returns the steps done (fewer if stopped), or -1 on error.
 int pruner_train(Pruner *p, const Task *train, PruneErr *err);
 
 // Loss and gradient for tests: the batch-mean KL with the gates currently in p->masks.z

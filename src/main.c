@@ -1,8 +1,11 @@
-// main.c: argument parsing only. Each subcommand's work is a library call in commands.c.
-// Usage errors print the usage to stderr and exit 2; failures of the work exit 1.
+// main.c: argument parsing only. Each subcommand's work is a library call (commands.c,
+// run.c). Usage errors print the usage to stderr and exit 2; failures of the work exit 1.
+// The one thing besides parsing: SIGINT/SIGTERM set a flag the search checks between steps.
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "common.h"
@@ -13,40 +16,63 @@ static const char *USAGE =
     "prune: find circuits in GPT-2-style language models.\n"
     "\n"
     "usage:\n"
+    "  prune MODEL TASK [options]                find the circuit for TASK (the main form)\n"
+    "  prune eval MODEL TASK (--circuit FILE | --full | --empty) [options]\n"
+    "                                            metrics of a given circuit, held out\n"
+    "  prune check MODEL TASK [--eval FILE] [--skip-invalid]   validate a task for a model\n"
+    "  prune gen ioi|gt|gp|induction [--n N] [--seed S] [--out FILE] [--model M | --vocab F]\n"
+    "                                            write a task file for a standard circuit task\n"
     "  prune info MODEL [--json]                 model config, parameter count, file format\n"
-    "  prune next MODEL TEXT [--top K] [--json]  top-K next tokens with log-probabilities\n"
-    "  prune next MODEL --ids \"464 2068 318\"     the same from token ids\n"
+    "  prune next MODEL TEXT [--top K] [--json]  top-K next tokens (or --ids \"464 2068 318\")\n"
     "  prune tokenize [--model MODEL | --vocab FILE] [--json] TEXT     text -> ids\n"
     "  prune tokenize [--model MODEL | --vocab FILE] --decode \"IDS\"    ids -> text\n"
     "  prune bpe --corpus FILE --vocab-size N --out DIR    learn a byte-level BPE vocabulary\n"
-    "  prune gen ioi|gt|gp|induction [--n N] [--seed S] [--out FILE] [--model M | --vocab F]\n"
-    "                                            write a task file for a standard circuit task\n"
-    "  prune check MODEL TASK [--eval FILE] [--skip-invalid]   validate a task for a model\n"
     "  prune --help                              this text\n"
     "\n"
-    "MODEL is an llm.c checkpoint (gpt2_124M.bin: v3 fp32 or v5 bf16), a Hugging Face GPT-2\n"
-    "folder (config.json + model.safetensors or model.safetensors.index.json), or a\n"
-    "model.safetensors with config.json beside it. Its vocabulary is vocab.json + merges.txt\n"
-    "beside the model if present, else GPT-2's (models/gpt2/vocab.bpe), unless --vocab says.\n"
+    "MODEL: an llm.c checkpoint (.bin, v3 fp32 or v5 bf16), a Hugging Face GPT-2 folder or its\n"
+    "model.safetensors / model.safetensors.index.json. Its vocabulary: vocab.json + merges.txt\n"
+    "beside the model, else GPT-2's (models/gpt2/vocab.bpe), unless --vocab says.\n"
+    "TASK: clean<TAB>corrupted<TAB>correct<TAB>wrong per line (docs/tasks.md), or Edge\n"
+    "Pruning's JSONL.\n"
     "\n"
-    "options:\n"
-    "  --ids \"...\"       token ids, separated by spaces or commas\n"
-    "  --vocab FILE      vocab.bpe, encoder.json, vocab.json, merges.txt, or a folder of them\n"
-    "  --model MODEL     (tokenize) use this model's vocabulary\n"
-    "  --decode          (tokenize) TEXT is a list of ids; print the text they decode to\n"
-    "  --top K           how many next tokens to list (default 10)\n"
-    "  --json            machine-readable output\n"
-    "  --corpus FILE     (bpe) training text\n"
-    "  --vocab-size N    (bpe) tokens in the vocabulary, 257..1000000\n"
-    "  --out PATH        (bpe) folder for vocab.json and merges.txt; (gen) task file\n"
-    "  --n N             (gen) number of examples (default 400)\n"
-    "  --seed S          random seed (default 0)\n"
-    "  --eval FILE       held-out task file (default: a seeded 50/50 split of TASK)\n"
-    "  --skip-invalid    drop invalid task lines with a warning instead of failing\n"
-    "  --threads N       OpenMP/OpenBLAS threads (default 2)\n"
+    "search options (defaults in brackets):\n"
+    "  --steps N            optimisation steps [500]\n"
+    "  --batch N            examples per step [32]\n"
+    "  --chunk N            examples per forward/backward pass; memory follows it [512/T]\n"
+    "  --lr X               Adam learning rate on log_alpha [0.05]\n"
+    "  --seed S             seed for the split, the mask init and the gate samples [0]\n"
+    "  --ablation A         corrupted | mean | zero [corrupted]\n"
+    "  --granularities L    which gates to learn, e.g. head,neuron [all: emb,layer,attn,mlp,\n"
+    "                       head,attn_dim,neuron,mlp_out]; the others stay 1\n"
+    "  --kl-budget X        find the sparsest circuit with KL(full || circuit) <= X [0.05]\n"
+    "  --target L           instead: sparsity targets, e.g. all=0.9 or head=0.8,neuron=0.95\n"
+    "  --lambda L           instead: fixed weights on expected density, e.g. all=1\n"
+    "  --dual-lr X          step of the dual ascent on the multipliers [0.05]\n"
+    "  --warmup X           fraction of steps over which --target ramps up [0.5]\n"
+    "  --eval FILE          held-out task file [a seeded split of TASK]\n"
+    "  --train-frac X       share of TASK used for training when splitting [0.5]\n"
+    "  --skip-invalid       drop invalid task lines with a warning instead of failing\n"
+    "  --max-target-mb N    cap on the cached full-model log-probabilities [512]\n"
+    "  --out FILE           write the circuit as JSON (docs/circuit-format.md)\n"
+    "  --quiet              no progress line (it is shown only on a terminal anyway)\n"
+    "eval options: --circuit FILE, --full, --empty, --all (every example of TASK), and\n"
+    "  --ablation, --eval, --seed, --train-frac as above (the same split as the search)\n"
+    "other options:\n"
+    "  --ids \"...\"          token ids, separated by spaces or commas\n"
+    "  --vocab FILE         vocab.bpe, encoder.json, vocab.json, merges.txt, or a folder\n"
+    "  --model MODEL        (tokenize, gen) use this model's vocabulary\n"
+    "  --decode             (tokenize) TEXT is a list of ids\n"
+    "  --top K              (next) how many tokens to list [10]\n"
+    "  --json               machine-readable output\n"
+    "  --corpus FILE        (bpe) training text\n"
+    "  --vocab-size N       (bpe) tokens in the vocabulary, 257..1000000\n"
+    "  --out PATH           (bpe) output folder; (gen) task file\n"
+    "  --n N                (gen) number of examples [400]\n"
+    "  --threads N          OpenMP/OpenBLAS threads [2]\n"
     "\n"
     "examples:\n"
-    "  prune next tests/data/golden_l2h2.bin --ids \"21 4\"\n"
+    "  prune models/induction/model.bin models/induction/task.txt --out circuit.json\n"
+    "  prune eval models/induction/model.bin models/induction/task.txt --circuit circuit.json\n"
     "  prune tokenize \"Hello world\"\n";
 
 static int usage_error(const char *msg, const char *arg) {
@@ -60,61 +86,154 @@ static int fail(const PruneErr *err) {
 }
 
 typedef struct {
-    const char *ids, *vocab, *model, *corpus, *out, *eval;
-    int json, decode, skip_invalid;
+    const char *ids, *vocab, *model, *corpus, *out, *eval, *ablation, *grans, *lambda, *target;
+    const char *circuit, *steps_s, *batch_s, *chunk_s, *lr_s, *budget_s, *dual_s, *warm_s, *frac_s, *tmb_s;
+    int json, decode, skip_invalid, quiet, full, empty, all;
     long top, threads, vocab_size, n, seed;
     const char *pos[4];
     int npos;
 } Args;
 
-// Options that take a value, and where each is stored.
-static int parse_args(int argc, char **argv, Args *a) {
+static int parse_args(int argc, char **argv, int first, Args *a) {
     struct { const char *name; const char **str; long *num; long lo, hi; } opts[] = {
-        {"--ids", &a->ids, NULL, 0, 0},          {"--vocab", &a->vocab, NULL, 0, 0},
-        {"--model", &a->model, NULL, 0, 0},      {"--corpus", &a->corpus, NULL, 0, 0},
-        {"--out", &a->out, NULL, 0, 0},          {"--top", NULL, &a->top, 1, 1000000},
-        {"--threads", NULL, &a->threads, 1, 1024}, {"--vocab-size", NULL, &a->vocab_size, 257, 1000000},
-        {"--eval", &a->eval, NULL, 0, 0},        {"--n", NULL, &a->n, 1, 10000000},
+        {"--ids", &a->ids, NULL, 0, 0},           {"--vocab", &a->vocab, NULL, 0, 0},
+        {"--model", &a->model, NULL, 0, 0},       {"--corpus", &a->corpus, NULL, 0, 0},
+        {"--out", &a->out, NULL, 0, 0},           {"--eval", &a->eval, NULL, 0, 0},
+        {"--ablation", &a->ablation, NULL, 0, 0}, {"--granularities", &a->grans, NULL, 0, 0},
+        {"--lambda", &a->lambda, NULL, 0, 0},     {"--target", &a->target, NULL, 0, 0},
+        {"--circuit", &a->circuit, NULL, 0, 0},   {"--steps", &a->steps_s, NULL, 0, 0},
+        {"--batch", &a->batch_s, NULL, 0, 0},     {"--chunk", &a->chunk_s, NULL, 0, 0},
+        {"--lr", &a->lr_s, NULL, 0, 0},           {"--kl-budget", &a->budget_s, NULL, 0, 0},
+        {"--dual-lr", &a->dual_s, NULL, 0, 0},    {"--warmup", &a->warm_s, NULL, 0, 0},
+        {"--train-frac", &a->frac_s, NULL, 0, 0}, {"--max-target-mb", &a->tmb_s, NULL, 0, 0},
+        {"--top", NULL, &a->top, 1, 1000000},     {"--threads", NULL, &a->threads, 1, 1024},
+        {"--vocab-size", NULL, &a->vocab_size, 257, 1000000}, {"--n", NULL, &a->n, 1, 10000000},
         {"--seed", NULL, &a->seed, 0, 2147483647},
     };
-    for (int i = 2; i < argc; i++) {
+    struct { const char *name; int *flag; } flags[] = {
+        {"--json", &a->json}, {"--decode", &a->decode}, {"--skip-invalid", &a->skip_invalid},
+        {"--quiet", &a->quiet}, {"--full", &a->full}, {"--empty", &a->empty}, {"--all", &a->all}};
+    for (int i = first; i < argc; i++) {
         const char *s = argv[i];
-        if (!strcmp(s, "--json")) {
-            a->json = 1;
-            continue;
-        }
-        if (!strcmp(s, "--decode")) {
-            a->decode = 1;
-            continue;
-        }
-        if (!strcmp(s, "--skip-invalid")) {
-            a->skip_invalid = 1;
+        size_t k, nf = sizeof flags / sizeof flags[0], no = sizeof opts / sizeof opts[0];
+        for (k = 0; k < nf && strcmp(s, flags[k].name); k++) {}
+        if (k < nf) {
+            *flags[k].flag = 1;
             continue;
         }
         if (!strcmp(s, "--")) {  // everything after is positional (text starting with '-')
             while (++i < argc && a->npos < 4) a->pos[a->npos++] = argv[i];
             break;
         }
-        size_t k = 0, nopts = sizeof opts / sizeof opts[0];
-        while (k < nopts && strcmp(s, opts[k].name)) k++;
-        if (k < nopts) {
+        for (k = 0; k < no && strcmp(s, opts[k].name); k++) {}
+        if (k < no) {
             if (i + 1 >= argc) return usage_error("option needs a value", s);
             const char *v = argv[++i];
             if (opts[k].str) {
                 *opts[k].str = v;
             } else if (parse_int(v, opts[k].lo, opts[k].hi, opts[k].num)) {
                 char msg[128];
-                snprintf(msg, sizeof msg, "%s needs a whole number from %ld to %ld", s, opts[k].lo,
-                         opts[k].hi);
+                snprintf(msg, sizeof msg, "%s needs a whole number from %ld to %ld", s, opts[k].lo, opts[k].hi);
                 return usage_error(msg, v);
             }
             continue;
         }
-        if (s[0] == '-' && s[1] && s[1] == '-') return usage_error("unknown option", s);
+        if (s[0] == '-' && s[1] == '-') return usage_error("unknown option", s);
         if (a->npos == 4) return usage_error("too many arguments", s);
         a->pos[a->npos++] = s;
     }
     return 0;
+}
+
+static int num(const char *s, const char *opt, double lo, double hi, double *out) {
+    char *end;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || end == s || *end || !(v >= lo && v <= hi)) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s needs a number from %g to %g", opt, lo, hi);
+        return usage_error(msg, s);
+    }
+    *out = v;
+    return 0;
+}
+
+static int gran_index(const char *s, size_t n) {
+    for (int g = 0; g < NUM_GRAN; g++)
+        if (strlen(GRAN_NAMES[g]) == n && !strncmp(s, GRAN_NAMES[g], n)) return g;
+    return -1;
+}
+
+// "head=0.8,neuron=0.95" or "all=0.9" into v[NUM_GRAN]
+static int parse_gran_values(const char *s, const char *opt, double lo, double hi, float *v) {
+    while (*s) {
+        const char *eq = strchr(s, '='), *end = strchr(s, ',');
+        if (!end) end = s + strlen(s);
+        if (!eq || eq > end) return usage_error("expected granularity=value pairs, e.g. head=0.8,neuron=0.95", opt);
+        int g = gran_index(s, (size_t)(eq - s)), all = (size_t)(eq - s) == 3 && !strncmp(s, "all", 3);
+        if (g < 0 && !all) return usage_error("unknown granularity (emb, layer, attn, mlp, head, attn_dim, neuron, mlp_out, all)", s);
+        char val[64];
+        snprintf(val, sizeof val, "%.*s", (int)(end - eq - 1), eq + 1);
+        double x;
+        if (num(val, opt, lo, hi, &x)) return 2;
+        for (int k = 0; k < NUM_GRAN; k++)
+            if (all || k == g) v[k] = (float)x;
+        s = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+static int build_run_args(const Args *a, RunArgs *r) {
+    memset(r, 0, sizeof *r);
+    prune_config_defaults(&r->cfg);
+    PruneConfig *c = &r->cfg;
+    r->model = a->pos[0], r->task = a->pos[1], r->eval = a->eval, r->vocab = a->vocab;
+    r->out_path = a->out, r->skip_invalid = a->skip_invalid, r->train_frac = 0.5;
+    c->seed = (uint64_t)a->seed;
+    double x;
+    if (a->steps_s && (num(a->steps_s, "--steps", 0, 1e7, &x) || (c->steps = (int)x, 0))) return 2;
+    if (a->batch_s && (num(a->batch_s, "--batch", 1, 1e6, &x) || (c->batch = (int)x, 0))) return 2;
+    if (a->chunk_s && (num(a->chunk_s, "--chunk", 1, 1024, &x) || (c->chunk = (int)x, 0))) return 2;
+    if (a->lr_s && (num(a->lr_s, "--lr", 1e-7, 10, &x) || (c->lr = (float)x, 0))) return 2;
+    if (a->dual_s && (num(a->dual_s, "--dual-lr", 0, 100, &x) || (c->dual_lr = (float)x, 0))) return 2;
+    if (a->warm_s && (num(a->warm_s, "--warmup", 0, 1, &x) || (c->warmup = (float)x, 0))) return 2;
+    if (a->frac_s && (num(a->frac_s, "--train-frac", 0.01, 0.99, &x) || (r->train_frac = x, 0))) return 2;
+    if (a->tmb_s && (num(a->tmb_s, "--max-target-mb", 0, 1e7, &x) || (c->max_target_bytes = (size_t)(x * 1048576), 0))) return 2;
+    if (a->ablation) {
+        int k = 0;
+        while (k < 3 && strcmp(a->ablation, ABLATION_NAMES[k])) k++;
+        if (k == 3) return usage_error("--ablation must be corrupted, mean or zero", a->ablation);
+        c->ablation = (Ablation)k;
+    }
+    if (a->grans && strcmp(a->grans, "all")) {
+        for (int g = 0; g < NUM_GRAN; g++) c->enabled[g] = 0;
+        for (const char *s = a->grans; *s;) {
+            const char *end = strchr(s, ',');
+            if (!end) end = s + strlen(s);
+            int g = gran_index(s, (size_t)(end - s));
+            if (g < 0) return usage_error("unknown granularity in --granularities (emb, layer, attn, mlp, head, attn_dim, neuron, mlp_out)", s);
+            c->enabled[g] = 1;
+            s = *end ? end + 1 : end;
+        }
+    }
+    int modes = !!a->lambda + !!a->target + !!a->budget_s;
+    if (modes > 1) return usage_error("give one of --kl-budget, --target and --lambda", NULL);
+    if (a->lambda) {
+        c->mode = SPARSITY_LAMBDA;
+        if (parse_gran_values(a->lambda, "--lambda", 0, 1e6, c->lambda)) return 2;
+    } else if (a->target) {
+        c->mode = SPARSITY_TARGET;
+        if (parse_gran_values(a->target, "--target", 0, 1, c->target)) return 2;
+    } else if (a->budget_s) {
+        if (num(a->budget_s, "--kl-budget", 0, 100, &x)) return 2;
+        c->kl_budget = (float)x;
+    }
+    return 0;
+}
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_signal(int sig) {
+    g_stop = 1;
+    signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once
 }
 
 int main(int argc, char **argv) {
@@ -128,12 +247,36 @@ int main(int argc, char **argv) {
         fputs(USAGE, stdout);
         return 0;
     }
-    Args a = {.top = 10, .threads = 2, .vocab_size = 0, .n = 400, .seed = 0};
-    int rc = parse_args(argc, argv, &a);
+    static const char *const commands[] = {"info", "next", "tokenize", "bpe", "gen", "check", "eval"};
+    int is_cmd = 0;
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) is_cmd |= !strcmp(cmd, commands[k]);
+    if (!is_cmd && cmd[0] == '-') return usage_error("unknown option", cmd);
+    Args a = {.top = 10, .threads = 2, .n = 400, .seed = 0};
+    int rc = parse_args(argc, argv, is_cmd ? 2 : 1, &a);
     if (rc) return rc;
     prune_set_threads((int)a.threads);
     PruneErr err = {{0}};
 
+    if (!is_cmd && a.npos < 2 && access(cmd, F_OK) != 0) return usage_error("unknown command", cmd);
+    if (!is_cmd || !strcmp(cmd, "eval")) {  // the search, or the evaluation of a circuit
+        if (a.npos != 2)
+            return usage_error(a.npos < 2 ? "expected MODEL and TASK (or a command: see usage)" : "too many arguments", a.npos > 2 ? a.pos[2] : cmd);
+        RunArgs r;
+        if ((rc = build_run_args(&a, &r))) return rc;
+        if (!strcmp(cmd, "eval")) {
+            if (!!a.circuit + a.full + a.empty != 1)
+                return usage_error("'prune eval' needs one of --circuit FILE, --full, --empty", NULL);
+            EvalWhat w = a.circuit ? EVAL_CIRCUIT : a.full ? EVAL_FULL : EVAL_EMPTY;
+            return cmd_eval(&r, w, a.circuit, a.all, stdout, &err) ? fail(&err) : 0;
+        }
+        if (a.circuit || a.full || a.empty || a.all)
+            return usage_error("--circuit, --full, --empty and --all are for 'prune eval'", NULL);
+        r.cfg.progress = (!a.quiet && isatty(fileno(stdout))) ? stdout : NULL;
+        r.cfg.stop = &g_stop;
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        return cmd_prune(&r, stdout, &err) ? fail(&err) : 0;
+    }
     if (!strcmp(cmd, "info")) {
         if (a.npos != 1) return usage_error(a.npos ? "too many arguments" : "missing MODEL", NULL);
         return cmd_info(a.pos[0], a.json, stdout, &err) ? fail(&err) : 0;
@@ -169,13 +312,10 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "gen")) {
         if (a.npos != 1) return usage_error(a.npos ? "too many arguments" : "missing KIND (ioi, gt, gp or induction)", NULL);
-        return cmd_gen(a.pos[0], (int)a.n, (uint64_t)a.seed, a.vocab, a.model, a.out, stdout, &err)
-                   ? fail(&err) : 0;
+        return cmd_gen(a.pos[0], (int)a.n, (uint64_t)a.seed, a.vocab, a.model, a.out, stdout, &err) ? fail(&err) : 0;
     }
-    if (!strcmp(cmd, "check")) {
-        if (a.npos != 2) return usage_error(a.npos < 2 ? "missing MODEL or TASK" : "too many arguments", NULL);
-        return cmd_check(a.pos[0], a.pos[1], a.eval, a.vocab, a.skip_invalid, 0, 0.5,
-                         (uint64_t)a.seed, stdout, &err) ? fail(&err) : 0;
-    }
-    return usage_error("unknown command", cmd);
+    // check
+    if (a.npos != 2) return usage_error(a.npos < 2 ? "missing MODEL or TASK" : "too many arguments", NULL);
+    return cmd_check(a.pos[0], a.pos[1], a.eval, a.vocab, a.skip_invalid, 0, 0.5, (uint64_t)a.seed,
+                     stdout, &err) ? fail(&err) : 0;
 }

@@ -119,8 +119,11 @@ int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, Pru
     CHECK((size_t)(q - p->mem) == p->nfloats);
     for (int g = 0; g < NUM_GRAN; g++)
         p->lambda[g] = cfg->mode == SPARSITY_LAMBDA ? cfg->lambda[g] : 0.0;
-    if (cfg->mode == SPARSITY_KL_BUDGET) p->lambda[0] = 1.0;  // mu, the multiplier on KL
-    p->peak_bytes = p->nfloats * sizeof(float) + p->masks.total * 6 * sizeof(float);
+    if (cfg->mode == SPARSITY_KL_BUDGET) p->lambda[0] = 1e-3;  // grows while KL is within budget
+    p->best_la = palloc(sizeof(float) * p->masks.total, "the best circuit so far", err);
+    if (!p->best_la) goto fail;
+    p->best_kept = -1;
+    p->peak_bytes = p->nfloats * sizeof(float) + p->masks.total * 7 * sizeof(float);
     return 0;
 fail:
     pruner_free(p);
@@ -133,6 +136,7 @@ void pruner_free(Pruner *p) {
     point_gates_free(&p->dpg);
     point_gates_free(&p->ones);
     free(p->full_buf);
+    free(p->best_la);
     free(p->mem), free(p->tok_c), free(p->tok_r), free(p->lens), free(p->pos), free(p->targets);
     memset(p, 0, sizeof *p);
 }
@@ -384,6 +388,8 @@ static double kl_chunk(Pruner *p, const float *full, int n, float w, int want_gr
 
 // Runs idx[0..B) chunk by chunk with the gates in p->pg; returns the mean KL. With
 // backward, dL/dz at the points is accumulated into p->dpg (zeroed here).
+#define KL_CHECK 5  // steps between measurements of the read-out circuit's KL
+
 static double run_batch(Pruner *p, const Task *t, const int *idx, int B, int backward) {
     const GPT2Config *c = &p->m->config;
     size_t npg = (size_t)c->C + (size_t)c->L * 7 * c->C;
@@ -439,26 +445,47 @@ double pruner_step(Pruner *p, const Task *train, const int *idx, int B) {
     rng_seed(&r, cfg->seed * 0x100000001B3ull + (uint64_t)p->step + 1);
     masks_sample(mk, &r);
     double kl = pruner_kl(p, train, idx, B, 1);
-    // the objective's weights on KL and on each granularity's expected density
-    double wkl = cfg->mode == SPARSITY_KL_BUDGET ? p->lambda[0] : 1.0;
+    // loss = KL + sum_g lambda_g * sum_{i in g} P(z_i != 0)  (method.md §6; each gate counts
+    // once). In KL-budget mode one lambda serves every granularity.
     const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
     int t = p->step + 1;
     float c1 = 1.0f - powf(b1, (float)t), c2 = 1.0f - powf(b2, (float)t);
     for (int g = 0; g < NUM_GRAN; g++) {
         if (!mk->enabled[g]) continue;
-        double wg = cfg->mode == SPARSITY_KL_BUDGET ? 1.0 : p->lambda[g];
-        float pen = (float)(wg / mk->count[g]);
+        float lam = (float)(cfg->mode == SPARSITY_KL_BUDGET ? p->lambda[0] : p->lambda[g]);
         for (int i = 0; i < mk->count[g]; i++) {
             size_t k = mk->off[g] + (size_t)i;
             float la = mk->log_alpha[k], pn = hc_p_nonzero(la);
-            float grad = (float)wkl * mk->dz[k] * mk->dzdla[k] + pen * pn * (1.0f - pn);
+            float grad = mk->dz[k] * mk->dzdla[k] + lam * pn * (1.0f - pn);
             mk->adam_m[k] = b1 * mk->adam_m[k] + (1 - b1) * grad;
             mk->adam_v[k] = b2 * mk->adam_v[k] + (1 - b2) * grad * grad;
             mk->log_alpha[k] = la - cfg->lr * (mk->adam_m[k] / c1) / (sqrtf(mk->adam_v[k] / c2) + eps);
         }
     }
-    // dual ascent on the multipliers
+    // The budget is on the circuit that would be read out now (log_alpha > 0), not on the
+    // sampled gates: early on ~40% of samples fall below 1 and their KL says little about
+    // the circuit. Every KL_CHECK steps one forward pass (no backward) measures it on this
+    // step's batch; the controller sees a moving average of that.
+    if (cfg->mode == SPARSITY_KL_BUDGET && (p->step % KL_CHECK == 0)) {
+        for (size_t k = 0; k < mk->total; k++) mk->z[k] = mk->log_alpha[k] > 0.0f;
+        for (int g = 0; g < NUM_GRAN; g++)
+            if (!mk->enabled[g])
+                for (int i = 0; i < mk->count[g]; i++) mk->z[mk->off[g] + (size_t)i] = 1.0f;
+        point_gates_from_masks(&p->pg, mk);
+        double klb = run_batch(p, train, idx, B, 0);
+        p->kl_ema = p->step ? 0.7 * p->kl_ema + 0.3 * klb : klb;
+        // The multiplier overshoots (the problem is discrete: the KL jumps when a needed
+        // unit goes), so the result is the smallest circuit seen that met the budget.
+        long kept = 0;
+        for (size_t k = 0; k < mk->total; k++) kept += mk->z[k] > 0.5f;
+        if (klb <= cfg->kl_budget && (p->best_kept < 0 || kept < p->best_kept)) {
+            p->best_kept = kept;
+            p->best_step = p->step;
+            memcpy(p->best_la, mk->log_alpha, sizeof(float) * mk->total);
+        }
+    }
     if (cfg->mode == SPARSITY_TARGET) {
+        // dual ascent per granularity on density_g <= 1 - target_g (targets ramp up first)
         float ramp = cfg->warmup > 0 ? (float)t / (cfg->warmup * cfg->steps) : 1.0f;
         if (ramp > 1) ramp = 1;
         for (int g = 0; g < NUM_GRAN; g++) {
@@ -468,8 +495,16 @@ double pruner_step(Pruner *p, const Task *train, const int *idx, int B) {
             if (p->lambda[g] < 0) p->lambda[g] = 0;
         }
     } else if (cfg->mode == SPARSITY_KL_BUDGET) {
-        p->lambda[0] += cfg->dual_lr * (kl - cfg->kl_budget) / (cfg->kl_budget > 0 ? cfg->kl_budget : 1);
-        if (p->lambda[0] < 0) p->lambda[0] = 0;
+        // dual ascent on log lambda for KL <= budget: the pressure to prune grows while the
+        // circuit is within budget and shrinks when it is not; in log space it is scale-free
+        // (the right lambda differs by orders of magnitude between models and tasks)
+        // Over budget it retreats up to five times faster than it advances.
+        double v = (cfg->kl_budget - p->kl_ema) / (cfg->kl_budget > 0 ? cfg->kl_budget : 1);
+        if (v > 1) v = 1;
+        if (v < -5) v = -5;
+        p->lambda[0] *= exp(cfg->dual_lr * v);
+        if (p->lambda[0] < 1e-8) p->lambda[0] = 1e-8;
+        if (p->lambda[0] > 1e4) p->lambda[0] = 1e4;
     }
     p->step++;
     p->last_kl = kl;
@@ -484,7 +519,7 @@ static void progress_line(Pruner *p, double kl, double t0, int total) {
     fprintf(f, "\rstep %d/%d  KL %.4f  density", p->step, total, kl);
     for (int g = 0; g < NUM_GRAN; g++)
         if (p->masks.enabled[g]) fprintf(f, " %s %.3f", GRAN_NAMES[g], masks_density(&p->masks, g));
-    if (p->cfg.mode == SPARSITY_KL_BUDGET) fprintf(f, "  mu %.3g", p->lambda[0]);
+    if (p->cfg.mode == SPARSITY_KL_BUDGET) fprintf(f, "  lambda %.3g", p->lambda[0]);
     else if (p->cfg.mode == SPARSITY_TARGET) {
         fprintf(f, "  lambda");
         for (int g = 0; g < NUM_GRAN; g++)
@@ -521,6 +556,8 @@ int pruner_train(Pruner *p, const Task *train, PruneErr *err) {
         progress_line(p, kl, t0, p->cfg.steps);
     }
     if (p->cfg.progress) fprintf(p->cfg.progress, "\n");
+    if (p->cfg.mode == SPARSITY_KL_BUDGET && p->best_kept >= 0)
+        memcpy(p->masks.log_alpha, p->best_la, sizeof(float) * p->masks.total);
     free(order);
     return p->step;
 }

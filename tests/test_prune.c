@@ -233,6 +233,162 @@ static void test_same_seed_same_masks(void **state) {
     gpt2_free(&m);
 }
 
+// --- planted circuit ------------------------------------------------------------------
+// C = 32, NH = 4 (hs 8), L = 2, V = 8 (tokens 0..3 content, 4..7 filler), maxT = 8.
+// Task: the prompt is [A, filler x4]; the answer is A; the corruption changes A to B.
+// Residual dims: 0,1 a constant +-40 (LayerNorm's std is then ~10 whatever else is written,
+// so LayerNorm is close to linear and writes elsewhere hardly move it); 2..5 the token's
+// identity; 6..9 the answer (the only dims the final LayerNorm and the unembedding read);
+// 10..13 an intermediate copy; 14 a position-0 marker; 15..31 junk.
+// Planted: layer 0 head 0 attends to position 0 and copies dims 2..5 into 10..13 (its head
+// dims 0..3); layer 1 neurons 0..3 read 10..13 and write 6..9. Every other head and neuron
+// has random weights but writes only into junk dims, which nothing downstream reads; their
+// write matrices have zero column sums, so they do not move the residual's mean either (a
+// LayerNorm subtracts it from every dim: random-sign junk shifted it by ~0.5 and moved the
+// planted neurons' thresholds). They still change LayerNorm's variance, by ~1%.
+enum { PC = 32, PNH = 4, PHS = 8, PL = 2, PV = 8 };
+
+static void planted_model(GPT2 *m, uint64_t seed) {
+    PruneErr err;
+    GPT2Config c = {.maxT = 8, .V = PV, .Vp = PV, .L = PL, .NH = PNH, .C = PC};
+    assert_int_equal(gpt2_build_random(m, &c, seed, 0.5f, &err), 0);
+    ParameterTensors *p = &m->params;
+    Rng r;
+    rng_seed(&r, seed + 1);
+    memset(p->wte, 0, sizeof(float) * PV * PC);
+    for (int v = 0; v < 4; v++) p->wte[v * PC + 2 + v] = 1.0f, p->wte[v * PC + 6 + v] = 1.0f;
+    memset(p->wpe, 0, sizeof(float) * 8 * PC);
+    for (int t = 0; t < 8; t++) p->wpe[t * PC + 0] = 40.0f, p->wpe[t * PC + 1] = -40.0f;
+    p->wpe[0 * PC + 14] = 1.0f;
+    for (int l = 0; l < PL; l++) {
+        float *ln1w = p->ln1w + l * PC, *ln1b = p->ln1b + l * PC, *ln2w = p->ln2w + l * PC, *ln2b = p->ln2b + l * PC;
+        memset(ln1w, 0, sizeof(float) * PC), memset(ln1b, 0, sizeof(float) * PC);
+        memset(ln2w, 0, sizeof(float) * PC), memset(ln2b, 0, sizeof(float) * PC);
+        // the blocks read identity, intermediate and marker dims (x10 undoes LayerNorm's /10)
+        for (int d = 2; d <= 5; d++) ln1w[d] = 10.0f;
+        ln1w[14] = 10.0f;
+        for (int d = 10; d <= 13; d++) ln2w[d] = 10.0f;
+        float *qkvw = p->qkvw + (size_t)l * 3 * PC * PC, *qkvb = p->qkvb + l * 3 * PC;
+        float *projw = p->attprojw + (size_t)l * PC * PC, *projb = p->attprojb + l * PC;
+        float *fcw = p->fcw + (size_t)l * 4 * PC * PC, *fcb = p->fcb + l * 4 * PC;
+        float *fpw = p->fcprojw + (size_t)l * 4 * PC * PC, *fpb = p->fcprojb + l * PC;
+        memset(projw, 0, sizeof(float) * PC * PC), memset(projb, 0, sizeof(float) * PC);
+        memset(fpw, 0, sizeof(float) * 4 * PC * PC), memset(fpb, 0, sizeof(float) * PC);
+        // junk: every other head's output and neuron goes to dims 15..31 with random weights
+        // whose columns sum to zero, so a junk write leaves the residual's mean (which every
+        // LayerNorm subtracts from the dims the planted units read) unchanged
+        for (int o = 15; o < PC; o++) {
+            for (int i = 0; i < PC; i++)
+                if (!(l == 0 && i < PHS)) projw[o * PC + i] = 0.3f * rng_normal(&r);
+            for (int i = 0; i < 4 * PC; i++)
+                if (!(l == 1 && i < 4)) fpw[o * 4 * PC + i] = 0.3f * rng_normal(&r);
+        }
+        for (int i = 0; i < 4 * PC; i++) {
+            float s1 = 0, s4 = 0;
+            for (int o = 15; o < PC; o++) s4 += fpw[o * 4 * PC + i], s1 += i < PC ? projw[o * PC + i] : 0;
+            for (int o = 15; o < PC; o++) {
+                fpw[o * 4 * PC + i] -= s4 / (PC - 15);
+                if (i < PC) projw[o * PC + i] -= s1 / (PC - 15);
+            }
+        }
+        if (l == 0) {  // planted head 0: query constant, key = position-0 marker, value = identity
+            for (int i = 0; i < PHS; i++) {
+                for (int k = 0; k < PC; k++)
+                    qkvw[(size_t)i * PC + k] = qkvw[(size_t)(PC + i) * PC + k] = qkvw[(size_t)(2 * PC + i) * PC + k] = 0;
+                qkvb[i] = qkvb[PC + i] = qkvb[2 * PC + i] = 0;
+            }
+            qkvb[0] = 5.0f;
+            qkvw[(size_t)PC * PC + 14] = 5.0f;  // k[0] = 5 * marker: scores 25/sqrt(8) at position 0
+            for (int i = 0; i < 4; i++) {
+                qkvw[(size_t)(2 * PC + i) * PC + 2 + i] = 1.0f;  // v[i] = identity dim 2+i
+                projw[(10 + i) * PC + i] = 1.0f;                 // -> intermediate dim 10+i
+            }
+        } else {  // planted neurons 0..3: fire on intermediate dim 10+i, write answer dim 6+i
+            for (int i = 0; i < 4; i++) {
+                for (int k = 0; k < PC; k++) fcw[(size_t)i * PC + k] = 0;
+                fcw[(size_t)i * PC + 10 + i] = 4.0f;
+                fcb[i] = -2.0f;
+                fpw[(6 + i) * 4 * PC + i] = 2.6f;
+            }
+        }
+    }
+    memset(p->lnfw, 0, sizeof(float) * PC), memset(p->lnfb, 0, sizeof(float) * PC);
+    for (int d = 6; d <= 9; d++) p->lnfw[d] = 10.0f;
+}
+
+static Task planted_task(int n, uint64_t seed) {
+    Task t = {0};
+    Rng r;
+    rng_seed(&r, seed);
+    t.ex = calloc((size_t)n, sizeof(TaskExample));
+    t.ids = calloc((size_t)n * 12, sizeof(int));
+    int *q = t.ids;
+    for (int i = 0; i < n; i++) {
+        TaskExample *e = &t.ex[i];
+        int a = (int)(rng_u64(&r) % 4), b = (a + 1 + (int)(rng_u64(&r) % 3)) % 4;
+        e->line = i + 1, e->len = 5;
+        e->clean = q, q += 5;
+        e->corrupt = q, q += 5;
+        e->clean[0] = a, e->corrupt[0] = b;
+        for (int k = 1; k < 5; k++) e->clean[k] = e->corrupt[k] = 4 + (int)(rng_u64(&r) % 4);
+        e->correct = q, e->n_correct = 1, q[0] = a, q++;
+        e->wrong = q, e->n_wrong = 1, q[0] = b, q++;
+    }
+    t.n = n, t.max_len = 5;
+    snprintf(t.path, sizeof t.path, "planted");
+    return t;
+}
+
+static void test_planted_circuit(void **state) {
+    (void)state;
+    GPT2 m;
+    PruneErr err;
+    planted_model(&m, 31);
+    Task train = planted_task(64, 1), eval = planted_task(64, 2);
+    Pruner p;
+    PruneConfig cfg;
+    prune_config_defaults(&cfg);  // the defaults: KL budget 0.05, corrupted ablation, all granularities
+    cfg.steps = 300;
+    cfg.seed = 3;
+    assert_int_equal(pruner_build(&p, &m, &cfg, 5, &err), 0);
+    assert_int_equal(pruner_prepare_targets(&p, &train, &err), 0);
+    Metrics full;
+    assert_int_equal(pruner_evaluate(&p, &eval, NULL, &full, &err), 0);
+    if (full.acc_pair < 1.0 || full.ld < 3.0)  // the model does the task
+        fail_msg("planted model: accuracy %.3f, logit difference %.3f", full.acc_pair, full.ld);
+    assert_int_equal(pruner_train(&p, &train, &err), 300);
+    unsigned char *keep = malloc(p.masks.total);
+    masks_readout(&p.masks, keep);
+    const Masks *mk = &p.masks;
+    unsigned char *planted = calloc(mk->total, 1);
+    planted[mk->off[G_EMB]] = 1;
+    planted[mk->off[G_LAYER] + 0] = planted[mk->off[G_LAYER] + 1] = 1;
+    planted[mk->off[G_ATTN] + 0] = planted[mk->off[G_MLP] + 1] = 1;
+    planted[mk->off[G_HEAD] + 0] = 1;
+    for (int i = 0; i < 4; i++) {
+        planted[mk->off[G_ATTN_DIM] + i] = 1;                // layer 0, head 0, dims 0..3
+        planted[mk->off[G_NEURON] + 4 * PC + i] = 1;         // layer 1 neurons 0..3
+        planted[mk->off[G_MLP_OUT] + PC + 6 + i] = 1;        // layer 1 output dims 6..9
+    }
+    size_t rest = 0, dropped = 0;
+    for (size_t i = 0; i < mk->total; i++) {
+        if (planted[i] && !keep[i]) {
+            int g = NUM_GRAN - 1;
+            while (i < mk->off[g]) g--;
+            fail_msg("planted unit %s[%zu] was pruned (log_alpha %.3f)", GRAN_NAMES[g], i - mk->off[g], mk->log_alpha[i]);
+        }
+        if (!planted[i]) rest++, dropped += !keep[i];
+    }
+    if (dropped * 100 < rest * 95) fail_msg("dropped %zu of %zu other units (< 95%%)", dropped, rest);
+    Metrics circ;
+    assert_int_equal(pruner_evaluate(&p, &eval, keep, &circ, &err), 0);
+    if (circ.acc_pair < 1.0) fail_msg("the planted circuit's accuracy is %.3f", circ.acc_pair);
+    free(keep), free(planted);
+    pruner_free(&p);
+    task_free(&train), task_free(&eval);
+    gpt2_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradient_every_gate_every_ablation),
@@ -240,6 +396,7 @@ int main(void) {
         cmocka_unit_test(test_chunking_does_not_change_gradients),
         cmocka_unit_test(test_readout_consistency),
         cmocka_unit_test(test_same_seed_same_masks),
+        cmocka_unit_test(test_planted_circuit),
     };
     return cmocka_run_group_tests_name("prune", tests, NULL, NULL);
 }

@@ -1,0 +1,159 @@
+// run.c: the two commands built on the pruner: a search (`prune MODEL TASK`) and the
+// evaluation of a given circuit (`prune eval`). Loading, reporting and the order of work;
+// the method itself is in pruner.c and masks.c.
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "tokenizer.h"
+
+typedef struct {
+    GPT2 m;
+    Tokenizer tok;
+    TaskSet ts;
+    Pruner p;
+    int have_m, have_tok, have_ts, have_p;
+} Run;
+
+static void run_free(Run *r) {
+    if (r->have_p) pruner_free(&r->p);
+    if (r->have_ts) taskset_free(&r->ts);
+    if (r->have_tok) tok_free(&r->tok);
+    if (r->have_m) gpt2_free(&r->m);
+}
+
+// Model, vocabulary, task split and a pruner sized for the longest prompt.
+static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
+    memset(r, 0, sizeof *r);
+    if (gpt2_load(&r->m, a->model, 0, err)) return -1;
+    r->have_m = 1;
+    const GPT2Config *c = &r->m.config;
+    if (tok_load_for_model(&r->tok, a->model, a->vocab, c->V, err)) return -1;
+    r->have_tok = 1;
+    TaskOptions opt = {.max_len = c->maxT, .skip_invalid = a->skip_invalid,
+                       .allow_no_corrupt = a->cfg.ablation != ABL_CORRUPTED, .warn = stderr};
+    if (taskset_load(&r->ts, a->task, a->eval, &r->tok, &opt, a->train_frac, a->cfg.seed, err)) return -1;
+    r->have_ts = 1;
+    int maxT = r->ts.train.max_len > r->ts.eval.max_len ? r->ts.train.max_len : r->ts.eval.max_len;
+    fprintf(out, "model %s: %s, L=%d NH=%d C=%d V=%d, %zu parameters\n", a->model,
+            gpt2_format_name(r->m.format), c->L, c->NH, c->C, c->V, r->m.num_parameters);
+    fprintf(out, "vocabulary %s\n", r->tok.source);
+    taskset_report(&r->ts, out);
+    if (pruner_build(&r->p, &r->m, &a->cfg, maxT, err)) return -1;
+    r->have_p = 1;
+    if (a->cfg.ablation == ABL_MEAN && pruner_compute_means(&r->p, &r->ts.train, err)) return -1;
+    return 0;
+}
+
+static void print_settings(FILE *out, const Pruner *p) {
+    const PruneConfig *cfg = &p->cfg;
+    const GPT2Config *c = &p->m->config;
+    fprintf(out, "search\n  %s ablation; granularities", ABLATION_NAMES[cfg->ablation]);
+    for (int g = 0; g < NUM_GRAN; g++)
+        if (cfg->enabled[g]) fprintf(out, " %s", GRAN_NAMES[g]);
+    fprintf(out, " (%zu gates)\n", p->masks.total);
+    fprintf(out, "  %d steps, batch %d (chunks of %d), Adam lr %g, seed %llu\n", cfg->steps,
+            cfg->batch, cfg->chunk, cfg->lr, (unsigned long long)cfg->seed);
+    if (cfg->mode == SPARSITY_KL_BUDGET) {
+        fprintf(out, "  sparsity: as sparse as possible with KL(full || circuit) <= %g (dual ascent, "
+                     "step %g)\n", cfg->kl_budget, cfg->dual_lr);
+    } else {
+        fprintf(out, "  sparsity: %s", cfg->mode == SPARSITY_TARGET ? "targets (fraction pruned)" : "fixed lambda");
+        for (int g = 0; g < NUM_GRAN; g++)
+            if (cfg->enabled[g])
+                fprintf(out, " %s=%g", GRAN_NAMES[g], cfg->mode == SPARSITY_TARGET ? cfg->target[g] : cfg->lambda[g]);
+        fprintf(out, "\n");
+    }
+    double targets_mb = p->targets ? (double)p->n_targets * c->V * 4 / 1e6 : 0;
+    fprintf(out, "  memory: weights %.1f MB (%s), workspace %.1f MB, cached full-model "
+                 "log-probabilities %.1f MB%s\n",
+            p->m->num_parameters * 4.0 / 1e6, p->m->map ? "memory-mapped" : "in memory",
+            p->nfloats * 4.0 / 1e6, targets_mb,
+            p->targets ? "" : " (over the cap: recomputed each step)");
+}
+
+static int evaluate_three(Pruner *p, const Task *t, const unsigned char *keep, RunResult *res,
+                          PruneErr *err) {
+    unsigned char *zero = pcalloc(p->masks.total, "gates", err);
+    if (!zero) return -1;
+    int rc = pruner_evaluate(p, t, keep, &res->circuit, err) || pruner_evaluate(p, t, NULL, &res->full, err) ||
+             pruner_evaluate(p, t, zero, &res->empty, err);
+    free(zero);
+    return rc ? -1 : 0;
+}
+
+int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
+    Run r;
+    unsigned char *keep = NULL;
+    int rc = -1;
+    if (run_open(&r, a, out, err)) goto done;
+    Pruner *p = &r.p;
+    if (pruner_prepare_targets(p, &r.ts.train, err)) goto done;
+    print_settings(out, p);
+    fflush(out);
+    double t0 = now_seconds();
+    int steps = pruner_train(p, &r.ts.train, err);
+    if (steps < 0) goto done;
+    RunResult res = {.steps_done = steps, .seconds = now_seconds() - t0};
+    if (steps < a->cfg.steps)
+        fprintf(out, "stopped after step %d of %d: the circuit below is the one found so far\n", steps,
+                a->cfg.steps);
+    fprintf(out, "trained %d steps in %.1f s (%.2f s/step)\n", steps, res.seconds,
+            steps ? res.seconds / steps : 0.0);
+    keep = palloc(p->masks.total, "circuit", err);
+    if (!keep) goto done;
+    masks_readout(&p->masks, keep);
+    if (evaluate_three(p, &r.ts.eval, keep, &res, err)) goto done;
+    circuit_print_summary(out, p, keep, &res);
+    if (a->out_path) {
+        if (circuit_write(a->out_path, p, keep, a->model, &r.ts, &res, err)) goto done;
+        fprintf(out, "wrote %s\n", a->out_path);
+    }
+    rc = 0;
+done:
+    free(keep);
+    run_free(&r);
+    return rc;
+}
+
+int cmd_eval(const RunArgs *a, EvalWhat what, const char *circuit, int all_examples, FILE *out,
+             PruneErr *err) {
+    Run r;
+    unsigned char *keep = NULL;
+    int rc = -1;
+    if (run_open(&r, a, out, err)) goto done;
+    Pruner *p = &r.p;
+    keep = palloc(p->masks.total, "circuit", err);
+    if (!keep) goto done;
+    const char *label = "full model";
+    memset(keep, what == EVAL_EMPTY ? 0 : 1, p->masks.total);
+    if (what == EVAL_EMPTY) label = "empty circuit";
+    if (what == EVAL_CIRCUIT) {
+        if (circuit_read(circuit, &p->masks, keep, err)) goto done;
+        unsigned char *before = malloc(p->masks.total);
+        if (!before) goto done;
+        memcpy(before, keep, p->masks.total);
+        circuit_make_consistent(&p->masks, keep);
+        size_t changed = 0;
+        for (size_t i = 0; i < p->masks.total; i++) changed += before[i] != keep[i];
+        free(before);
+        if (changed)
+            fprintf(out, "note: the consistency rules (method.md §8) removed %zu units of %s that "
+                         "cannot act (e.g. dimensions of a pruned head)\n", changed, circuit);
+        label = circuit;
+    }
+    const Task *t = all_examples ? &r.ts.file : &r.ts.eval;
+    RunResult res = {0};
+    if (evaluate_three(p, t, keep, &res, err)) goto done;
+    fprintf(out, "evaluating %s on %s\n", label,
+            all_examples ? "every example of the task file (including any used to find the circuit)"
+                         : "the held-out examples");
+    circuit_print_summary(out, p, keep, NULL);
+    metrics_print(out, all_examples ? "metrics on all examples" : "held-out metrics", &res.circuit,
+                  &res.full, &res.empty);
+    rc = 0;
+done:
+    free(keep);
+    run_free(&r);
+    return rc;
+}
