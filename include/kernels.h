@@ -69,6 +69,11 @@ void attention_backward_ref(float *dqkv, float *datt, const float *dout, const f
 // inp (N) -> out (N)
 void gelu_forward(float *out, const float *inp, size_t N);
 void gelu_forward_ref(float *out, const float *inp, size_t N);
+// The MLP's bias folded into its GELU: inp (N,OC) without bias, bias (OC) -> inp += bias
+// (the pre-activation, kept for the backward), out (N,OC) = gelu(inp). Saves the pass
+// that seeds a GEMM output with its bias, on the widest activation of a block.
+void bias_gelu_forward(float *out, float *inp, const float *bias, int N, int OC);
+void bias_gelu_forward_ref(float *out, float *inp, const float *bias, int N, int OC);
 // dout (N) -> dinp (N) +=
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N);
 void gelu_backward_ref(float *dinp, const float *inp, const float *dout, size_t N);
@@ -137,5 +142,13 @@ void interchange_backward(float *dclean, float *dz, const float *dout, const flo
                           const float *ref, size_t ref_stride, const float *z, int N, int D);
 void interchange_backward_ref(float *dclean, float *dz, const float *dout, const float *clean,
                               const float *ref, size_t ref_stride, const float *z, int N, int D);
+
+// The gate gradient sum (out - ref) * g for out = inp W^T + b, from u = g W instead of out:
+// inp, u (N,IC), bias (OC), ref (N,OC)/(OC)/NULL, g (N,OC) -> the scalar sum
+double interchange_dz_linear(const float *inp, const float *u, const float *bias, const float *ref,
+                             size_t ref_stride, const float *g, int N, int IC, int OC);
+double interchange_dz_linear_ref(const float *inp, const float *u, const float *bias,
+                                 const float *ref, size_t ref_stride, const float *g, int N,
+                                 int IC, int OC);
 
 #endif

@@ -109,6 +109,7 @@ typedef struct {
     float *mem;              // the workspace: one allocation, sized once
     size_t nfloats;
     float *resid_c, *resid_r;  // (L+1, B, T, C) residual stream entering each layer: clean, ref
+    float *resid2_c, *resid2_r;  // (L, B, T, C) the residual stream between attention and MLP
     float *emb_c;            // (B,T,C) the clean embedding before its gate
     LayerActs ac, ar;        // one layer of internals: clean (gated), reference
     float *atty_out, *attproj_out, *fch_out, *fcproj_out;  // clean values after their gates

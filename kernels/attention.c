@@ -44,8 +44,79 @@ void attention_forward_ref(float *out, float *att, const float *qkv, int B, int 
             }
 }
 
+// hs = 64 (every GPT-2 size) and T <= 256: K is transposed once per (b, h) into a tile on
+// the stack; scores are computed 4 queries x 16 keys at a time in a fixed-size accumulator
+// (four vector registers), so there are no horizontal sums (they dominated the general
+// path) and each K^T load serves four queries; the weighted sum of values accumulates in a
+// fixed 64-float array the compiler keeps in registers.
+#define ATT_HS 64
+#define ATT_MAXT 256
+static void attention_forward_hs64(float *out, float *att, const float *qkv, int B, int T, int C,
+                                   int NH) {
+    int C3 = 3 * C, T16 = (T + 15) & ~15;
+    const float scale = 0.125f;  // 1/sqrt(64)
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            float kt[ATT_HS * ATT_MAXT];  // K^T of this (b, h): (hs, T16), zero past T
+            float sc[4][ATT_MAXT];        // scores of four queries
+            const float *base = qkv + (size_t)b * T * C3;
+            for (int t2 = 0; t2 < T16; t2++) {
+                const float *k = base + (size_t)t2 * C3 + C + h * ATT_HS;
+                for (int i = 0; i < ATT_HS; i++) kt[i * T16 + t2] = t2 < T ? k[i] : 0.0f;
+            }
+            for (int t0 = 0; t0 < T; t0 += 4) {
+                int nq = T - t0 < 4 ? T - t0 : 4, nk = t0 + nq;
+                float qs[4][ATT_HS];
+                for (int r = 0; r < 4; r++)
+                    for (int i = 0; i < ATT_HS; i++)
+                        qs[r][i] = r < nq ? scale * base[(size_t)(t0 + r) * C3 + h * ATT_HS + i] : 0.0f;
+                for (int kb = 0; kb < nk; kb += 16) {
+                    float acc[4][16] = {{0}};
+                    for (int i = 0; i < ATT_HS; i++) {
+                        const float *row = kt + i * T16 + kb;
+                        for (int r = 0; r < 4; r++) {
+                            float qv = qs[r][i];
+#pragma omp simd
+                            for (int j = 0; j < 16; j++) acc[r][j] += qv * row[j];
+                        }
+                    }
+                    for (int r = 0; r < 4; r++) memcpy(&sc[r][kb], acc[r], sizeof acc[r]);
+                }
+                for (int r = 0; r < nq; r++) {
+                    int t = t0 + r, n = t + 1;
+                    float *a = att + (((size_t)b * NH + h) * T + t) * T, *srow = sc[r];
+                    float maxv = -INFINITY;
+                    for (int t2 = 0; t2 < n; t2++) maxv = srow[t2] > maxv ? srow[t2] : maxv;
+                    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+                    for (int t2 = 0; t2 < n; t2++) {
+                        a[t2] = exp_simd(srow[t2] - maxv);
+                        sum += a[t2];
+                    }
+                    float inv = 1.0f / sum;
+#pragma omp simd
+                    for (int t2 = 0; t2 < n; t2++) a[t2] *= inv;
+                    if (n < T) memset(a + n, 0, sizeof(float) * (size_t)(T - n));
+                    float o[ATT_HS] = {0};
+                    for (int t2 = 0; t2 < n; t2++) {
+                        const float *v = base + (size_t)t2 * C3 + 2 * C + h * ATT_HS;
+                        float w = a[t2];
+#pragma omp simd
+                        for (int i = 0; i < ATT_HS; i++) o[i] += w * v[i];
+                    }
+                    memcpy(out + ((size_t)b * T + t) * C + h * ATT_HS, o, sizeof o);
+                }
+            }
+        }
+}
+
 void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
     int C3 = 3 * C, hs = C / NH;
+    if (hs == ATT_HS && T <= ATT_MAXT) {
+        attention_forward_hs64(out, att, qkv, B, T, C, NH);
+        return;
+    }
     float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
@@ -133,9 +204,69 @@ void attention_backward_ref(float *dqkv, float *datt, const float *dout, const f
             }
 }
 
+// hs = 64 and T <= 256, as attention_forward_hs64: V is transposed once per (b, h) so the
+// gradient of the probabilities, dot(dout_t, v_t2) for every key, vectorises across keys in
+// registers; dq accumulates in a fixed 64-float array; dk and dv rows get one axpy each.
+static void attention_backward_hs64(float *dqkv, float *datt, const float *dout, const float *qkv,
+                                    const float *att, int B, int T, int C, int NH) {
+    int C3 = 3 * C, T16 = (T + 15) & ~15;
+    const float scale = 0.125f;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            float vt[ATT_HS * ATT_MAXT];
+            const float *base = qkv + (size_t)b * T * C3;
+            float *dbase = dqkv + (size_t)b * T * C3;
+            for (int t2 = 0; t2 < T16; t2++) {
+                const float *v = base + (size_t)t2 * C3 + 2 * C + h * ATT_HS;
+                for (int i = 0; i < ATT_HS; i++) vt[i * T16 + t2] = t2 < T ? v[i] : 0.0f;
+            }
+            for (int t = 0; t < T; t++) {
+                const float *a = att + (((size_t)b * NH + h) * T + t) * T;
+                float *da = datt + (((size_t)b * NH + h) * T + t) * T;
+                const float *d = dout + ((size_t)b * T + t) * C + h * ATT_HS;
+                const float *q = base + (size_t)t * C3 + h * ATT_HS;
+                int n = t + 1;
+                for (int kb = 0; kb < n; kb += 16) {  // da[t2] = dot(d, v_t2)
+                    float acc[16] = {0};
+                    for (int i = 0; i < ATT_HS; i++) {
+                        const float *row = vt + i * T16 + kb;
+                        float di = d[i];
+#pragma omp simd
+                        for (int j = 0; j < 16; j++) acc[j] += di * row[j];
+                    }
+                    int m = n - kb < 16 ? n - kb : 16;
+                    memcpy(da + kb, acc, sizeof(float) * (size_t)m);
+                }
+                float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+                for (int t2 = 0; t2 < n; t2++) dot += a[t2] * da[t2];
+                float dq[ATT_HS] = {0};
+                for (int t2 = 0; t2 < n; t2++) {
+                    float w = a[t2], dpre = w * (da[t2] - dot) * scale;
+                    const float *k = base + (size_t)t2 * C3 + C + h * ATT_HS;
+                    float *dk = dbase + (size_t)t2 * C3 + C + h * ATT_HS;
+                    float *dv = dbase + (size_t)t2 * C3 + 2 * C + h * ATT_HS;
+#pragma omp simd
+                    for (int i = 0; i < ATT_HS; i++) {
+                        dq[i] += dpre * k[i];
+                        dk[i] += dpre * q[i];
+                        dv[i] += w * d[i];
+                    }
+                }
+                float *dqp = dbase + (size_t)t * C3 + h * ATT_HS;
+                for (int i = 0; i < ATT_HS; i++) dqp[i] += dq[i];
+            }
+        }
+}
+
 void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv,
                         const float *att, int B, int T, int C, int NH) {
     int C3 = 3 * C, hs = C / NH;
+    if (hs == ATT_HS && T <= ATT_MAXT) {
+        attention_backward_hs64(dqkv, datt, dout, qkv, att, B, T, C, NH);
+        return;
+    }
     float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)

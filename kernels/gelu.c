@@ -52,3 +52,25 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N) {
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < N; i++) dinp[i] += gelu_grad1_simd(inp[i]) * dout[i];
 }
+
+// inp (N,OC) += bias (OC); out (N,OC) = gelu(inp)
+void bias_gelu_forward_ref(float *out, float *inp, const float *bias, int N, int OC) {
+    for (int n = 0; n < N; n++)
+        for (int j = 0; j < OC; j++) {
+            size_t i = (size_t)n * OC + j;
+            inp[i] += bias[j];
+            out[i] = gelu1(inp[i]);
+        }
+}
+
+void bias_gelu_forward(float *out, float *inp, const float *bias, int N, int OC) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        float *x = inp + (size_t)n * OC, *o = out + (size_t)n * OC;
+#pragma omp simd
+        for (int j = 0; j < OC; j++) {
+            x[j] += bias[j];
+            o[j] = gelu1_simd(x[j]);
+        }
+    }
+}

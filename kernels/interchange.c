@@ -78,3 +78,51 @@ void interchange_backward(float *dclean, float *dz, const float *dout, const flo
         }
     }
 }
+
+// The gradient of a gate on the output of a linear map out = inp W^T + b, without that
+// output: sum over rows and columns of (out - ref) * g = sum_rows <inp, u> + sum (b - ref) g,
+// where u = g W is the data gradient the backward computes anyway. One scalar (the gate is
+// one per block). inp, u (N,IC); ref (N,OC), one row (ref_stride 0) or NULL; g (N,OC).
+// Per-thread partial sums in double, added in thread order: deterministic.
+double interchange_dz_linear(const float *inp, const float *u, const float *bias, const float *ref,
+                             size_t ref_stride, const float *g, int N, int IC, int OC) {
+    double total = 0;
+#pragma omp parallel
+    {
+        double part = 0;
+#pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            const float *x = inp + (size_t)n * IC, *uu = u + (size_t)n * IC, *gg = g + (size_t)n * OC;
+            const float *r = ref ? ref + (size_t)n * ref_stride : NULL;
+            float s1 = 0, s2 = 0;
+#pragma omp simd reduction(+ : s1)
+            for (int i = 0; i < IC; i++) s1 += x[i] * uu[i];
+            if (r) {
+#pragma omp simd reduction(+ : s2)
+                for (int j = 0; j < OC; j++) s2 += (bias[j] - r[j]) * gg[j];
+            } else {
+#pragma omp simd reduction(+ : s2)
+                for (int j = 0; j < OC; j++) s2 += bias[j] * gg[j];
+            }
+            part += (double)s1 + s2;
+        }
+#pragma omp for ordered schedule(static, 1)
+        for (int t = 0; t < omp_get_num_threads(); t++) {
+#pragma omp ordered
+            total += part;
+        }
+    }
+    return total;
+}
+
+double interchange_dz_linear_ref(const float *inp, const float *u, const float *bias,
+                                 const float *ref, size_t ref_stride, const float *g, int N,
+                                 int IC, int OC) {
+    double total = 0;
+    for (int n = 0; n < N; n++) {
+        for (int i = 0; i < IC; i++) total += (double)inp[(size_t)n * IC + i] * u[(size_t)n * IC + i];
+        for (int j = 0; j < OC; j++)
+            total += ((double)bias[j] - (ref ? ref[(size_t)n * ref_stride + j] : 0.0)) * g[(size_t)n * OC + j];
+    }
+    return total;
+}

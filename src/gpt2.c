@@ -268,8 +268,8 @@ void block_forward(float *out, LayerActs *a, const float *inp, const LayerWeight
     matmul_forward(a->attproj, a->atty, w->attprojw, w->attprojb, BT, C, C);
     residual_forward(a->resid2, inp, a->attproj, N);
     layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->resid2, w->ln2w, w->ln2b, BT, C);
-    matmul_forward(a->fch, a->ln2, w->fcw, w->fcb, BT, C, 4 * C);
-    gelu_forward(a->fch_gelu, a->fch, (size_t)BT * 4 * C);
+    matmul_forward(a->fch, a->ln2, w->fcw, NULL, BT, C, 4 * C);
+    bias_gelu_forward(a->fch_gelu, a->fch, w->fcb, BT, 4 * C);
     matmul_forward(a->fcproj, a->fch_gelu, w->fcprojw, w->fcprojb, BT, 4 * C, C);
     if (out) residual_forward(out, a->resid2, a->fcproj, N);
 }

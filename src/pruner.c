@@ -37,8 +37,8 @@ void prune_config_defaults(PruneConfig *cfg) {
 static size_t ws_floats(const GPT2Config *c, int B, int T, Ablation ab) {
     size_t BT = (size_t)B * T, C = c->C, L = c->L, att = (size_t)B * c->NH * T * T;
     size_t la = layer_acts_floats(c, B, T);
-    size_t n = (L + 1) * BT * C                          // resid_c
-               + (ab == ABL_CORRUPTED ? (L + 1) * BT * C + la : 0)  // resid_r, ar
+    size_t n = (2 * L + 1) * BT * C                      // resid_c, resid2_c
+               + (ab == ABL_CORRUPTED ? (2 * L + 1) * BT * C + la : 0)  // resid_r, resid2_r, ar
                + BT * C                                  // emb_c
                + la                                      // ac
                + BT * C * 7                              // atty_out, attproj_out, fch_out, fcproj_out
@@ -85,8 +85,10 @@ int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, Pru
     float *q = p->mem;
 #define TAKE(ptr, n) (ptr = q, q += (n))
     TAKE(p->resid_c, (L + 1) * BT * C);
+    TAKE(p->resid2_c, L * BT * C);
     if (cfg->ablation == ABL_CORRUPTED) {
         TAKE(p->resid_r, (L + 1) * BT * C);
+        TAKE(p->resid2_r, L * BT * C);
         q = layer_acts_carve(&p->ar, q, c, chunk, maxT);
     }
     TAKE(p->emb_c, BT * C);
@@ -171,9 +173,12 @@ static Gates gates_at(const PointGates *pg, const GPT2Config *c, int l) {
     return g;
 }
 
-// The clean stream's block with its four gated points. out may be NULL (recomputation).
-static void gated_block_forward(Pruner *p, float *out, const float *inp, const LayerWeights *w,
-                                const Refs *r, const Gates *z, int B, int T) {
+// The clean stream's block with its four gated points. mid is where the residual between
+// attention and MLP is kept (resid2_c[l]). out == NULL recomputes for the backward: the
+// attention half then starts from the kept mid residual, so the attention output projection
+// is not recomputed (its gate's gradient does without it, see gated_block_backward).
+static void gated_block_forward(Pruner *p, float *out, float *mid, const float *inp,
+                                const LayerWeights *w, const Refs *r, const Gates *z, int B, int T) {
     const GPT2Config *c = &p->m->config;
     int C = c->C, BT = B * T;
     LayerActs *a = &p->ac;
@@ -181,21 +186,25 @@ static void gated_block_forward(Pruner *p, float *out, const float *inp, const L
     matmul_forward(a->qkv, a->ln1, w->qkvw, w->qkvb, BT, C, 3 * C);
     attention_forward(a->atty, a->att, a->qkv, B, T, C, c->NH);
     interchange_forward(p->atty_out, a->atty, r->atty, r->s1, z->atty, BT, C);
-    matmul_forward(a->attproj, p->atty_out, w->attprojw, w->attprojb, BT, C, C);
-    interchange_forward(p->attproj_out, a->attproj, r->attproj, r->s1, z->attproj, BT, C);
-    residual_forward(a->resid2, inp, p->attproj_out, (size_t)BT * C);
-    layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->resid2, w->ln2w, w->ln2b, BT, C);
-    matmul_forward(a->fch, a->ln2, w->fcw, w->fcb, BT, C, 4 * C);
-    gelu_forward(a->fch_gelu, a->fch, (size_t)BT * 4 * C);
+    if (out) {
+        matmul_forward(a->attproj, p->atty_out, w->attprojw, w->attprojb, BT, C, C);
+        interchange_forward(p->attproj_out, a->attproj, r->attproj, r->s1, z->attproj, BT, C);
+        residual_forward(mid, inp, p->attproj_out, (size_t)BT * C);
+    }
+    layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, mid, w->ln2w, w->ln2b, BT, C);
+    matmul_forward(a->fch, a->ln2, w->fcw, NULL, BT, C, 4 * C);
+    bias_gelu_forward(a->fch_gelu, a->fch, w->fcb, BT, 4 * C);
     interchange_forward(p->fch_out, a->fch_gelu, r->fch, r->s4, z->fch, BT, 4 * C);
     matmul_forward(a->fcproj, p->fch_out, w->fcprojw, w->fcprojb, BT, 4 * C, C);
+    if (!out) return;  // recomputation for the backward: nothing reads the block's output
     interchange_forward(p->fcproj_out, a->fcproj, r->fcproj, r->s1, z->fcproj, BT, C);
-    if (out) residual_forward(out, a->resid2, p->fcproj_out, (size_t)BT * C);
+    residual_forward(out, mid, p->fcproj_out, (size_t)BT * C);
 }
 
 // dresid: in, dL/d(block output); out, dL/d(block input). Mask gradients go into dz.
-static void gated_block_backward(Pruner *p, float *dresid, const float *inp, const LayerWeights *w,
-                                 const Refs *r, const Gates *z, const Gates *dz, int B, int T) {
+static void gated_block_backward(Pruner *p, float *dresid, const float *inp, const float *mid,
+                                 const LayerWeights *w, const Refs *r, const Gates *z,
+                                 const Gates *dz, int B, int T) {
     const GPT2Config *c = &p->m->config;
     int C = c->C, BT = B * T;
     size_t N = (size_t)BT * C;
@@ -210,11 +219,16 @@ static void gated_block_backward(Pruner *p, float *dresid, const float *inp, con
     gelu_backward(p->d4b, a->fch, p->d4a, N * 4);
     memset(p->dln, 0, sizeof(float) * N);
     matmul_backward(p->dln, NULL, NULL, p->d4b, NULL, w->fcw, BT, C, 4 * C);
-    layernorm_backward(p->d2, NULL, NULL, p->dln, a->resid2, w->ln2w, a->ln2_mean, a->ln2_rstd, BT, C);
-    // resid2 = inp + attproj_out
-    interchange_backward(p->d1, (float *)dz->attproj, p->d2, a->attproj, r->attproj, r->s1, z->attproj, BT, C);
+    layernorm_backward(p->d2, NULL, NULL, p->dln, mid, w->ln2w, a->ln2_mean, a->ln2_rstd, BT, C);
+    // mid = inp + attproj_out, attproj_out = z attproj + (1 - z) ref with one z for the block:
+    // u = d2 W gives both the data gradient (z u) and, with atty_out, the gate's gradient.
     memset(p->datty, 0, sizeof(float) * N);
-    matmul_backward(p->datty, NULL, NULL, p->d1, NULL, w->attprojw, BT, C, C);
+    matmul_backward(p->datty, NULL, NULL, p->d2, NULL, w->attprojw, BT, C, C);
+    ((float *)dz->attproj)[0] += (float)interchange_dz_linear(p->atty_out, p->datty, w->attprojb, r->attproj,
+                                                              r->s1, p->d2, BT, C, C);
+    float zb = z->attproj[0];
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < N; i++) p->datty[i] *= zb;
     interchange_backward(p->datty, (float *)dz->atty, p->datty, a->atty, r->atty, r->s1, z->atty, BT, C);
     memset(p->dqkv, 0, sizeof(float) * N * 3);
     attention_backward(p->dqkv, p->datt, p->datty, a->qkv, a->att, B, T, C, c->NH);
@@ -222,6 +236,36 @@ static void gated_block_backward(Pruner *p, float *dresid, const float *inp, con
     matmul_backward(p->dln, NULL, NULL, p->dqkv, NULL, w->qkvw, BT, C, 3 * C);
     memcpy(dresid, p->d2, sizeof(float) * N);
     layernorm_backward(dresid, NULL, NULL, p->dln, inp, w->ln1w, a->ln1_mean, a->ln1_rstd, BT, C);
+}
+
+// The reference stream's layer l. It keeps the residual stream at both block boundaries
+// (resid_r[l], resid2_r[l], resid_r[l+1]) and takes each block's output as the difference of
+// the two residuals around it, in the forward and in the recomputation alike: the two agree
+// to the bit, and recomputing needs neither output projection (5 of a layer's 12 C^2).
+static void ref_block(Pruner *p, const LayerWeights *w, int l, int B, int T, int recompute) {
+    const GPT2Config *c = &p->m->config;
+    int C = c->C, BT = B * T;
+    size_t N = (size_t)BT * C;
+    LayerActs *a = &p->ar;
+    const float *x = p->resid_r + l * N, *mid = p->resid2_r + l * N, *y = p->resid_r + (l + 1) * N;
+    if (!recompute) {
+        float *keep_resid2 = a->resid2;
+        a->resid2 = p->resid2_r + l * N;  // block_forward leaves the mid residual in place
+        block_forward(p->resid_r + (l + 1) * N, a, x, w, B, T, C, c->NH);
+        a->resid2 = keep_resid2;
+    } else {
+        layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, w->ln1w, w->ln1b, BT, C);
+        matmul_forward(a->qkv, a->ln1, w->qkvw, w->qkvb, BT, C, 3 * C);
+        attention_forward(a->atty, a->att, a->qkv, B, T, C, c->NH);
+        layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, mid, w->ln2w, w->ln2b, BT, C);
+        matmul_forward(a->fch, a->ln2, w->fcw, NULL, BT, C, 4 * C);
+        bias_gelu_forward(a->fch_gelu, a->fch, w->fcb, BT, 4 * C);
+    }
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < N; i++) {
+        a->attproj[i] = mid[i] - x[i];
+        a->fcproj[i] = y[i] - mid[i];
+    }
 }
 
 // Loads examples idx[0..n) of t into the token buffers, right-padded to their longest.
@@ -261,14 +305,14 @@ static void forward_chunk(Pruner *p, const PointGates *pg, int n, int T, int nee
     interchange_forward(p->resid_c, p->emb_c, emb_ref, emb_stride, pg->emb, BT, C);
     for (int l = 0; l < c->L; l++) {
         LayerWeights w = gpt2_layer_weights(m, l);
-        if (corrupted) block_forward(p->resid_r + (l + 1) * N, &p->ar, p->resid_r + l * N, &w, n, T, C, c->NH);
+        if (corrupted) ref_block(p, &w, l, n, T, 0);
         Refs r = refs_for(p, l);
         if (!corrupted && p->cfg.ablation == ABL_CORRUPTED) memset(&r, 0, sizeof r);  // z = 1: unused
         Gates z = gates_at(pg, c, l);
-        gated_block_forward(p, p->resid_c + (l + 1) * N, p->resid_c + l * N, &w, &r, &z, n, T);
+        gated_block_forward(p, p->resid_c + (l + 1) * N, p->resid2_c + l * N, p->resid_c + l * N, &w, &r, &z, n, T);
         if (stats) {  // sums over real positions of the (ungated) activations
             double *s = stats + C + (size_t)l * 7 * C;
-            const float *src[4] = {p->ac.atty, p->ac.attproj, p->ac.fch_gelu, p->ac.fcproj};
+            const float *src[4] = {p->ac.atty, p->ac.attproj, p->ac.fch_gelu, p->ac.fcproj};  // the forward computes all four
             const int width[4] = {C, C, 4 * C, C}, at[4] = {0, C, 2 * C, 6 * C};
             for (int b = 0; b < n; b++)
                 for (int t = 0; t < p->lens[b]; t++)
@@ -307,10 +351,10 @@ static void backward_chunk(Pruner *p, const PointGates *pg, int n, int T) {
         Refs r = refs_for(p, l);
         Gates z = gates_at(pg, c, l), dz = gates_at(&p->dpg, c, l);
         if (l < c->L - 1) {
-            if (corrupted) block_forward(NULL, &p->ar, p->resid_r + l * N, &w, n, T, C, c->NH);
-            gated_block_forward(p, NULL, p->resid_c + l * N, &w, &r, &z, n, T);
+            if (corrupted) ref_block(p, &w, l, n, T, 1);
+            gated_block_forward(p, NULL, p->resid2_c + l * N, p->resid_c + l * N, &w, &r, &z, n, T);
         }
-        gated_block_backward(p, p->dresid, p->resid_c + l * N, &w, &r, &z, &dz, n, T);
+        gated_block_backward(p, p->dresid, p->resid_c + l * N, p->resid2_c + l * N, &w, &r, &z, &dz, n, T);
     }
     const float *emb_ref = corrupted ? p->resid_r : p->cfg.ablation == ABL_MEAN ? p->means : NULL;
     size_t emb_stride = corrupted ? (size_t)C : 0;
@@ -388,7 +432,7 @@ static double kl_chunk(Pruner *p, const float *full, int n, float w, int want_gr
 
 // Runs idx[0..B) chunk by chunk with the gates in p->pg; returns the mean KL. With
 // backward, dL/dz at the points is accumulated into p->dpg (zeroed here).
-#define KL_CHECK 5  // steps between measurements of the read-out circuit's KL
+#define KL_CHECK 10  // steps between measurements of the read-out circuit's KL
 
 static double run_batch(Pruner *p, const Task *t, const int *idx, int B, int backward) {
     const GPT2Config *c = &p->m->config;
@@ -464,21 +508,24 @@ double pruner_step(Pruner *p, const Task *train, const int *idx, int B) {
     }
     // The budget is on the circuit that would be read out now (log_alpha > 0), not on the
     // sampled gates: early on ~40% of samples fall below 1 and their KL says little about
-    // the circuit. Every KL_CHECK steps one forward pass (no backward) measures it on this
-    // step's batch; the controller sees a moving average of that.
+    // the circuit. Every KL_CHECK steps a forward pass (no backward) measures it on the first
+    // chunk of this step's batch; the controller sees a moving average of that.
     if (cfg->mode == SPARSITY_KL_BUDGET && (p->step % KL_CHECK == 0)) {
         for (size_t k = 0; k < mk->total; k++) mk->z[k] = mk->log_alpha[k] > 0.0f;
         for (int g = 0; g < NUM_GRAN; g++)
             if (!mk->enabled[g])
                 for (int i = 0; i < mk->count[g]; i++) mk->z[mk->off[g] + (size_t)i] = 1.0f;
         point_gates_from_masks(&p->pg, mk);
-        double klb = run_batch(p, train, idx, B, 0);
+        int n1 = B < p->maxB ? B : p->maxB;
+        double klb = run_batch(p, train, idx, n1, 0);
         p->kl_ema = p->step ? 0.7 * p->kl_ema + 0.3 * klb : klb;
         // The multiplier overshoots (the problem is discrete: the KL jumps when a needed
-        // unit goes), so the result is the smallest circuit seen that met the budget.
+        // unit goes), so the result is the smallest circuit seen that met the budget, both in
+        // this measurement and on the moving average (one chunk alone is noisy).
         long kept = 0;
         for (size_t k = 0; k < mk->total; k++) kept += mk->z[k] > 0.5f;
-        if (klb <= cfg->kl_budget && (p->best_kept < 0 || kept < p->best_kept)) {
+        if (klb <= cfg->kl_budget && p->kl_ema <= cfg->kl_budget &&
+            (p->best_kept < 0 || kept < p->best_kept)) {
             p->best_kept = kept;
             p->best_step = p->step;
             memcpy(p->best_la, mk->log_alpha, sizeof(float) * mk->total);

@@ -183,6 +183,40 @@ static void test_attention(void **state) {
         free(scratch);
 }
 
+static double att64_loss(void *vp) {
+    AttCtx *k = vp;
+    attention_forward(k->out, k->att, k->qkv, 2, 37, 128, 2);
+    return dot_d(k->out, k->R, (size_t)2 * 37 * 128);
+}
+
+// The hs = 64 fast paths (GPT-2's head size), odd T, against the reference and finite
+// differences.
+static void test_attention_hs64(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 41);
+    int b = 2, t = 37, c = 128, nh = 2;
+    size_t n = (size_t)b * t;
+    float *qkv = vec(n * 3 * c, &r, 1), *o1 = zeros(n * c), *o2 = zeros(n * c);
+    float *a1 = zeros((size_t)b * nh * t * t), *a2 = zeros((size_t)b * nh * t * t);
+    attention_forward(o1, a1, qkv, b, t, c, nh);
+    attention_forward_ref(o2, a2, qkv, b, t, c, nh);
+    assert_close("attention hs=64 forward fast vs ref", o1, o2, n * c, AG_ATOL, AG_RTOL);
+    assert_close("attention hs=64 probs fast vs ref", a1, a2, (size_t)b * nh * t * t, AG_ATOL, AG_RTOL);
+    float *d = vec(n * c, &r, 1), *g1 = zeros(n * 3 * c), *g2 = zeros(n * 3 * c);
+    float *s1 = zeros((size_t)b * nh * t * t);
+    attention_backward(g1, s1, d, qkv, a1, b, t, c, nh);
+    attention_backward_ref(g2, s1, d, qkv, a1, b, t, c, nh);
+    assert_close("attention hs=64 backward fast vs ref", g1, g2, n * 3 * c, AG_ATOL, AG_RTOL);
+    // and against finite differences, through a random read-out of the output
+    AttCtx ac = {qkv, o1, a1, d};
+    size_t idx[64];
+    for (int k = 0; k < 64; k++) idx[k] = rng_u64(&r) % (n * 3 * c);
+    fd_check("attention hs=64 dqkv", att64_loss, &ac, qkv, g1, idx, 64, EPS, FD_ATOL, FD_RTOL);
+    free(d), free(g1), free(g2), free(s1);
+    free(qkv), free(o1), free(o2), free(a1), free(a2);
+}
+
 // --- gelu, residual --------------------------------------------------------------
 typedef struct {
     float *a, *b, *out, *R;
@@ -213,6 +247,17 @@ static void test_gelu(void **state) {
     float x3[3] = {-1.0f, 0.5f, 2.0f}, y3[3], e3[3] = {-0.15880801f, 0.34571401f, 1.95459769f};
     gelu_forward(y3, x3, 3);
     assert_close("gelu known values", y3, e3, 3, 1e-6, 1e-6);
+    // the bias-folded variant: fast vs ref, and equal to a bias add then gelu
+    float bias[40], *x1 = malloc(sizeof(float) * n), *x2 = malloc(sizeof(float) * n), *y1 = zeros(n), *y2 = zeros(n);
+    fill_normal(bias, 40, &r, 1);
+    memcpy(x1, c.a, sizeof(float) * n), memcpy(x2, c.a, sizeof(float) * n);
+    bias_gelu_forward(y1, x1, bias, (int)n / 40, 40);
+    bias_gelu_forward_ref(y2, x2, bias, (int)n / 40, 40);
+    assert_close("bias_gelu inp fast vs ref", x1, x2, n, 0, 0);
+    assert_close("bias_gelu out fast vs ref", y1, y2, n, AG_ATOL, AG_RTOL);
+    gelu_forward(y2, x2, n);
+    assert_close("bias_gelu == gelu(x + b)", y1, y2, n, 0, 0);
+    free(x1), free(x2), free(y1), free(y2);
     gelu_backward(d, c.a, c.R, n);
     gelu_backward_ref(d2, c.a, c.R, n);
     assert_close("gelu backward fast vs ref", d, d2, n, AG_ATOL, AG_RTOL);
@@ -357,6 +402,62 @@ static void test_softmax_family(void **state) {
     free(c.logits), free(c.out), free(c.R), free(out2), free(dl), free(dl2);
 }
 
+// --- interchange ------------------------------------------------------------------
+typedef struct {
+    float *clean, *ref, *z, *out, *R;
+    size_t stride;
+} IxCtx;
+static double ix_loss(void *vp) {
+    IxCtx *k = vp;
+    interchange_forward(k->out, k->clean, k->ref, k->stride, k->z, N, C);
+    return dot_d(k->out, k->R, (size_t)N * C);
+}
+
+static void test_interchange(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 12);
+    float *clean = vec(N * C, &r, 1), *ref = vec(N * C, &r, 1), *z = vec(C, &r, 0.3f);
+    float *R = vec(N * C, &r, 1), *o1 = zeros(N * C), *o2 = zeros(N * C);
+    for (int i = 0; i < C; i++) z[i] += 0.5f;
+    z[0] = 0.0f, z[1] = 1.0f;  // the exact ends
+    // three kinds of reference: a tensor (corrupted), one row (mean), none (zero)
+    struct { const float *ref; size_t stride; } kinds[3] = {{ref, C}, {ref, 0}, {NULL, 0}};
+    for (int k = 0; k < 3; k++) {
+        interchange_forward(o1, clean, kinds[k].ref, kinds[k].stride, z, N, C);
+        interchange_forward_ref(o2, clean, kinds[k].ref, kinds[k].stride, z, N, C);
+        assert_close("interchange forward fast vs ref", o1, o2, N * C, AG_ATOL, AG_RTOL);
+        for (int n = 0; n < N; n++) {  // z = 1 is the clean value, z = 0 the reference, exactly
+            assert_true(o1[n * C + 1] == clean[n * C + 1]);
+            float want = kinds[k].ref ? kinds[k].ref[n * kinds[k].stride + 0] : 0.0f;
+            assert_true(o1[n * C + 0] == want);
+        }
+        float *dc1 = zeros(N * C), *dc2 = zeros(N * C), dz1[C] = {0}, dz2[C] = {0};
+        interchange_backward(dc1, dz1, R, clean, kinds[k].ref, kinds[k].stride, z, N, C);
+        interchange_backward_ref(dc2, dz2, R, clean, kinds[k].ref, kinds[k].stride, z, N, C);
+        assert_close("interchange dclean fast vs ref", dc1, dc2, N * C, AG_ATOL, AG_RTOL);
+        assert_close("interchange dz fast vs ref", dz1, dz2, C, AG_ATOL, AG_RTOL);
+        IxCtx ctx = {clean, (float *)kinds[k].ref, z, o1, R, kinds[k].stride};
+        fd_check("interchange dclean", ix_loss, &ctx, clean, dc1, NULL, N * C, EPS, FD_ATOL, FD_RTOL);
+        fd_check("interchange dz", ix_loss, &ctx, z, dz1, NULL, C, EPS, FD_ATOL, FD_RTOL);
+        // the linear-map form: sum (inp W^T + b - ref) g == sum <inp, g W> + sum (b - ref) g
+        float *inp = vec(N * OC, &r, 1), *w = vec(C * OC, &r, 1), *b = vec(C, &r, 1);
+        float *out = zeros(N * C), *u = zeros(N * OC);
+        matmul_forward(out, inp, w, b, N, OC, C);
+        matmul_backward(u, NULL, NULL, R, NULL, w, N, OC, C);
+        double direct = 0;
+        for (int n = 0; n < N; n++)
+            for (int c = 0; c < C; c++)
+                direct += ((double)out[n * C + c] - (kinds[k].ref ? kinds[k].ref[n * kinds[k].stride + c] : 0)) * R[n * C + c];
+        double fast = interchange_dz_linear(inp, u, b, kinds[k].ref, kinds[k].stride, R, N, OC, C);
+        double slow = interchange_dz_linear_ref(inp, u, b, kinds[k].ref, kinds[k].stride, R, N, OC, C);
+        assert_true(fabs(fast - slow) <= 1e-4 * (1 + fabs(slow)));
+        assert_true(fabs(fast - direct) <= 1e-4 * (1 + fabs(direct)));
+        free(dc1), free(dc2), free(inp), free(w), free(b), free(out), free(u);
+    }
+    free(clean), free(ref), free(z), free(R), free(o1), free(o2);
+}
+
 // exp_simd and tanh_simd replace libm in the fast kernels: relative error of exp within
 // 4e-7 (about 3 ulp) over its whole clamped range, tanh within 2e-7 absolute.
 static void test_exp_tanh_simd(void **state) {
@@ -394,10 +495,11 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encoder),   cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_matmul),    cmocka_unit_test(test_attention),
+        cmocka_unit_test(test_attention_hs64),
         cmocka_unit_test(test_gelu),      cmocka_unit_test(test_residual),
         cmocka_unit_test(test_gather),    cmocka_unit_test(test_logits),
         cmocka_unit_test(test_softmax_family), cmocka_unit_test(test_fd_check_catches_errors),
-        cmocka_unit_test(test_exp_tanh_simd),
+        cmocka_unit_test(test_exp_tanh_simd),  cmocka_unit_test(test_interchange),
     };
     return cmocka_run_group_tests_name("kernels", tests, NULL, NULL);
 }
