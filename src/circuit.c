@@ -8,12 +8,16 @@
 
 #include "prune.h"
 
-// per granularity: rows (1 for emb and per-layer scalars' flat form) and columns
+// per granularity: rows and columns. emb is [1]; layer, attn, mlp are [L]; head,
+// attn_dim, neuron, mlp_out are [L][n] (nested whatever n is, so a 1-head model has the
+// same format as any other).
 static void gran_shape(const Masks *mk, int g, int *rows, int *cols) {
     int per[NUM_GRAN] = {1, 1, 1, 1, mk->NH, mk->C, 4 * mk->C, mk->C};
     *rows = g == G_EMB ? 1 : mk->L;
     *cols = per[g];
 }
+
+static int gran_nested(int g) { return g >= G_HEAD; }
 
 static json_t *metrics_json(const Metrics *m) {
     json_t *o = json_object();
@@ -93,7 +97,7 @@ int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
                 json_array_append_new(kr, json_integer(keep[i]));
                 json_array_append_new(lr, json_real(mk->log_alpha[i]));
             }
-            if (g == G_EMB || cols == 1) {  // emb: [k]; layer/attn/mlp: [k per layer]
+            if (!gran_nested(g)) {  // emb: [k]; layer/attn/mlp: [k per layer]
                 json_array_extend(k, kr);
                 json_array_extend(la, lr);
                 json_decref(kr), json_decref(lr);
@@ -102,7 +106,7 @@ int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
                 json_array_append_new(la, lr);
             }
         }
-        json_object_set_new(e, "shape", cols == 1 ? json_pack("[i]", rows) : json_pack("[i,i]", rows, cols));
+        json_object_set_new(e, "shape", gran_nested(g) ? json_pack("[i,i]", rows, cols) : json_pack("[i]", rows));
         json_object_set_new(e, "enabled", json_boolean(mk->enabled[g]));
         json_object_set_new(e, "keep", k);
         json_object_set_new(e, "log_alpha", la);
@@ -176,7 +180,7 @@ int circuit_read(const char *path, const Masks *mk, unsigned char *keep, PruneEr
         int rows, cols;
         gran_shape(mk, g, &rows, &cols);
         json_t *k = json_object_get(e, "keep");
-        int nested = cols > 1;
+        int nested = gran_nested(g);
         if (!json_is_array(k) || (int)json_array_size(k) != rows) {
             perr(err, "%s: masks.%s.keep: expected an array of %d %s for this model (L=%d, NH=%d, "
                       "C=%d). Hint: the circuit was found on another model.", path, key, rows,
@@ -226,10 +230,13 @@ void metrics_print(FILE *out, const char *title, const Metrics *c, const Metrics
     print_metric_row(out, "KL(full || .)", c->kl, full->kl, empty->kl, "%12.4f");
     if (c->n_ld) {
         print_metric_row(out, "logit difference", c->ld, full->ld, empty->ld, "%12.3f");
-        double rec = full->ld != 0 ? c->ld / full->ld : NAN;
-        double norm = full->ld != empty->ld ? (c->ld - empty->ld) / (full->ld - empty->ld) : NAN;
-        fprintf(out, "  %-22s%11.1f%%   (normalised by the empty circuit: %.1f%%)\n",
-                "logit diff recovered", 100 * rec, 100 * norm);
+        // ratios only where the denominator is not lost in rounding
+        double scale = fabs(full->ld) + fabs(empty->ld) + 1e-12;
+        if (fabs(full->ld) > 1e-3)
+            fprintf(out, "  %-22s%11.1f%%\n", "logit diff recovered", 100 * c->ld / full->ld);
+        if (fabs(full->ld - empty->ld) > 1e-3 * scale && fabs(full->ld - empty->ld) > 1e-3)
+            fprintf(out, "  %-22s%11.1f%%   (circuit - empty) / (full - empty)\n",
+                    "normalised recovery", 100 * (c->ld - empty->ld) / (full->ld - empty->ld));
     }
     print_metric_row(out, "probability difference", c->pd, full->pd, empty->pd, "%12.3f");
     print_metric_row(out, "accuracy (pairwise)", c->acc_pair, full->acc_pair, empty->acc_pair, "%12.3f");

@@ -629,7 +629,9 @@ int pruner_evaluate(Pruner *p, const Task *t, const unsigned char *keep, Metrics
         memcpy(full, p->logp, sizeof(float) * (size_t)n * V);
         memcpy(full_logits, p->logits, sizeof(float) * (size_t)n * Vp);
         forward_chunk(p, &p->pg, n, T, 1, NULL);
-        out->kl += kl_chunk(p, full, n, 0, 0);
+        // KL >= 0; float rounding can leave a near-identical distribution at -1e-9
+        double klc = kl_chunk(p, full, n, 0, 0);
+        out->kl += klc > 0 ? klc : 0;
         for (int b = 0; b < n; b++) {
             const TaskExample *e = &t->ex[s + b];
             const float *lg = p->logits + (size_t)b * Vp, *lf = full_logits + (size_t)b * Vp;

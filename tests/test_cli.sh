@@ -77,5 +77,42 @@ expect "check EP IOI skipping"     0 "141 invalid lines dropped" -- "$PRUNE" che
 a=$("$PRUNE" gen gp --n 20 --seed 9 | md5sum); b=$("$PRUNE" gen gp --n 20 --seed 9 | md5sum)
 if [ "$a" = "$b" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: gen not reproducible"; fi
 
+# the search and the evaluation of a circuit (the 21-token fixture and a task in its vocabulary)
+M="$DATA/lm_buddy_tiny_gpt2"; K="$DATA/tiny_task.txt"
+expect "search runs"               0 "wrote .*c1.json"        -- "$PRUNE" "$M" "$K" --steps 30 --batch 8 --out "$TMP/c1.json"
+expect "search reports held-out"   0 "held-out metrics \(12 examples\)" -- "$PRUNE" "$M" "$K" --steps 5 --batch 8
+expect "search prints the split"   0 "12 train / 12 eval \(seed 0" -- "$PRUNE" "$M" "$K" --steps 5
+"$PRUNE" "$M" "$K" --steps 30 --batch 8 --out "$TMP/c2.json" >/dev/null 2>&1
+if cmp -s "$TMP/c1.json" "$TMP/c2.json"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: same seed gave different circuit.json"; fi
+"$PRUNE" "$M" "$K" --steps 30 --batch 8 --seed 5 --out "$TMP/c3.json" >/dev/null 2>&1
+if ! cmp -s "$TMP/c1.json" "$TMP/c3.json"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: another seed gave the same circuit.json"; fi
+expect "circuit.json format"       0 '"format": "prune-circuit"' -- cat "$TMP/c1.json"
+expect "eval a circuit"            0 "held-out metrics"       -- "$PRUNE" eval "$M" "$K" --circuit "$TMP/c1.json"
+expect "eval --full"               0 "evaluating full model"  -- "$PRUNE" eval "$M" "$K" --full
+expect "eval --empty --all"        0 "every example of the task file" -- "$PRUNE" eval "$M" "$K" --empty --all
+expect "eval needs what"           2 "needs one of --circuit" -- "$PRUNE" eval "$M" "$K"
+expect "search options"            0 "granularities head neuron" -- "$PRUNE" "$M" "$K" --steps 3 --granularities head,neuron --target all=0.5 --ablation mean
+expect "lambda mode"               0 "fixed lambda"           -- "$PRUNE" "$M" "$K" --steps 3 --lambda all=0.1 --ablation zero
+expect "two sparsity modes"        2 "give one of"            -- "$PRUNE" "$M" "$K" --target all=0.5 --kl-budget 0.1
+expect "bad granularity"           2 "unknown granularity"    -- "$PRUNE" "$M" "$K" --granularities heads
+expect "bad target"                2 "--target needs a number" -- "$PRUNE" "$M" "$K" --target head=2
+expect "bad ablation"              2 "--ablation must be"     -- "$PRUNE" "$M" "$K" --ablation resample
+printf '{"format": "prune-circuit", "masks": {"head": {"keep": [[1, 1]]}}}' > "$TMP/bad.json"  # NH is 1
+expect "circuit for another model" 1 "masks.head.keep\[0\]: expected 1 entries" -- "$PRUNE" eval "$M" "$K" --circuit "$TMP/bad.json"
+printf '{"masks": ' > "$TMP/bad2.json"
+expect "circuit not JSON"          1 "bad2.json:1: not valid JSON" -- "$PRUNE" eval "$M" "$K" --circuit "$TMP/bad2.json"
+# Ctrl-C: the search stops after the current step and still writes the circuit found so far
+"$PRUNE" "$M" "$K" --steps 10000000 --batch 8 --out "$TMP/int.json" > "$TMP/int.log" 2>&1 &
+pid=$!
+sleep 1.5
+kill -INT $pid
+wait $pid
+rc=$?
+if [ $rc -eq 0 ] && grep -q "stopped after step" "$TMP/int.log" && grep -q '"prune-circuit"' "$TMP/int.json"; then
+  pass=$((pass + 1))
+else
+  fail=$((fail + 1)); echo "FAIL: SIGINT: exit $rc"; tail -3 "$TMP/int.log"
+fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -389,6 +389,44 @@ static void test_planted_circuit(void **state) {
     gpt2_free(&m);
 }
 
+static void test_circuit_file_round_trip(void **state) {
+    (void)state;
+    GPT2 m;
+    PruneErr err;
+    GPT2Config c = tiny_config();
+    assert_int_equal(gpt2_build_random(&m, &c, 25, 0.5f, &err), 0);
+    Task t = random_task(6, c.V, 6, 7);
+    Pruner p;
+    build(&p, &m, ABL_CORRUPTED, 3, 6, &t);
+    Rng r;
+    rng_seed(&r, 3);
+    for (size_t i = 0; i < p.masks.total; i++) p.masks.log_alpha[i] = rng_uniform(&r) * 4 - 1;
+    unsigned char *keep = malloc(p.masks.total), *back = malloc(p.masks.total);
+    masks_readout(&p.masks, keep);
+    TaskSet ts = {0};
+    ts.file = t, ts.train = t, ts.eval = t, ts.split = 1, ts.train_frac = 0.5;
+    RunResult res = {0};
+    const char *path = tmp_path("circuit.json");
+    assert_int_equal(circuit_write(path, &p, keep, "random", &ts, &res, &err), 0);
+    assert_int_equal(circuit_read(path, &p.masks, back, &err), 0);
+    assert_memory_equal(keep, back, p.masks.total);
+    // a model of another shape is refused, naming the field
+    Masks other;
+    GPT2Config c2 = c;
+    c2.NH = 4;
+    int en[NUM_GRAN] = {1, 1, 1, 1, 1, 1, 1, 1};
+    assert_int_equal(masks_build(&other, &c2, en, &err), 0);
+    unsigned char *k2 = malloc(other.total);
+    assert_int_equal(circuit_read(path, &other, k2, &err), -1);
+    assert_non_null(strstr(err.msg, "masks.head.keep[0]: expected 4 entries"));
+    free(k2);
+    masks_free(&other);
+    free(keep), free(back);
+    pruner_free(&p);
+    task_free(&t);
+    gpt2_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradient_every_gate_every_ablation),
@@ -397,6 +435,7 @@ int main(void) {
         cmocka_unit_test(test_readout_consistency),
         cmocka_unit_test(test_same_seed_same_masks),
         cmocka_unit_test(test_planted_circuit),
+        cmocka_unit_test(test_circuit_file_round_trip),
     };
     return cmocka_run_group_tests_name("prune", tests, NULL, NULL);
 }
