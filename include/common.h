@@ -65,6 +65,11 @@ void prune_fix_blas_coretype(char **argv);
 // The core OpenBLAS is using, e.g. "SkylakeX".
 const char *prune_blas_core(void);
 
+// Small path and string predicates shared by the loaders.
+int path_is_dir(const char *p);
+int path_is_file(const char *p);
+int str_ends_with(const char *s, const char *suffix);
+
 double now_seconds(void);
 
 // Parses a whole decimal integer in [lo, hi]; returns -1 on anything else.

@@ -8,30 +8,20 @@
 
 #define GELU_SCALE 0.7978845608028654f  // sqrt(2/pi)
 
-static inline float gelu1(float x) {
-    float u = GELU_SCALE * (x + 0.044715f * x * x * x);
-    return 0.5f * x * (1.0f + tanhf(u));
-}
-
-static inline float gelu_grad1(float x) {
-    float u = GELU_SCALE * (x + 0.044715f * x * x * x);
-    float th = tanhf(u);
-    float sech2 = 1.0f - th * th;
-    return 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
-}
-
-// The fast versions use tanh_simd (kutil.h) so the loops vectorise.
-static inline float gelu1_simd(float x) {
-    float u = GELU_SCALE * (x + 0.044715f * x * x * x);
-    return 0.5f * x * (1.0f + tanh_simd(u));
-}
-
-static inline float gelu_grad1_simd(float x) {
-    float u = GELU_SCALE * (x + 0.044715f * x * x * x);
-    float th = tanh_simd(u);
-    float sech2 = 1.0f - th * th;
-    return 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
-}
+// The formula and its derivative, once, over a tanh: libm's for the reference kernels,
+// tanh_simd (kutil.h) for the fast ones, so their loops vectorise.
+#define GELU_PAIR(SUFFIX, TANH)                                                                 \
+    static inline float gelu1##SUFFIX(float x) {                                               \
+        float u = GELU_SCALE * (x + 0.044715f * x * x * x);                                    \
+        return 0.5f * x * (1.0f + TANH(u));                                                    \
+    }                                                                                          \
+    static inline float gelu_grad1##SUFFIX(float x) {                                          \
+        float u = GELU_SCALE * (x + 0.044715f * x * x * x), th = TANH(u);                      \
+        return 0.5f * (1.0f + th) +                                                            \
+               0.5f * x * (1.0f - th * th) * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);   \
+    }
+GELU_PAIR(, tanhf)
+GELU_PAIR(_simd, tanh_simd)
 
 // inp (N) -> out (N)
 void gelu_forward_ref(float *out, const float *inp, size_t N) {

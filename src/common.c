@@ -169,6 +169,21 @@ void prune_set_threads(int n) {
 
 int prune_get_threads(void) { return g_threads; }
 
+int path_is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int path_is_file(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int str_ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
 const char *prune_blas_core(void) { return openblas_get_corename(); }
 
 static int core_in(const char *core, const char *const *list) {

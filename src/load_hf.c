@@ -425,18 +425,6 @@ done:
     return rc;
 }
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-static int is_file(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-static int ends_with(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
 
 // Loads every shard named in a model.safetensors.index.json weight_map.
 static int load_sharded(HfLoad *hl, const char *index_path, const char *dir, PruneErr *err) {
@@ -491,7 +479,7 @@ int gpt2_load_hf(GPT2 *m, const char *path, PruneErr *err) {
     memset(m, 0, sizeof *m);
     CHECK(((union { uint16_t u; uint8_t b[2]; }){.u = 1}).b[0] == 1);  // little-endian host
     char dir[4096], st[8192], idx[8192], cfg[8192];
-    if (is_dir(path)) {
+    if (path_is_dir(path)) {
         snprintf(dir, sizeof dir, "%s", path);
     } else {
         snprintf(dir, sizeof dir, "%s", path);
@@ -501,17 +489,17 @@ int gpt2_load_hf(GPT2 *m, const char *path, PruneErr *err) {
     }
     snprintf(cfg, sizeof cfg, "%s/config.json", dir);
     st[0] = idx[0] = 0;
-    if (is_dir(path)) {
+    if (path_is_dir(path)) {
         snprintf(st, sizeof st, "%s/model.safetensors", dir);
         snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", dir);
-        if (!is_file(st)) st[0] = 0;
-        if (!is_file(idx)) idx[0] = 0;
+        if (!path_is_file(st)) st[0] = 0;
+        if (!path_is_file(idx)) idx[0] = 0;
         if (!st[0] && !idx[0])
             return perr(err, "%s: folder has neither model.safetensors nor "
                              "model.safetensors.index.json. Hint: prune reads safetensors "
                              "weights; convert a pytorch_model.bin with save_pretrained(..., "
                              "safe_serialization=True).", path);
-    } else if (ends_with(path, ".json")) {
+    } else if (str_ends_with(path, ".json")) {
         snprintf(idx, sizeof idx, "%s", path);
     } else {
         snprintf(st, sizeof st, "%s", path);
@@ -572,7 +560,7 @@ fail:
 }
 
 int gpt2_load(GPT2 *m, const char *path, int writable, PruneErr *err) {
-    if (is_dir(path) || ends_with(path, ".safetensors") || ends_with(path, ".json"))
+    if (path_is_dir(path) || str_ends_with(path, ".safetensors") || str_ends_with(path, ".json"))
         return gpt2_load_hf(m, path, err);
     return gpt2_load_llmc(m, path, writable, err);
 }

@@ -227,17 +227,24 @@ static void read_meta(Task *t, const char *s, size_t n) {
     }
 }
 
+// The next line of text[0..len) from *pos: its start and length (without \n or \r\n).
+static int next_line(char *text, size_t len, size_t *pos, char **s, size_t *n) {
+    if (*pos >= len) return 0;
+    size_t e = *pos;
+    while (e < len && text[e] != '\n') e++;
+    *s = text + *pos;
+    *n = e - *pos;
+    *pos = e + 1;
+    if (*n && (*s)[*n - 1] == '\r') (*n)--;
+    return 1;
+}
+
 static int parse_txt(Builder *b, Task *t, char *text, size_t len, PruneErr *err) {
     int line = 0;
-    size_t pos = 0;
-    while (pos < len) {
+    size_t pos = 0, n;
+    char *s;
+    while (next_line(text, len, &pos, &s, &n)) {
         line++;
-        size_t e = pos;
-        while (e < len && text[e] != '\n') e++;
-        char *s = text + pos;
-        size_t n = e - pos;
-        pos = e + 1;
-        if (n && s[n - 1] == '\r') n--;
         size_t blank = 0;
         while (blank < n && (s[blank] == ' ' || s[blank] == '\t')) blank++;
         if (blank == n) continue;  // blank line
@@ -276,16 +283,12 @@ static int parse_txt(Builder *b, Task *t, char *text, size_t len, PruneErr *err)
 // span when it differs.
 static int parse_jsonl(Builder *b, char *text, size_t len, PruneErr *err) {
     int line = 0;
-    size_t pos = 0;
-    while (pos < len) {
+    size_t pos = 0, n;
+    char *s;
+    while (next_line(text, len, &pos, &s, &n)) {
         line++;
-        size_t e = pos;
-        while (e < len && text[e] != '\n') e++;
-        char *s = text + pos;
-        size_t n = e - pos;
-        pos = e + 1;
         size_t blank = 0;
-        while (blank < n && (s[blank] == ' ' || s[blank] == '\t' || s[blank] == '\r')) blank++;
+        while (blank < n && (s[blank] == ' ' || s[blank] == '\t')) blank++;
         if (blank == n) continue;
         json_error_t je;
         json_t *o = json_loadb(s, n, 0, &je);

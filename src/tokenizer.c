@@ -420,18 +420,6 @@ void tok_free(Tokenizer *t) {
 
 // --- loading files -------------------------------------------------------------------
 
-static int file_exists(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-static int dir_exists(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-static int ends_with(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
 static void sibling(char *out, size_t cap, const char *path, const char *name) {
     const char *slash = strrchr(path, '/');
     if (slash) snprintf(out, cap, "%.*s/%s", (int)(slash - path), path, name);
@@ -453,29 +441,29 @@ static int load_pair(Tokenizer *t, const char *vocab, const char *merges, PruneE
 
 int tok_load(Tokenizer *t, const char *path, PruneErr *err) {
     char a[4200], b[4200];
-    if (dir_exists(path)) {
+    if (path_is_dir(path)) {
         snprintf(a, sizeof a, "%s/vocab.json", path);
         snprintf(b, sizeof b, "%s/merges.txt", path);
-        if (file_exists(a) && file_exists(b)) return load_pair(t, a, b, err);
+        if (path_is_file(a) && path_is_file(b)) return load_pair(t, a, b, err);
         snprintf(a, sizeof a, "%s/encoder.json", path);
         snprintf(b, sizeof b, "%s/vocab.bpe", path);
-        if (file_exists(a) && file_exists(b)) return load_pair(t, a, b, err);
-        if (file_exists(b)) return load_pair(t, NULL, b, err);
+        if (path_is_file(a) && path_is_file(b)) return load_pair(t, a, b, err);
+        if (path_is_file(b)) return load_pair(t, NULL, b, err);
         return perr(err, "%s: folder has no vocabulary (vocab.json + merges.txt, encoder.json + "
                          "vocab.bpe, or vocab.bpe). Hint: give the vocabulary file with --vocab.",
                     path);
     }
-    if (ends_with(path, ".json")) {
-        sibling(b, sizeof b, path, ends_with(path, "encoder.json") ? "vocab.bpe" : "merges.txt");
-        if (!file_exists(b)) sibling(b, sizeof b, path, "vocab.bpe");
-        if (!file_exists(b))
+    if (str_ends_with(path, ".json")) {
+        sibling(b, sizeof b, path, str_ends_with(path, "encoder.json") ? "vocab.bpe" : "merges.txt");
+        if (!path_is_file(b)) sibling(b, sizeof b, path, "vocab.bpe");
+        if (!path_is_file(b))
             return perr(err, "%s: no merges file beside it (merges.txt or vocab.bpe). Hint: a "
                              "vocab.json needs its merges.txt in the same folder.", path);
         return load_pair(t, path, b, err);
     }
-    if (ends_with(path, "merges.txt")) {
+    if (str_ends_with(path, "merges.txt")) {
         sibling(a, sizeof a, path, "vocab.json");
-        if (!file_exists(a))
+        if (!path_is_file(a))
             return perr(err, "%s: no vocab.json beside it. Hint: merges.txt needs its vocab.json; "
                              "GPT-2's vocab.bpe works alone.", path);
         return load_pair(t, a, path, err);
@@ -489,7 +477,7 @@ static int find_gpt2_vocab(char *out, size_t cap) {
     const char *home = getenv("PRUNE_HOME");
     if (home) {
         snprintf(out, cap, "%s/models/gpt2/vocab.bpe", home);
-        if (file_exists(out)) return 0;
+        if (path_is_file(out)) return 0;
     }
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -500,11 +488,11 @@ static int find_gpt2_vocab(char *out, size_t cap) {
         const char *ups[3] = {"", "/..", "/../.."};
         for (int i = 0; i < 3; i++) {
             snprintf(out, cap, "%s%s/models/gpt2/vocab.bpe", exe, ups[i]);
-            if (file_exists(out)) return 0;
+            if (path_is_file(out)) return 0;
         }
     }
     snprintf(out, cap, "%s/models/gpt2/vocab.bpe", PRUNE_SOURCE_DIR);
-    return file_exists(out) ? 0 : -1;
+    return path_is_file(out) ? 0 : -1;
 }
 
 int tok_load_for_model(Tokenizer *t, const char *model_path, const char *vocab, int model_V,
@@ -514,11 +502,11 @@ int tok_load_for_model(Tokenizer *t, const char *model_path, const char *vocab, 
     if (vocab) {
         rc = tok_load(t, vocab, err);
     } else {
-        if (dir_exists(model_path)) snprintf(dir, sizeof dir, "%s", model_path);
+        if (path_is_dir(model_path)) snprintf(dir, sizeof dir, "%s", model_path);
         else sibling(dir, sizeof dir, model_path, ".");
         snprintf(a, sizeof a, "%s/vocab.json", dir);
         snprintf(b, sizeof b, "%s/merges.txt", dir);
-        if (file_exists(a) && file_exists(b)) {
+        if (path_is_file(a) && path_is_file(b)) {
             rc = load_pair(t, a, b, err);
         } else {
             if (find_gpt2_vocab(a, sizeof a))
