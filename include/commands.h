@@ -56,4 +56,8 @@ typedef enum { EVAL_CIRCUIT, EVAL_FULL, EVAL_EMPTY } EvalWhat;
 int cmd_eval(const RunArgs *a, EvalWhat what, const char *circuit, int all_examples, FILE *out,
              PruneErr *err);
 
+// `prune train --corpus FILE --out DIR [...]`: train a small GPT-2 from scratch.
+#include "train.h"
+int cmd_train(const TrainConfig *cfg, FILE *out, PruneErr *err);
+
 #endif

@@ -27,6 +27,9 @@ static const char *USAGE =
     "  prune tokenize [--model MODEL | --vocab FILE] [--json] TEXT     text -> ids\n"
     "  prune tokenize [--model MODEL | --vocab FILE] --decode \"IDS\"    ids -> text\n"
     "  prune bpe --corpus FILE --vocab-size N --out DIR    learn a byte-level BPE vocabulary\n"
+    "  prune train --corpus FILE --out DIR [--layers N --heads N --dim N --ctx N --steps N\n"
+    "              --batch N --lr X --seed S --vocab-size N --attn-only]\n"
+    "                                            train a small GPT-2 from scratch\n"
     "  prune --help                              this text\n"
     "\n"
     "MODEL: an llm.c checkpoint (.bin, v3 fp32 or v5 bf16), a Hugging Face GPT-2 folder or its\n"
@@ -69,6 +72,8 @@ static const char *USAGE =
     "  --out PATH           (bpe) output folder; (gen) task file\n"
     "  --n N                (gen) number of examples [400]\n"
     "  --threads N          OpenMP/OpenBLAS threads [2]\n"
+    "train options: --layers [2] --heads [4] --dim [64] --ctx [64] --steps [2000] --batch [32]\n"
+    "  --lr [3e-3] --seed [0] --vocab-size [512] --attn-only (no MLP: for induction models)\n"
     "\n"
     "examples:\n"
     "  prune models/induction/model.bin models/induction/task.txt --out circuit.json\n"
@@ -88,7 +93,8 @@ static int fail(const PruneErr *err) {
 typedef struct {
     const char *ids, *vocab, *model, *corpus, *out, *eval, *ablation, *grans, *lambda, *target;
     const char *circuit, *steps_s, *batch_s, *chunk_s, *lr_s, *budget_s, *dual_s, *warm_s, *frac_s, *tmb_s;
-    int json, decode, skip_invalid, quiet, full, empty, all;
+    int json, decode, skip_invalid, quiet, full, empty, all, attn_only;
+    const char *layers_s, *heads_s, *dim_s, *ctx_s;
     long top, threads, vocab_size, n, seed;
     const char *pos[4];
     int npos;
@@ -106,13 +112,16 @@ static int parse_args(int argc, char **argv, int first, Args *a) {
         {"--lr", &a->lr_s, NULL, 0, 0},           {"--kl-budget", &a->budget_s, NULL, 0, 0},
         {"--dual-lr", &a->dual_s, NULL, 0, 0},    {"--warmup", &a->warm_s, NULL, 0, 0},
         {"--train-frac", &a->frac_s, NULL, 0, 0}, {"--max-target-mb", &a->tmb_s, NULL, 0, 0},
+        {"--layers", &a->layers_s, NULL, 0, 0},   {"--heads", &a->heads_s, NULL, 0, 0},
+        {"--dim", &a->dim_s, NULL, 0, 0},         {"--ctx", &a->ctx_s, NULL, 0, 0},
         {"--top", NULL, &a->top, 1, 1000000},     {"--threads", NULL, &a->threads, 1, 1024},
         {"--vocab-size", NULL, &a->vocab_size, 257, 1000000}, {"--n", NULL, &a->n, 1, 10000000},
         {"--seed", NULL, &a->seed, 0, 2147483647},
     };
     struct { const char *name; int *flag; } flags[] = {
         {"--json", &a->json}, {"--decode", &a->decode}, {"--skip-invalid", &a->skip_invalid},
-        {"--quiet", &a->quiet}, {"--full", &a->full}, {"--empty", &a->empty}, {"--all", &a->all}};
+        {"--quiet", &a->quiet}, {"--full", &a->full}, {"--empty", &a->empty}, {"--all", &a->all},
+        {"--attn-only", &a->attn_only}};
     for (int i = first; i < argc; i++) {
         const char *s = argv[i];
         size_t k, nf = sizeof flags / sizeof flags[0], no = sizeof opts / sizeof opts[0];
@@ -247,7 +256,7 @@ int main(int argc, char **argv) {
         fputs(USAGE, stdout);
         return 0;
     }
-    static const char *const commands[] = {"info", "next", "tokenize", "bpe", "gen", "check", "eval"};
+    static const char *const commands[] = {"info", "next", "tokenize", "bpe", "gen", "check", "eval", "train"};
     int is_cmd = 0;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) is_cmd |= !strcmp(cmd, commands[k]);
     if (!is_cmd && cmd[0] == '-') return usage_error("unknown option", cmd);
@@ -276,6 +285,33 @@ int main(int argc, char **argv) {
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         return cmd_prune(&r, stdout, &err) ? fail(&err) : 0;
+    }
+    if (!strcmp(cmd, "train")) {
+        if (a.npos) return usage_error("unexpected argument", a.pos[0]);
+        if (!a.corpus || !a.out) return usage_error("'prune train' needs --corpus FILE and --out DIR", NULL);
+        TrainConfig t;
+        train_config_defaults(&t);
+        t.corpus = a.corpus, t.out_dir = a.out, t.attn_only = a.attn_only, t.seed = (uint64_t)a.seed;
+        double x;
+        struct { const char *s, *name; double lo, hi; int *dst; } ints[] = {
+            {a.layers_s, "--layers", 1, 64, &t.layers}, {a.heads_s, "--heads", 1, 64, &t.heads},
+            {a.dim_s, "--dim", 1, 4096, &t.dim},        {a.ctx_s, "--ctx", 2, 4096, &t.ctx},
+            {a.steps_s, "--steps", 1, 1e7, &t.steps},   {a.batch_s, "--batch", 1, 4096, &t.batch}};
+        for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
+            if (ints[k].s) {
+                if (num(ints[k].s, ints[k].name, ints[k].lo, ints[k].hi, &x)) return 2;
+                *ints[k].dst = (int)x;
+            }
+        if (a.vocab_size) t.vocab_size = (int)a.vocab_size;
+        if (a.lr_s) {
+            if (num(a.lr_s, "--lr", 1e-7, 10, &x)) return 2;
+            t.lr = (float)x;
+        }
+        t.stop = &g_stop;
+        t.progress = stdout;
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        return cmd_train(&t, stdout, &err) ? fail(&err) : 0;
     }
     if (!strcmp(cmd, "info")) {
         if (a.npos != 1) return usage_error(a.npos ? "too many arguments" : "missing MODEL", NULL);

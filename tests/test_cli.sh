@@ -101,6 +101,14 @@ printf '{"format": "prune-circuit", "masks": {"head": {"keep": [[1, 1]]}}}' > "$
 expect "circuit for another model" 1 "masks.head.keep\[0\]: expected 1 entries" -- "$PRUNE" eval "$M" "$K" --circuit "$TMP/bad.json"
 printf '{"masks": ' > "$TMP/bad2.json"
 expect "circuit not JSON"          1 "bad2.json:1: not valid JSON" -- "$PRUNE" eval "$M" "$K" --circuit "$TMP/bad2.json"
+# training from scratch
+for i in $(seq 1 60); do echo "red green blue cyan gold pink"; echo "gold pink gray teal red green"; done > "$TMP/colors.txt"
+expect "train"                     0 "trained 20 steps"       -- "$PRUNE" train --corpus "$TMP/colors.txt" --out "$TMP/tm" --steps 20 --layers 1 --dim 32 --heads 2 --ctx 16 --vocab-size 270
+expect "trained model loads"       0 "layers      L  = 1"    -- "$PRUNE" info "$TMP/tm/model.bin"
+expect "trained model's vocab"     0 "^[0-9]+( [0-9]+)*$"        -- "$PRUNE" tokenize --model "$TMP/tm/model.bin" " red green"
+expect "train needs options"       2 "needs --corpus FILE and --out DIR" -- "$PRUNE" train --corpus "$TMP/colors.txt"
+expect "train bad dim"             2 "--dim needs"            -- "$PRUNE" train --corpus "$TMP/colors.txt" --out "$TMP/x" --dim 0
+
 # Ctrl-C: the search stops after the current step and still writes the circuit found so far
 "$PRUNE" "$M" "$K" --steps 10000000 --batch 8 --out "$TMP/int.json" > "$TMP/int.log" 2>&1 &
 pid=$!

@@ -1,0 +1,250 @@
+// train.c: training a small GPT-2 from scratch (teaching models). The corpus is text, one
+// sequence a line; the vocabulary is learned from it (bpe_train); every training sequence
+// starts at a line boundary and packs whole lines up to the context, so prompts that start
+// at position 0 (task prompts) are in distribution. AdamW with linear warm-up and cosine
+// decay to 10%, global-norm gradient clipping; weight decay on matrices only.
+#include "train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gpt2.h"
+#include "kernels.h"
+#include "rng.h"
+#include "tokenizer.h"
+
+void train_config_defaults(TrainConfig *c) {
+    memset(c, 0, sizeof *c);
+    c->layers = 2, c->heads = 4, c->dim = 64, c->ctx = 64;
+    c->steps = 2000, c->batch = 32, c->vocab_size = 512;
+    c->lr = 3e-3f, c->weight_decay = 0.1f, c->grad_clip = 1.0f, c->warmup = 0.05f;
+    c->eval_frac = 0.1f, c->eval_every = 250;
+}
+
+typedef struct {
+    int *ids;          // the corpus as tokens, lines back to back
+    size_t *line_off;  // start of each line in ids
+    int nlines;
+} Corpus;
+
+// Tokenises each line (with its newline) and records where lines start.
+static int tokenize_corpus(Tokenizer *tok, const char *text, size_t len, Corpus *c, PruneErr *err) {
+    IdVec all = {0};
+    size_t cap = 1024;
+    c->line_off = palloc(sizeof(size_t) * cap, "line offsets", err);
+    if (!c->line_off) return -1;
+    c->nlines = 0;
+    size_t pos = 0;
+    while (pos < len) {
+        size_t e = pos;
+        while (e < len && text[e] != '\n') e++;
+        size_t n = e < len ? e - pos + 1 : e - pos;  // keep the newline: the model learns line ends
+        if (e > pos) {
+            if ((size_t)c->nlines + 1 >= cap) {
+                size_t *q = realloc(c->line_off, sizeof(size_t) * (cap *= 2));
+                if (!q) return perr(err, "out of memory tokenising the corpus.");
+                c->line_off = q;
+            }
+            c->line_off[c->nlines++] = all.n;
+            if (tok_encode(tok, text + pos, n, &all, err)) return -1;
+        }
+        pos = e + 1;
+    }
+    c->line_off[c->nlines] = all.n;
+    c->ids = all.v;
+    return 0;
+}
+
+// One sequence starting at line `line`, at most T+1 tokens and not past line `end_line`
+// (exclusive): inputs tok and next-token targets tgt. Returns the positions filled.
+static int fill_sequence(const Corpus *c, int line, int end_line, int T, int *tok, int *tgt) {
+    size_t start = c->line_off[line], end = c->line_off[end_line];
+    size_t n = end - start < (size_t)T + 1 ? end - start : (size_t)T + 1;
+    for (size_t i = 0; i + 1 < n; i++) tok[i] = c->ids[start + i], tgt[i] = c->ids[start + i + 1];
+    return n > 1 ? (int)n - 1 : 0;
+}
+
+static void init_weights(GPT2 *m, uint64_t seed, int attn_only) {
+    const GPT2Config *c = &m->config;
+    Rng r;
+    rng_seed(&r, seed);
+    float *p = m->params_memory;
+    float resid_std = 0.02f / sqrtf(2.0f * c->L);  // GPT-2: residual projections scaled down
+    for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
+        int ln_w = t == 2 || t == 8 || t == 14, bias = t == 3 || t == 5 || t == 7 || t == 9 || t == 11 ||
+                   t == 13 || t == 15, resid = t == 6 || t == 12;
+        for (size_t i = 0; i < m->param_sizes[t]; i++)
+            p[i] = ln_w ? 1.0f : bias ? 0.0f : (resid ? resid_std : 0.02f) * rng_normal(&r);
+        p += m->param_sizes[t];
+    }
+    memset(m->params.wte + (size_t)c->V * c->C, 0, sizeof(float) * (size_t)(c->Vp - c->V) * c->C);
+    if (attn_only) {  // the MLP computes exactly 0 and is never updated
+        memset(m->params.fcw, 0, sizeof(float) * m->param_sizes[10]);
+        memset(m->params.fcb, 0, sizeof(float) * m->param_sizes[11]);
+        memset(m->params.fcprojw, 0, sizeof(float) * m->param_sizes[12]);
+        memset(m->params.fcprojb, 0, sizeof(float) * m->param_sizes[13]);
+    }
+}
+
+// Mean cross-entropy over the real positions of a batch; with grads, also the backward.
+static double batch_loss(GPT2 *m, GPT2Workspace *ws, const int *tok, const int *tgt, const int *lens,
+                         int B, int T, int *pos, float *logp, float *dlogp, float *dlogits,
+                         ParameterTensors *grads) {
+    const GPT2Config *c = &m->config;
+    int P = 0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < lens[b]; t++) pos[P++] = b * T + t;
+    PruneErr e;
+    CHECK(gpt2_forward(m, ws, tok, lens, B, T, pos, P, &e) == 0);
+    log_softmax_forward(logp, ws->logits, P, c->V, c->Vp);
+    double loss = 0;
+    int k = 0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < lens[b]; t++, k++) loss -= logp[(size_t)k * c->V + tgt[b * T + t]];
+    if (grads) {
+        memset(dlogp, 0, sizeof(float) * (size_t)P * c->V);
+        memset(dlogits, 0, sizeof(float) * (size_t)P * c->Vp);
+        k = 0;
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t < lens[b]; t++, k++) dlogp[(size_t)k * c->V + tgt[b * T + t]] = -1.0f / P;
+        log_softmax_backward(dlogits, dlogp, logp, P, c->V, c->Vp);
+        gpt2_backward(m, ws, dlogits, grads);
+    }
+    return loss / P;
+}
+
+int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
+    memset(res, 0, sizeof *res);
+    if (cfg->dim % cfg->heads)
+        return perr(err, "--dim %d is not a multiple of --heads %d.", cfg->dim, cfg->heads);
+    char *text = NULL;
+    size_t len;
+    if (read_file(cfg->corpus, &text, &len, err)) return -1;
+    mkdir(cfg->out_dir, 0755);
+    int merges, rc = -1;
+    Tokenizer tok = {0};
+    Corpus corp = {0};
+    GPT2 m = {0};
+    GPT2Workspace ws = {0};
+    float *gmem = NULL, *mom = NULL, *vel = NULL, *logp = NULL, *dlogp = NULL, *dlogits = NULL;
+    int *tk = NULL, *tg = NULL, *lens = NULL, *pos = NULL, *order = NULL;
+    if (bpe_train(text, len, cfg->vocab_size, cfg->out_dir, &merges, err)) goto done;
+    if (tok_load(&tok, cfg->out_dir, err)) goto done;
+    if (tokenize_corpus(&tok, text, len, &corp, err)) goto done;
+    if (corp.nlines < 20) {
+        perr(err, "%s: %d lines; training needs at least 20 (10%% are held out).", cfg->corpus, corp.nlines);
+        goto done;
+    }
+    int n_eval = (int)(corp.nlines * cfg->eval_frac), n_train = corp.nlines - n_eval;
+    GPT2Config mc = {.maxT = cfg->ctx, .V = tok.n_vocab, .Vp = (tok.n_vocab + 63) / 64 * 64,
+                     .L = cfg->layers, .NH = cfg->heads, .C = cfg->dim};
+    if (gpt2_build_random(&m, &mc, cfg->seed, 0.02f, err)) goto done;
+    init_weights(&m, cfg->seed, cfg->attn_only);
+    int B = cfg->batch, T = cfg->ctx, P = B * T;
+    size_t np = m.num_parameters;
+    if (gpt2_workspace_build(&ws, &mc, B, T, P, 0, err)) goto done;
+    gmem = pcalloc(sizeof(float) * np, "gradients", err);
+    mom = pcalloc(sizeof(float) * np, "AdamW state", err);
+    vel = pcalloc(sizeof(float) * np, "AdamW state", err);
+    logp = palloc(sizeof(float) * (size_t)P * mc.V, "log-probabilities", err);
+    dlogp = palloc(sizeof(float) * (size_t)P * mc.V, "gradients", err);
+    dlogits = palloc(sizeof(float) * (size_t)P * mc.Vp, "gradients", err);
+    tk = pcalloc(sizeof(int) * (size_t)P, "tokens", err);
+    tg = pcalloc(sizeof(int) * (size_t)P, "targets", err);
+    lens = pcalloc(sizeof(int) * (size_t)B, "lengths", err);
+    pos = pcalloc(sizeof(int) * (size_t)P, "positions", err);
+    order = palloc(sizeof(int) * (size_t)n_train, "order", err);
+    if (!gmem || !mom || !vel || !logp || !dlogp || !dlogits || !tk || !tg || !lens || !pos || !order) goto done;
+    ParameterTensors grads;
+    gpt2_point_params(&grads, gmem, m.param_sizes);
+    // weight decay applies to the matrices (wte, wpe, qkvw, attprojw, fcw, fcprojw)
+    size_t off[NUM_PARAM_TENSORS + 1] = {0};
+    for (int t = 0; t < NUM_PARAM_TENSORS; t++) off[t + 1] = off[t] + m.param_sizes[t];
+    Rng r;
+    rng_seed(&r, cfg->seed ^ 0x747261696eull);  // "train"
+    int opos = n_train;
+    char model_path[4200];
+    snprintf(model_path, sizeof model_path, "%s/model.bin", cfg->out_dir);
+    double t0 = now_seconds(), ema = 0;
+    int step;
+    for (step = 0; step < cfg->steps; step++) {
+        if (cfg->stop && *cfg->stop) break;
+        memset(tk, 0, sizeof(int) * (size_t)P);
+        for (int b = 0; b < B; b++) {  // sequences start at line boundaries, epochs shuffled
+            if (opos >= n_train) {
+                for (int i = 0; i < n_train; i++) order[i] = i;
+                for (int i = n_train - 1; i > 0; i--) {
+                    int j = (int)(rng_u64(&r) % (uint64_t)(i + 1)), x = order[i];
+                    order[i] = order[j], order[j] = x;
+                }
+                opos = 0;
+            }
+            lens[b] = fill_sequence(&corp, order[opos++], n_train, T, tk + b * T, tg + b * T);
+            if (lens[b] < 1) lens[b] = 1, tk[b * T] = tg[b * T] = 0;
+        }
+        memset(gmem, 0, sizeof(float) * np);
+        double loss = batch_loss(&m, &ws, tk, tg, lens, B, T, pos, logp, dlogp, dlogits, &grads);
+        if (!isfinite(loss)) {
+            perr(err, "step %d: the training loss is not finite. Hint: lower --lr.", step);
+            goto done;
+        }
+        ema = step ? 0.95 * ema + 0.05 * loss : loss;
+        double norm = 0;
+        for (size_t i = 0; i < np; i++) norm += (double)gmem[i] * gmem[i];
+        norm = sqrt(norm);
+        float clip = norm > cfg->grad_clip ? (float)(cfg->grad_clip / norm) : 1.0f;
+        float warm = cfg->warmup * cfg->steps;
+        float lr = step < warm ? cfg->lr * (step + 1) / warm
+                               : cfg->lr * (0.1f + 0.45f * (1 + cosf(3.14159265f * (step - warm) / (cfg->steps - warm + 1))));
+        float b1 = 0.9f, b2 = 0.95f, c1 = 1 - powf(b1, step + 1.0f), c2 = 1 - powf(b2, step + 1.0f);
+        for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
+            if (cfg->attn_only && t >= 10 && t <= 13) continue;  // the MLP stays exactly 0
+            float wd = (t == 0 || t == 1 || t == 4 || t == 6 || t == 10 || t == 12) ? cfg->weight_decay : 0;
+            for (size_t i = off[t]; i < off[t + 1]; i++) {
+                float g = gmem[i] * clip;
+                mom[i] = b1 * mom[i] + (1 - b1) * g;
+                vel[i] = b2 * vel[i] + (1 - b2) * g * g;
+                float *w = m.params_memory + i;
+                *w -= lr * ((mom[i] / c1) / (sqrtf(vel[i] / c2) + 1e-8f) + wd * *w);
+            }
+        }
+        memset(m.params.wte + (size_t)mc.V * mc.C, 0, sizeof(float) * (size_t)(mc.Vp - mc.V) * mc.C);
+        if ((step + 1) % cfg->eval_every == 0 || step + 1 == cfg->steps) {
+            if (gpt2_write_llmc(&m, model_path, err)) goto done;
+            if (cfg->progress)
+                fprintf(cfg->progress, "step %d/%d  train loss %.4f  lr %.2e  %.1f s\n", step + 1,
+                        cfg->steps, ema, lr, now_seconds() - t0);
+        }
+    }
+    // held-out loss: every held-out line on its own, from position 0 (as task prompts are)
+    double ev = 0;
+    int ne = 0;
+    for (int s = n_train; s < corp.nlines; s += B) {
+        int nb = corp.nlines - s < B ? corp.nlines - s : B;
+        memset(tk, 0, sizeof(int) * (size_t)P);
+        for (int b = 0; b < nb; b++) {
+            lens[b] = fill_sequence(&corp, s + b, s + b + 1, T, tk + b * T, tg + b * T);
+            if (lens[b] < 1) lens[b] = 1, tk[b * T] = tg[b * T] = 0;
+        }
+        ev += batch_loss(&m, &ws, tk, tg, lens, nb, T, pos, logp, dlogp, dlogits, NULL) * nb;
+        ne += nb;
+    }
+    if (gpt2_write_llmc(&m, model_path, err)) goto done;  // the final (or interrupted) weights
+    res->train_loss = ema;
+    res->eval_loss = ne ? ev / ne : NAN;
+    res->seconds = now_seconds() - t0;
+    res->steps_done = step;
+    res->vocab = mc.V;
+    res->params = np;
+    rc = 0;
+done:
+    free(text), free(corp.ids), free(corp.line_off);
+    free(gmem), free(mom), free(vel), free(logp), free(dlogp), free(dlogits);
+    free(tk), free(tg), free(lens), free(pos), free(order);
+    gpt2_workspace_free(&ws);
+    gpt2_free(&m);
+    tok_free(&tok);
+    return rc;
+}
