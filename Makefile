@@ -35,7 +35,7 @@ HEADERS = $(wildcard include/*.h) $(wildcard kernels/*.h)
 TESTS = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 
-.PHONY: all test bench clean deps check-cmocka
+.PHONY: all test bench clean deps check-cmocka demo models
 all: prune
 
 prune: $(BUILD)/prune
@@ -71,6 +71,19 @@ $(BUILD)/bench/%: bench/%.c bench/bench_util.h $(BUILD)/libprune.a
 
 bench: $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# The main job on the bundled model: find the IOI circuit of models/ioi-small (about 30 s).
+demo: $(BUILD)/prune
+	$(BUILD)/prune models/ioi-small/model.bin models/ioi-small/task.txt --out build/demo-circuit.json
+
+# Retrain the shipped teaching models from their generated corpora (deterministic for a given
+# thread count; about 2 minutes on 2 cores). models/README.md has the table.
+models: $(BUILD)/prune
+	@mkdir -p build/models
+	$(BUILD)/prune gen ioi --corpus-text --n 20000 --seed 0 --out build/models/ioi_corpus.txt
+	$(BUILD)/prune train --corpus build/models/ioi_corpus.txt --out models/ioi-small --layers 4 \
+		--heads 4 --dim 128 --ctx 32 --steps 2000 --batch 32 --vocab-size 800 --seed 0 --threads 2
+	$(BUILD)/prune gen ioi --model models/ioi-small/model.bin --n 400 --seed 1 --out models/ioi-small/task.txt
 
 deps:
 	$(SUDO) apt-get update -qq

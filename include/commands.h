@@ -31,7 +31,7 @@ int parse_id_list(const char *s, int *ids, int cap, int *n, PruneErr *err);
 // `prune gen KIND [--n N] [--seed S] [--out FILE]`: a task file for GPT-2's vocabulary
 // (or --vocab / --model's). Writes to out_path atomically, or to `out` when NULL.
 int cmd_gen(const char *kind, int n, uint64_t seed, const char *vocab, const char *model,
-            const char *out_path, FILE *out, PruneErr *err);
+            const char *out_path, int corpus, FILE *out, PruneErr *err);
 
 // `prune check MODEL TASK [--eval FILE] [--skip-invalid]`: load and validate a task the way
 // a pruning run would, and report it.

@@ -20,5 +20,8 @@ extern const int IOI_NAMES_N, IOI_BABA_TEMPLATES_N, IOI_PLACES_N, IOI_OBJECTS_N,
 // parser against tok and max_len; invalid candidates are redrawn.
 int gen_task(const char *kind, int n, uint64_t seed, Tokenizer *tok, int max_len, char **out,
              size_t *out_len, PruneErr *err);
+// Training text for a teaching model of the task: n lines, each a whole clean example with
+// its answer (the same templates, names and words as the task), no tokenizer needed.
+int gen_corpus(const char *kind, int n, uint64_t seed, char **out, size_t *out_len, PruneErr *err);
 
 #endif

@@ -254,14 +254,19 @@ static int tokenizer_for(const char *model, const char *vocab, Tokenizer *tok, i
 }
 
 int cmd_gen(const char *kind, int n, uint64_t seed, const char *vocab, const char *model,
-            const char *out_path, FILE *out, PruneErr *err) {
-    Tokenizer tok;
-    int maxT;
-    if (tokenizer_for(model, vocab, &tok, &maxT, err)) return -1;
+            const char *out_path, int corpus, FILE *out, PruneErr *err) {
     char *text = NULL;
     size_t len = 0;
-    int rc = gen_task(kind, n, seed, &tok, maxT, &text, &len, err);
-    tok_free(&tok);
+    int rc;
+    if (corpus) {
+        rc = gen_corpus(kind, n, seed, &text, &len, err);
+    } else {
+        Tokenizer tok;
+        int maxT;
+        if (tokenizer_for(model, vocab, &tok, &maxT, err)) return -1;
+        rc = gen_task(kind, n, seed, &tok, maxT, &text, &len, err);
+        tok_free(&tok);
+    }
     if (rc) return -1;
     if (out_path) {
         AtomicFile af;

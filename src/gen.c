@@ -248,3 +248,26 @@ done:
     free(o.s), free(line.s), free(pool);
     return rc;
 }
+
+int gen_corpus(const char *kind, int n, uint64_t seed, char **out, size_t *out_len, PruneErr *err) {
+    if (strcmp(kind, "ioi") && strcmp(kind, "gp"))
+        return perr(err, "--corpus is available for ioi and gp so far, not '%s'.", kind);
+    Buf o = {0}, line = {0};
+    Rng r;
+    rng_seed(&r, seed ^ 0x636f72707573ull);  // "corpus": not the task's stream
+    for (int i = 0; i < n; i++) {
+        line.n = 0;
+        if (!strcmp(kind, "ioi")) gen_ioi(&line, &r);
+        else gen_gp(&line, &r);
+        // clean<TAB>corrupted<TAB>correct<TAB>wrong -> clean + correct + "."
+        char *t1 = memchr(line.s, '\t', line.n), *t2 = t1 ? memchr(t1 + 1, '\t', line.n - (size_t)(t1 + 1 - line.s)) : NULL;
+        char *t3 = t2 ? memchr(t2 + 1, '\t', line.n - (size_t)(t2 + 1 - line.s)) : NULL;
+        CHECK(t1 && t2 && t3);
+        bprintf(&o, "%.*s%.*s.\n", (int)(t1 - line.s), line.s, (int)(t3 - t2 - 1), t2 + 1);
+    }
+    free(line.s);
+    if (!o.s) return perr(err, "out of memory generating a corpus.");
+    *out = o.s;
+    *out_len = o.n;
+    return 0;
+}

@@ -21,7 +21,8 @@ static const char *USAGE =
     "                                            metrics of a given circuit, held out\n"
     "  prune check MODEL TASK [--eval FILE] [--skip-invalid]   validate a task for a model\n"
     "  prune gen ioi|gt|gp|induction [--n N] [--seed S] [--out FILE] [--model M | --vocab F]\n"
-    "                                            write a task file for a standard circuit task\n"
+    "                                            write a task file for a standard circuit task;\n"
+    "                                            --corpus-text: training text instead (ioi, gp)\n"
     "  prune info MODEL [--json]                 model config, parameter count, file format\n"
     "  prune next MODEL TEXT [--top K] [--json]  top-K next tokens (or --ids \"464 2068 318\")\n"
     "  prune tokenize [--model MODEL | --vocab FILE] [--json] TEXT     text -> ids\n"
@@ -93,7 +94,7 @@ static int fail(const PruneErr *err) {
 typedef struct {
     const char *ids, *vocab, *model, *corpus, *out, *eval, *ablation, *grans, *lambda, *target;
     const char *circuit, *steps_s, *batch_s, *chunk_s, *lr_s, *budget_s, *dual_s, *warm_s, *frac_s, *tmb_s;
-    int json, decode, skip_invalid, quiet, full, empty, all, attn_only;
+    int json, decode, skip_invalid, quiet, full, empty, all, attn_only, gen_corpus;
     const char *layers_s, *heads_s, *dim_s, *ctx_s;
     long top, threads, vocab_size, n, seed;
     const char *pos[4];
@@ -121,7 +122,7 @@ static int parse_args(int argc, char **argv, int first, Args *a) {
     struct { const char *name; int *flag; } flags[] = {
         {"--json", &a->json}, {"--decode", &a->decode}, {"--skip-invalid", &a->skip_invalid},
         {"--quiet", &a->quiet}, {"--full", &a->full}, {"--empty", &a->empty}, {"--all", &a->all},
-        {"--attn-only", &a->attn_only}};
+        {"--attn-only", &a->attn_only}, {"--corpus-text", &a->gen_corpus}};
     for (int i = first; i < argc; i++) {
         const char *s = argv[i];
         size_t k, nf = sizeof flags / sizeof flags[0], no = sizeof opts / sizeof opts[0];
@@ -348,7 +349,8 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "gen")) {
         if (a.npos != 1) return usage_error(a.npos ? "too many arguments" : "missing KIND (ioi, gt, gp or induction)", NULL);
-        return cmd_gen(a.pos[0], (int)a.n, (uint64_t)a.seed, a.vocab, a.model, a.out, stdout, &err) ? fail(&err) : 0;
+        return cmd_gen(a.pos[0], (int)a.n, (uint64_t)a.seed, a.vocab, a.model, a.out, a.gen_corpus, stdout, &err)
+                   ? fail(&err) : 0;
     }
     // check
     if (a.npos != 2) return usage_error(a.npos < 2 ? "missing MODEL or TASK" : "too many arguments", NULL);

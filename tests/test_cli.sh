@@ -109,6 +109,10 @@ expect "trained model's vocab"     0 "^[0-9]+( [0-9]+)*$"        -- "$PRUNE" tok
 expect "train needs options"       2 "needs --corpus FILE and --out DIR" -- "$PRUNE" train --corpus "$TMP/colors.txt"
 expect "train bad dim"             2 "--dim needs"            -- "$PRUNE" train --corpus "$TMP/colors.txt" --out "$TMP/x" --dim 0
 
+# the shipped teaching model does its task (held-out prompts of its task file)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+expect "ioi-small does IOI"        0 "accuracy \(pairwise\) +1\.000 +1\.000" -- "$PRUNE" eval "$ROOT/models/ioi-small/model.bin" "$ROOT/models/ioi-small/task.txt" --full
+
 # Ctrl-C: the search stops after the current step and still writes the circuit found so far
 "$PRUNE" "$M" "$K" --steps 10000000 --batch 8 --out "$TMP/int.json" > "$TMP/int.log" 2>&1 &
 pid=$!
