@@ -83,6 +83,18 @@ int write_bytes(const char *path, const void *data, size_t n) {
     return (fclose(f) == 0 && w == n) ? 0 : -1;
 }
 
+void assert_same_file(const char *dir1, const char *dir2, const char *name) {
+    char p1[1024], p2[1024], *t1, *t2;
+    size_t l1, l2;
+    PruneErr err;
+    snprintf(p1, sizeof p1, "%s/%s", dir1, name);
+    snprintf(p2, sizeof p2, "%s/%s", dir2, name);
+    if (read_file(p1, &t1, &l1, &err) || read_file(p2, &t2, &l2, &err)) fail_msg("%s", err.msg);
+    int same = l1 == l2 && memcmp(t1, t2, l1) == 0;
+    free(t1), free(t2);
+    if (!same) fail_msg("%s differs between %s and %s", name, dir1, dir2);
+}
+
 GPT2Config tiny_config(void) {
     GPT2Config c = {.maxT = 8, .V = 11, .Vp = 16, .L = 2, .NH = 2, .C = 8};
     return c;

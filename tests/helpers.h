@@ -37,6 +37,8 @@ double dot_d(const float *out, const float *r, size_t n);
 // A fresh temporary folder for this process (created on first use) and a path in it.
 const char *tmp_path(const char *name);
 int write_bytes(const char *path, const void *data, size_t n);
+// Fails the test unless dir1/name and dir2/name have the same bytes.
+void assert_same_file(const char *dir1, const char *dir2, const char *name);
 
 // A tiny GPT-2: V=11, Vp=16, maxT=8, L=2, NH=2, C=8; weights ~ N(0, std).
 GPT2Config tiny_config(void);

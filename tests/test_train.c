@@ -73,15 +73,7 @@ static void test_train_learns_and_round_trips(void **state) {
     // same seed, same checkpoint, byte for byte
     c.out_dir = d2;
     assert_int_equal(train_model(&c, &r, &err), 0);
-    char p1[600], p2[600], *b1, *b2;
-    size_t l1, l2;
-    snprintf(p1, sizeof p1, "%s/model.bin", d1);
-    snprintf(p2, sizeof p2, "%s/model.bin", d2);
-    assert_int_equal(read_file(p1, &b1, &l1, &err), 0);
-    assert_int_equal(read_file(p2, &b2, &l2, &err), 0);
-    assert_int_equal(l1, l2);
-    assert_memory_equal(b1, b2, l1);
-    free(b1), free(b2);
+    assert_same_file(d1, d2, "model.bin");
 }
 
 static void test_attention_only(void **state) {
