@@ -84,6 +84,9 @@ int gpt2_load_hf(GPT2 *m, const char *path, PruneErr *err);
 // Writes an llm.c version-3 (fp32) checkpoint atomically (temporary file, then rename).
 int gpt2_write_llmc(const GPT2 *m, const char *path, PruneErr *err);
 void gpt2_free(GPT2 *m);
+// 1 when every MLP weight and bias is exactly 0 (an attention-only model, e.g. trained with
+// prune train --attn-only): its MLPs add nothing.
+int gpt2_mlp_is_zero(const GPT2 *m);
 
 // Pure parser of the 256-int32 llm.c header; file_size is checked exactly.
 #define LLMC_MAGIC 20240326

@@ -119,6 +119,14 @@ void gpt2_free(GPT2 *m) {
     memset(m, 0, sizeof *m);
 }
 
+int gpt2_mlp_is_zero(const GPT2 *m) {
+    const float *p = m->params.fcw;  // fcw, fcb, fcprojw, fcprojb are contiguous (tensors 10-13)
+    size_t n = m->param_sizes[10] + m->param_sizes[11] + m->param_sizes[12] + m->param_sizes[13];
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != 0.0f) return 0;
+    return 1;
+}
+
 // --- workspace -------------------------------------------------------------------
 
 // The float counts of a LayerActs, in field order (shared by sizing and carving).

@@ -37,11 +37,18 @@ static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
     int maxT = r->ts.train.max_len > r->ts.eval.max_len ? r->ts.train.max_len : r->ts.eval.max_len;
     fprintf(out, "model %s: %s, L=%d NH=%d C=%d V=%d, %zu parameters\n", a->model,
             gpt2_format_name(r->m.format), c->L, c->NH, c->C, c->V, r->m.num_parameters);
+    PruneConfig cfg = a->cfg;
+    if (gpt2_mlp_is_zero(&r->m) && (cfg.enabled[G_MLP] || cfg.enabled[G_NEURON] || cfg.enabled[G_MLP_OUT])) {
+        // nothing to learn there: their gates would drift without any gradient from the task
+        cfg.enabled[G_MLP] = cfg.enabled[G_NEURON] = cfg.enabled[G_MLP_OUT] = 0;
+        fprintf(out, "attention-only model (every MLP weight is 0): mlp, neuron and mlp_out gates are "
+                     "off\n");
+    }
     fprintf(out, "vocabulary %s\n", r->tok.source);
     taskset_report(&r->ts, out);
-    if (pruner_build(&r->p, &r->m, &a->cfg, maxT, err)) return -1;
+    if (pruner_build(&r->p, &r->m, &cfg, maxT, err)) return -1;
     r->have_p = 1;
-    if (a->cfg.ablation == ABL_MEAN && pruner_compute_means(&r->p, &r->ts.train, err)) return -1;
+    if (cfg.ablation == ABL_MEAN && pruner_compute_means(&r->p, &r->ts.train, err)) return -1;
     return 0;
 }
 

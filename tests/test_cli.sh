@@ -106,6 +106,21 @@ for i in $(seq 1 60); do echo "red green blue cyan gold pink"; echo "gold pink g
 expect "train"                     0 "trained 20 steps"       -- "$PRUNE" train --corpus "$TMP/colors.txt" --out "$TMP/tm" --steps 20 --layers 1 --dim 32 --heads 2 --ctx 16 --vocab-size 270
 expect "trained model loads"       0 "layers      L  = 1"    -- "$PRUNE" info "$TMP/tm/model.bin"
 expect "trained model's vocab"     0 "^[0-9]+( [0-9]+)*$"        -- "$PRUNE" tokenize --model "$TMP/tm/model.bin" " red green"
+"$PRUNE" train --corpus "$TMP/colors.txt" --out "$TMP/ao" --steps 10 --layers 1 --dim 32 --heads 2 --ctx 16 --vocab-size 270 --attn-only > /dev/null 2>&1
+printf 'red green\tred green\tb\tp\nred green\tred green\tp\tb\n' > "$TMP/ao/t.txt"
+expect "attention-only detected"   0 "attention-only model"   -- "$PRUNE" "$TMP/ao/model.bin" "$TMP/ao/t.txt" --steps 3
+# Ctrl-C during training: stops after the current step; the checkpoint is whole
+"$PRUNE" train --corpus "$TMP/colors.txt" --out "$TMP/ti" --steps 10000000 --layers 1 --dim 32 --heads 2 --ctx 16 --vocab-size 270 > "$TMP/ti.log" 2>&1 &
+tpid=$!
+sleep 2
+kill -INT $tpid
+wait $tpid
+trc=$?
+if [ $trc -eq 0 ] && grep -q "stopped after step" "$TMP/ti.log" && "$PRUNE" info "$TMP/ti/model.bin" >/dev/null 2>&1; then
+  pass=$((pass + 1))
+else
+  fail=$((fail + 1)); echo "FAIL: SIGINT during train: exit $trc"; tail -3 "$TMP/ti.log"
+fi
 expect "train needs options"       2 "needs --corpus FILE and --out DIR" -- "$PRUNE" train --corpus "$TMP/colors.txt"
 expect "train bad dim"             2 "--dim needs"            -- "$PRUNE" train --corpus "$TMP/colors.txt" --out "$TMP/x" --dim 0
 
