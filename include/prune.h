@@ -65,7 +65,7 @@ int point_gates_build(PointGates *pg, const GPT2Config *c, PruneErr *err);
 void point_gates_free(PointGates *pg);
 void point_gates_from_masks(PointGates *pg, const Masks *mk);
 // dL/dz at the points -> dL/dz per gate (added into mk->dz) by the product rule.
-void masks_grad_from_points(Masks *mk, const PointGates *dpg, const GPT2Config *c);
+void masks_grad_from_points(Masks *mk, const PointGates *dpg);
 
 // --- the search ----------------------------------------------------------------------
 typedef enum { SPARSITY_LAMBDA, SPARSITY_TARGET, SPARSITY_KL_BUDGET } SparsityMode;
@@ -125,17 +125,14 @@ typedef struct {
     const Task *target_task; // the task the targets belong to
     double lambda[NUM_GRAN]; // current multipliers / weights
     int step;
-    double last_kl;
     double kl_ema;           // moving average of the read-out circuit's KL (KL-budget mode)
     float *best_la;          // log_alpha of the smallest read-out circuit seen within budget
     long best_kept;          // its kept gates (-1: none yet)
     int best_step;
-    size_t peak_bytes;       // bytes allocated by the pruner (workspace + masks + targets)
 } Pruner;
 
 int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, PruneErr *err);
 void pruner_free(Pruner *p);
-size_t pruner_workspace_bytes(const GPT2Config *c, int chunk, int maxT, Ablation ab);
 
 // Mean ablation: per-unit means over the task's clean prompts and real positions.
 int pruner_compute_means(Pruner *p, const Task *train, PruneErr *err);

@@ -137,9 +137,8 @@ void point_gates_from_masks(PointGates *pg, const Masks *mk) {
     }
 }
 
-void masks_grad_from_points(Masks *mk, const PointGates *dpg, const GPT2Config *cfg) {
+void masks_grad_from_points(Masks *mk, const PointGates *dpg) {
     int L = mk->L, C = mk->C, hs = mk->hs, NH = mk->NH;
-    (void)cfg;
     const float *z = mk->z;
     float *dz = mk->dz;
     const float *zl = z + mk->off[G_LAYER], *za = z + mk->off[G_ATTN], *zm = z + mk->off[G_MLP],

@@ -49,10 +49,6 @@ static size_t ws_floats(const GPT2Config *c, int B, int T, Ablation ab) {
     return n;
 }
 
-size_t pruner_workspace_bytes(const GPT2Config *c, int chunk, int maxT, Ablation ab) {
-    return ws_floats(c, chunk, maxT, ab) * sizeof(float) + sizeof(int) * (size_t)chunk * (2 * (size_t)maxT + 2);
-}
-
 int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, PruneErr *err) {
     memset(p, 0, sizeof *p);
     p->m = m;
@@ -125,7 +121,6 @@ int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, Pru
     p->best_la = palloc(sizeof(float) * p->masks.total, "the best circuit so far", err);
     if (!p->best_la) goto fail;
     p->best_kept = -1;
-    p->peak_bytes = p->nfloats * sizeof(float) + p->masks.total * 7 * sizeof(float);
     return 0;
 fail:
     pruner_free(p);
@@ -400,7 +395,6 @@ int pruner_prepare_targets(Pruner *p, const Task *train, PruneErr *err) {
         memcpy(p->targets + (size_t)s * c->V, p->logp, sizeof(float) * (size_t)k * c->V);
     }
     p->n_targets = train->n;
-    p->peak_bytes += bytes;
     return 0;
 }
 
@@ -464,7 +458,7 @@ double pruner_kl(Pruner *p, const Task *t, const int *idx, int B, int backward) 
     double kl = run_batch(p, t, idx, B, backward);
     if (backward) {
         memset(p->masks.dz, 0, sizeof(float) * p->masks.total);
-        masks_grad_from_points(&p->masks, &p->dpg, &p->m->config);
+        masks_grad_from_points(&p->masks, &p->dpg);
     }
     return kl;
 }
@@ -554,7 +548,6 @@ double pruner_step(Pruner *p, const Task *train, const int *idx, int B) {
         if (p->lambda[0] > 1e4) p->lambda[0] = 1e4;
     }
     p->step++;
-    p->last_kl = kl;
     return kl;
 }
 
