@@ -79,6 +79,9 @@ int tok_load(Tokenizer *t, const char *path, PruneErr *err);
 // source tree). Checks that every id it can produce is < model_V.
 int tok_load_for_model(Tokenizer *t, const char *model_path, const char *vocab, int model_V,
                        PruneErr *err);
+// GPT-2's vocabulary as shipped in models/gpt2/vocab.bpe (the default when no model or
+// --vocab names one).
+int tok_load_gpt2(Tokenizer *t, PruneErr *err);
 void tok_free(Tokenizer *t);
 
 // text (len bytes, any bytes) -> ids appended to out

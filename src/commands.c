@@ -187,7 +187,7 @@ int cmd_tokenize(const char *vocab, const char *model, const char *text, int dec
         if (tok_load_for_model(&tok, model, vocab, V, err)) return -1;
     } else if (vocab) {
         if (tok_load(&tok, vocab, err)) return -1;
-    } else if (tok_load_for_model(&tok, ".", NULL, INT32_MAX, err)) {
+    } else if (tok_load_gpt2(&tok, err)) {
         return -1;
     }
     IdVec iv = {0};
@@ -243,7 +243,7 @@ static int tokenizer_for(const char *model, const char *vocab, Tokenizer *tok, i
                          PruneErr *err) {
     if (!model) {
         *maxT = 1024;  // GPT-2's context
-        return vocab ? tok_load(tok, vocab, err) : tok_load_for_model(tok, ".", NULL, INT32_MAX, err);
+        return vocab ? tok_load(tok, vocab, err) : tok_load_gpt2(tok, err);
     }
     GPT2 m;
     if (gpt2_load(&m, model, 0, err)) return -1;

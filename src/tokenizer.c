@@ -495,6 +495,14 @@ static int find_gpt2_vocab(char *out, size_t cap) {
     return path_is_file(out) ? 0 : -1;
 }
 
+int tok_load_gpt2(Tokenizer *t, PruneErr *err) {
+    char path[4200];
+    if (find_gpt2_vocab(path, sizeof path))
+        return perr(err, "GPT-2's models/gpt2/vocab.bpe was not found beside the executable or in %s. "
+                         "Hint: pass --vocab FILE, or set PRUNE_HOME to the prune folder.", PRUNE_SOURCE_DIR);
+    return load_pair(t, NULL, path, err);
+}
+
 int tok_load_for_model(Tokenizer *t, const char *model_path, const char *vocab, int model_V,
                        PruneErr *err) {
     char dir[4096], a[4200], b[4200];

@@ -50,6 +50,8 @@ if [ "$n" -eq 29 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL
 
 # tokenizer commands (GPT-2's vocab.bpe from models/gpt2/, found beside the executable's tree)
 expect "tokenize text"             0 "^15496 995$"            -- "$PRUNE" tokenize "Hello world"
+# the default is GPT-2's vocabulary wherever prune runs, even beside another vocabulary
+expect "default vocab ignores cwd" 0 "^15496 995$"            -- bash -c "cd '$DATA/lm_buddy_tiny_gpt2' && '$(cd "$(dirname "$PRUNE")" && pwd)/$(basename "$PRUNE")' tokenize 'Hello world'"
 expect "tokenize --json"           0 '^\[15496, ?995\]$'     -- "$PRUNE" tokenize --json "Hello world"
 expect "tokenize --decode"         0 "^Hello world$"          -- "$PRUNE" tokenize --decode "15496 995"
 expect "tokenize HF vocab folder"  0 "^14 3 5 6$"             -- "$PRUNE" tokenize --vocab "$DATA/lm_buddy_tiny_gpt2" " lowest"
