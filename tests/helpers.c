@@ -27,8 +27,9 @@ void assert_close(const char *what, const float *a, const float *b, size_t n, do
                  a[worst], b[worst], atol, rtol);
 }
 
-void fd_check(const char *what, LossFn loss, void *ctx, float *x, const float *g,
-              const size_t *idx, size_t n, float eps, double atol, double rtol) {
+size_t fd_count(LossFn loss, void *ctx, float *x, const float *g, const size_t *idx, size_t n,
+                float eps, double atol, double rtol, char *msg, size_t msg_cap) {
+    size_t bad = 0;
     for (size_t k = 0; k < n; k++) {
         size_t i = idx ? idx[k] : k;
         float keep = x[i];
@@ -40,10 +41,20 @@ void fd_check(const char *what, LossFn loss, void *ctx, float *x, const float *g
         // The step actually taken in float, not the nominal eps.
         double h = (double)(keep + eps) - (double)(keep - eps);
         double fd = (lp - lm) / h;
-        if (!(fabs(fd - g[i]) <= atol + rtol * fabs(fd)))
-            fail_msg("%s: d/dx[%zu]: analytic %.7g, finite difference %.7g (atol %g, rtol %g)",
-                     what, i, g[i], fd, atol, rtol);
+        if (!(fabs(fd - g[i]) <= atol + rtol * fabs(fd))) {
+            if (!bad && msg)
+                snprintf(msg, msg_cap, "d/dx[%zu]: analytic %.7g, finite difference %.7g (atol %g, rtol %g)",
+                         i, g[i], fd, atol, rtol);
+            bad++;
+        }
     }
+    return bad;
+}
+
+void fd_check(const char *what, LossFn loss, void *ctx, float *x, const float *g,
+              const size_t *idx, size_t n, float eps, double atol, double rtol) {
+    char msg[256];
+    if (fd_count(loss, ctx, x, g, idx, n, eps, atol, rtol, msg, sizeof msg)) fail_msg("%s: %s", what, msg);
 }
 
 double dot_d(const float *out, const float *r, size_t n) {

@@ -30,6 +30,11 @@ typedef double (*LossFn)(void *ctx);
 // (x +- eps). idx NULL means every index 0..n-1. Tolerance: atol + rtol * |fd|.
 void fd_check(const char *what, LossFn loss, void *ctx, float *x, const float *g,
               const size_t *idx, size_t n, float eps, double atol, double rtol);
+// The same comparison without failing: the number of entries out of tolerance (the first
+// one described in msg). fd_check is this plus a test failure, so the checker itself can
+// be tested on a wrong gradient.
+size_t fd_count(LossFn loss, void *ctx, float *x, const float *g, const size_t *idx, size_t n,
+                float eps, double atol, double rtol, char *msg, size_t msg_cap);
 
 // sum_i out[i] * r[i] in double: a random linear read-out makes every output matter.
 double dot_d(const float *out, const float *r, size_t n);

@@ -477,18 +477,19 @@ static void test_exp_tanh_simd(void **state) {
     assert_true(tanh_simd(50.0f) == 1.0f && tanh_simd(-50.0f) == -1.0f);
 }
 
-// A deliberately wrong gradient must fail fd_check: the checker itself can fail.
+// The checker can fail: a gradient off by 3% or with the wrong sign is caught, the right
+// one is not (x^2 at 1.5: gradient 3).
 static double square_loss(void *p) {
     float *x = p;
     return (double)x[0] * x[0];
 }
 static void test_fd_check_catches_errors(void **state) {
     (void)state;
-    float x[1] = {1.5f}, good[1] = {3.0f};
-    fd_check("x^2 right gradient", square_loss, x, x, good, NULL, 1, EPS, FD_ATOL, FD_RTOL);
-    float bad[1] = {3.1f};
-    double fd = (square_loss(&(float){1.5f + EPS}) - square_loss(&(float){1.5f - EPS})) / (2 * EPS);
-    assert_true(fabs(fd - bad[0]) > FD_ATOL + FD_RTOL * fabs(fd));  // what fd_check tests
+    float x[1] = {1.5f}, good[1] = {3.0f}, off[1] = {3.1f}, sign[1] = {-3.0f};
+    assert_int_equal(fd_count(square_loss, x, x, good, NULL, 1, EPS, FD_ATOL, FD_RTOL, NULL, 0), 0);
+    assert_int_equal(fd_count(square_loss, x, x, off, NULL, 1, EPS, FD_ATOL, FD_RTOL, NULL, 0), 1);
+    assert_int_equal(fd_count(square_loss, x, x, sign, NULL, 1, EPS, FD_ATOL, FD_RTOL, NULL, 0), 1);
+    assert_true(x[0] == 1.5f);  // the input is restored
 }
 
 int main(void) {
