@@ -24,18 +24,15 @@ int main(int argc, char **argv) {
     prune_fix_blas_coretype(argv);
     int threads = argc > 1 ? atoi(argv[1]) : 2, reps = argc > 2 ? atoi(argv[2]) : 10;
     prune_set_threads(threads);
-    GPT2Config c = {.maxT = 1024, .V = 50257, .Vp = 50304, .L = 12, .NH = 12, .C = 768};
+    GPT2 m;
+    bench_gpt2_small(&m);
+    const GPT2Config c = m.config;
     int B = 8, T = 64;
     printf("bench_forward: GPT-2 small shape (L=%d NH=%d C=%d V=%d), random weights, B=%d T=%d, "
            "%d threads, OpenBLAS core %s\n", c.L, c.NH, c.C, c.V, B, T, threads, prune_blas_core());
     printf("machine sgemm (best of 15, this run):\n");
     double peak = sgemm_peak(1);
     PruneErr err;
-    GPT2 m;
-    if (gpt2_build_random(&m, &c, 42, 0.02f, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
-    }
     int *tokens = malloc(sizeof(int) * B * T), *lengths = malloc(sizeof(int) * B);
     int *pos = malloc(sizeof(int) * B * T);
     Rng r;

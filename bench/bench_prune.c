@@ -27,19 +27,16 @@ int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 2, steps = argc > 2 ? atoi(argv[2]) : 10;
     int chunk = argc > 3 ? atoi(argv[3]) : 0;
     prune_set_threads(threads);
-    GPT2Config c = {.maxT = 1024, .V = 50257, .Vp = 50304, .L = 12, .NH = 12, .C = 768};
+    double rss0 = current_rss_bytes();
+    GPT2 m;
+    bench_gpt2_small(&m);
+    const GPT2Config c = m.config;
     int B = 32, T = 64;
     printf("bench_prune: GPT-2 small shape, random weights, B=%d T=%d, corrupted ablation, all 8 "
            "granularities, %d threads, OpenBLAS core %s\n", B, T, threads, prune_blas_core());
-    double rss0 = current_rss_bytes();
     printf("machine sgemm (best of 15, this run):\n");
     double peak = sgemm_peak(1);
     PruneErr err;
-    GPT2 m;
-    if (gpt2_build_random(&m, &c, 42, 0.02f, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
-    }
     double weight_bytes = m.num_parameters * 4.0;
     // a task of 64 random prompts of exactly T tokens; corrupted differs in 8 positions
     int n = 64;

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 
 #include "common.h"
+#include "gpt2.h"
 #include "rng.h"
 
 static inline int cmp_double(const void *a, const void *b) {
@@ -81,6 +82,17 @@ static inline double current_rss_bytes(void) {
         fclose(f);
     }
     return (double)rss * 4096.0;
+}
+
+// The model both benchmarks measure: GPT-2 small's shape (L=12, NH=12, C=768, V=50257,
+// maxT=1024) with random weights (std 0.02, seed 42). Exits on failure (benchmarks only).
+static inline void bench_gpt2_small(GPT2 *m) {
+    GPT2Config c = {.maxT = 1024, .V = 50257, .Vp = 50304, .L = 12, .NH = 12, .C = 768};
+    PruneErr err;
+    if (gpt2_build_random(m, &c, 42, 0.02f, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(1);
+    }
 }
 
 #endif
