@@ -97,7 +97,8 @@ void tok_repr(const Tokenizer *t, int id, char *buf, size_t cap);
 // (counted over pre-tokens, weighted by their frequency); ties go to the pair with the
 // smallest (left id, right id), i.e. the pair of earliest-created tokens. Writes
 // out_dir/vocab.json and out_dir/merges.txt atomically; *merges_done gets the count.
-int bpe_train(const char *text, size_t len, int vocab_size, const char *out_dir, int *merges_done,
-              PruneErr *err);
+// max_digits > 0: no token holds more than that many ASCII digits (0: no limit).
+int bpe_train(const char *text, size_t len, int vocab_size, int max_digits, const char *out_dir,
+              int *merges_done, PruneErr *err);
 
 #endif

@@ -13,7 +13,7 @@ typedef struct {
     const char *corpus;    // training text, one sentence or sequence a line
     const char *out_dir;   // gets model.bin, vocab.json, merges.txt
     int layers, heads, dim, ctx;
-    int steps, batch, vocab_size, attn_only;
+    int steps, batch, vocab_size, max_digits, attn_only;
     float lr, weight_decay, grad_clip, warmup;  // warmup: fraction of steps
     float eval_frac;       // share of the corpus's lines held out
     int eval_every;        // steps between held-out evaluations and checkpoints

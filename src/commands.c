@@ -223,13 +223,14 @@ int cmd_tokenize(const char *vocab, const char *model, const char *text, int dec
     return rc;
 }
 
-int cmd_bpe(const char *corpus, int vocab_size, const char *out_dir, FILE *out, PruneErr *err) {
+int cmd_bpe(const char *corpus, int vocab_size, int max_digits, const char *out_dir, FILE *out,
+            PruneErr *err) {
     char *text;
     size_t len;
     if (read_file(corpus, &text, &len, err)) return -1;
     int merges = 0;
     double t0 = now_seconds();
-    int rc = bpe_train(text, len, vocab_size, out_dir, &merges, err);
+    int rc = bpe_train(text, len, vocab_size, max_digits, out_dir, &merges, err);
     if (rc == 0)
         fprintf(out, "learned %d merges from %zu bytes in %.1f s: %s/vocab.json (%d tokens), "
                      "%s/merges.txt\n", merges, len, now_seconds() - t0, out_dir, 256 + merges + 1,

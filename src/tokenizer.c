@@ -744,8 +744,8 @@ static char *name_of_bytes(const char *b, size_t n) {
     return out;
 }
 
-int bpe_train(const char *text, size_t len, int vocab_size, const char *out_dir, int *merges_done,
-              PruneErr *err) {
+int bpe_train(const char *text, size_t len, int vocab_size, int max_digits, const char *out_dir,
+              int *merges_done, PruneErr *err) {
     if (vocab_size < 257)
         return perr(err, "--vocab-size %d: at least 257 (256 bytes + <|endoftext|>).", vocab_size);
     int rc = -1, ntok = 256;
@@ -756,7 +756,7 @@ int bpe_train(const char *text, size_t len, int vocab_size, const char *out_dir,
     int64_t *wcount = NULL;
     size_t *toff = NULL;
     uint32_t *tlen = NULL;
-    int *mleft = NULL, *mright = NULL;
+    int *mleft = NULL, *mright = NULL, *tdig = NULL;
     char *tb = NULL;
     size_t tb_len = 0, nw = 0;
     if (pretok_init(&pre, err)) return -1;
@@ -784,8 +784,9 @@ int bpe_train(const char *text, size_t len, int vocab_size, const char *out_dir,
     tlen = malloc(sizeof(uint32_t) * (size_t)maxtok);
     mleft = malloc(sizeof(int) * (size_t)maxtok);
     mright = malloc(sizeof(int) * (size_t)maxtok);
+    tdig = malloc(sizeof(int) * (size_t)maxtok);
     tb = malloc(256 + (size_t)maxtok * 64 + words.arena_len);
-    if (!syms || !wlen || !wstart || !wcount || !toff || !tlen || !mleft || !mright || !tb) {
+    if (!syms || !wlen || !wstart || !wcount || !toff || !tlen || !mleft || !mright || !tdig || !tb) {
         perr(err, "out of memory.");
         goto done;
     }
@@ -795,6 +796,7 @@ int bpe_train(const char *text, size_t len, int vocab_size, const char *out_dir,
         tb[id] = (char)b;
         toff[id] = (size_t)id;
         tlen[id] = 1;
+        tdig[id] = b >= '0' && b <= '9';
     }
     tb_len = 256;
     size_t ns = 0;
@@ -812,6 +814,9 @@ int bpe_train(const char *text, size_t len, int vocab_size, const char *out_dir,
         for (size_t w = 0; w < nw; w++) {
             int *p = syms + wstart[w];
             for (int k = 0; k + 1 < wlen[w]; k++) {
+                // --max-digits: a token never holds more digits than that (years split as
+                // " 17" + "32" rather than " 173" + "2"), as later tokenizers group digits
+                if (max_digits > 0 && tdig[p[k]] + tdig[p[k + 1]] > max_digits) continue;
                 uint64_t key = (uint64_t)p[k] << 32 | (uint32_t)p[k + 1];
                 uint64_t *c = u64map_get(&pairs, key);
                 if (c) *c += (uint64_t)wcount[w];
@@ -843,6 +848,7 @@ int bpe_train(const char *text, size_t len, int vocab_size, const char *out_dir,
         memcpy(tb + tb_len, tb + toff[a], tlen[a]);
         memcpy(tb + tb_len + tlen[a], tb + toff[b], tlen[b]);
         tlen[id] = tlen[a] + tlen[b];
+        tdig[id] = tdig[a] + tdig[b];
         tb_len += tlen[id];
         mleft[id] = a, mright[id] = b;
         for (size_t w = 0; w < nw; w++) {  // left to right, non-overlapping, as BPE applies it
@@ -905,6 +911,6 @@ done:
     strmap_free(&words);
     u64map_free(&pairs);
     free(syms), free(wlen), free(wstart), free(wcount), free(toff), free(tlen), free(mleft),
-        free(mright), free(tb);
+        free(mright), free(tdig), free(tb);
     return rc;
 }

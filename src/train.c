@@ -130,7 +130,7 @@ int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
     GPT2Workspace ws = {0};
     float *gmem = NULL, *mom = NULL, *vel = NULL, *logp = NULL, *dlogp = NULL, *dlogits = NULL;
     int *tk = NULL, *tg = NULL, *lens = NULL, *pos = NULL, *order = NULL;
-    if (bpe_train(text, len, cfg->vocab_size, cfg->out_dir, &merges, err)) goto done;
+    if (bpe_train(text, len, cfg->vocab_size, cfg->max_digits, cfg->out_dir, &merges, err)) goto done;
     if (tok_load(&tok, cfg->out_dir, err)) goto done;
     if (tokenize_corpus(&tok, text, len, &corp, err)) goto done;
     if (corp.nlines < 20) {
@@ -216,6 +216,7 @@ int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
             if (cfg->progress)
                 fprintf(cfg->progress, "step %d/%d  train loss %.4f  lr %.2e  %.1f s\n", step + 1,
                         cfg->steps, ema, lr, now_seconds() - t0);
+            if (cfg->progress) fflush(cfg->progress);  // visible in a log file as it happens
         }
     }
     // held-out loss: every held-out line on its own, from position 0 (as task prompts are)

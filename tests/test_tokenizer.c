@@ -393,7 +393,7 @@ static void test_trainer_hand_example(void **state) {
     const char *dir = tmp_path("bpe1");
     int merges = -1;
     PruneErr err;
-    assert_int_equal(bpe_train("ab cd ab cd", 11, 1000, dir, &merges, &err), 0);
+    assert_int_equal(bpe_train("ab cd ab cd", 11, 1000, 0, dir, &merges, &err), 0);
     assert_int_equal(merges, 3);
     char p[600], *text;
     size_t len;
@@ -409,9 +409,9 @@ static void test_trainer_hand_example(void **state) {
     expect_ids(&t, " ab", 3, (int[]){220, 256}, 2);
     tok_free(&t);
     // the vocabulary size is a ceiling: 258 tokens leave room for one merge
-    assert_int_equal(bpe_train("ab cd ab cd", 11, 258, tmp_path("bpe2"), &merges, &err), 0);
+    assert_int_equal(bpe_train("ab cd ab cd", 11, 258, 0, tmp_path("bpe2"), &merges, &err), 0);
     assert_int_equal(merges, 1);
-    assert_int_equal(bpe_train("ab", 2, 100, tmp_path("bpe3"), &merges, &err), -1);
+    assert_int_equal(bpe_train("ab", 2, 100, 0, tmp_path("bpe3"), &merges, &err), -1);
     assert_non_null(strstr(err.msg, "at least 257"));
 }
 
@@ -433,8 +433,8 @@ static void test_trainer_deterministic_and_round_trips(void **state) {
     PruneErr err;
     int m1, m2;
     const char *d1 = tmp_path("bpe_a"), *d2 = tmp_path("bpe_b");
-    assert_int_equal(bpe_train(corpus, n, 400, d1, &m1, &err), 0);
-    assert_int_equal(bpe_train(corpus, n, 400, d2, &m2, &err), 0);
+    assert_int_equal(bpe_train(corpus, n, 400, 0, d1, &m1, &err), 0);
+    assert_int_equal(bpe_train(corpus, n, 400, 0, d2, &m2, &err), 0);
     assert_int_equal(m1, m2);
     assert_same_file(d1, d2, "vocab.json");
     assert_same_file(d1, d2, "merges.txt");
@@ -448,8 +448,58 @@ static void test_trainer_deterministic_and_round_trips(void **state) {
     tok_free(&t);
 }
 
+// --max-digits 2 on years "1100".."1799": without the limit BPE merges " 17" + "3" first
+// (that pair is the more frequent), so a year splits " 173" + "2"; with it every token holds
+// at most two digits and years split " 17" + "32", the split the greater-than task needs.
+static void test_trainer_max_digits(void **state) {
+    (void)state;
+    char *corpus = malloc(200000);
+    size_t n = 0;
+    Rng r;
+    rng_seed(&r, 5);
+    while (n < 200000 - 64)
+        n += (size_t)sprintf(corpus + n, "from the year %d%02d to\n", 11 + (int)(rng_u64(&r) % 7),
+                             (int)(rng_u64(&r) % 100));
+    PruneErr err;
+    int merges;
+    const char *d0 = tmp_path("bpe_d0"), *d2 = tmp_path("bpe_d2");
+    assert_int_equal(bpe_train(corpus, n, 400, 0, d0, &merges, &err), 0);
+    assert_int_equal(bpe_train(corpus, n, 400, 2, d2, &merges, &err), 0);
+    Tokenizer t0, t2;
+    assert_int_equal(tok_load(&t0, d0, &err), 0);
+    assert_int_equal(tok_load(&t2, d2, &err), 0);
+    IdVec v = {0};
+    char *d;
+    size_t dl;
+    assert_int_equal(tok_encode(&t0, " 1732", 5, &v, &err), 0);
+    assert_int_equal(tok_decode(&t0, v.v, 1, &d, &dl, &err), 0);
+    assert_true(dl != 3);  // the first token is not " 17" without the limit
+    free(d);
+    v.n = 0;
+    assert_int_equal(tok_encode(&t2, " 1732", 5, &v, &err), 0);
+    assert_int_equal(v.n, 2);
+    assert_int_equal(tok_decode(&t2, v.v, 1, &d, &dl, &err), 0);
+    assert_string_equal(d, " 17");
+    free(d);
+    assert_int_equal(tok_decode(&t2, v.v + 1, 1, &d, &dl, &err), 0);
+    assert_string_equal(d, "32");
+    free(d);
+    for (int id = 0; id < t2.n_vocab; id++) {
+        if (id == t2.eot_id) continue;
+        assert_int_equal(tok_decode(&t2, &id, 1, &d, &dl, &err), 0);
+        int digits = 0;
+        for (size_t k = 0; k < dl; k++) digits += d[k] >= '0' && d[k] <= '9';
+        assert_true(digits <= 2);
+        free(d);
+    }
+    idvec_free(&v);
+    tok_free(&t0), tok_free(&t2);
+    free(corpus);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_trainer_max_digits),
         cmocka_unit_test(test_reference_vectors),
         cmocka_unit_test(test_known_ids_and_edges),
         cmocka_unit_test(test_round_trip_random_bytes),
