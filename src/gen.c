@@ -249,15 +249,62 @@ done:
     return rc;
 }
 
+// Training text for the induction model: random words from the names, places and objects,
+// with one segment repeated. Nothing but the repeat is predictable (the words are uniform
+// and independent), so the only way to lower the loss below log(pool size) is to copy:
+// exactly the pressure that makes previous-token and induction heads form.
+static const char *induction_word(int k) {
+    return k < IOI_NAMES_N ? IOI_NAMES[k]
+         : k < IOI_NAMES_N + IOI_PLACES_N ? IOI_PLACES[k - IOI_NAMES_N]
+         : IOI_OBJECTS[k - IOI_NAMES_N - IOI_PLACES_N];
+}
+
+// Half the lines are a run of 6..14 words said twice (Olsson et al.'s repeated random
+// sequences, with a varying period so no fixed positional offset can stand in for
+// induction), half the task's shape: a few words, a segment, a few words, the segment again.
+static void corpus_induction(Buf *o, Rng *r) {
+    const int npool = IOI_NAMES_N + IOI_PLACES_N + IOI_OBJECTS_N;
+    int pre, seg, fill, w[14];
+    if (rng_u64(r) & 1) pre = 0, seg = 6 + pick(r, 9), fill = 0;
+    else pre = pick(r, 4), seg = 3 + pick(r, 6), fill = pick(r, 4);
+    for (int i = 0; i < pre + seg + fill; i++) {
+        int k = pick(r, npool);
+        if (i >= pre && i < pre + seg) w[i - pre] = k;
+        bprintf(o, " %s", induction_word(k));  // a leading space, as in the task prompts
+    }
+    for (int j = 0; j < seg; j++) bprintf(o, " %s", induction_word(w[j]));
+    bprintf(o, "\n");
+}
+
+// Greater-than training text: the Hanna et al. sentence completed with a later year of the
+// same century, uniformly among YY+1..99, so the best prediction is "any year after YY".
+// YY runs over 00..98 (the task's 02..98 plus the corruption's 01) so every two-digit
+// answer is a token the model has seen.
+static void corpus_gt(Buf *o, Rng *r) {
+    const char *noun = GT_NOUNS[pick(r, GT_NOUNS_N)];
+    int xx = 11 + pick(r, 7), yy = pick(r, 99), zz = yy + 1 + pick(r, 99 - yy);
+    bprintf(o, "The %s lasted from the year %02d%02d to the year %02d%02d.\n", noun, xx, yy, xx, zz);
+}
+
 int gen_corpus(const char *kind, int n, uint64_t seed, char **out, size_t *out_len, PruneErr *err) {
-    if (strcmp(kind, "ioi") && strcmp(kind, "gp"))
-        return perr(err, "--corpus is available for ioi and gp so far, not '%s'.", kind);
+    int k = !strcmp(kind, "ioi") ? 0 : !strcmp(kind, "gt") ? 1 : !strcmp(kind, "gp") ? 2
+          : !strcmp(kind, "induction") ? 3 : -1;
+    if (k < 0) return perr(err, "unknown task kind '%s'. Hint: ioi, gt, gp or induction.", kind);
+    if (n < 1) return perr(err, "--n %d: at least one line.", n);
     Buf o = {0}, line = {0};
     Rng r;
     rng_seed(&r, seed ^ 0x636f72707573ull);  // "corpus": not the task's stream
     for (int i = 0; i < n; i++) {
+        if (k == 1) {
+            corpus_gt(&o, &r);
+            continue;
+        }
+        if (k == 3) {
+            corpus_induction(&o, &r);
+            continue;
+        }
         line.n = 0;
-        if (!strcmp(kind, "ioi")) gen_ioi(&line, &r);
+        if (k == 0) gen_ioi(&line, &r);
         else gen_gp(&line, &r);
         // clean<TAB>corrupted<TAB>correct<TAB>wrong -> clean + correct + "."
         char *t1 = memchr(line.s, '\t', line.n), *t2 = t1 ? memchr(t1 + 1, '\t', line.n - (size_t)(t1 + 1 - line.s)) : NULL;
