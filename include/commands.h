@@ -23,7 +23,8 @@ int cmd_tokenize(const char *vocab, const char *model, const char *text, int dec
                  FILE *out, PruneErr *err);
 
 // `prune bpe --corpus FILE --vocab-size N --out DIR`: learn a byte-level BPE vocabulary.
-int cmd_bpe(const char *corpus, int vocab_size, const char *out_dir, FILE *out, PruneErr *err);
+int cmd_bpe(const char *corpus, int vocab_size, int max_digits, const char *out_dir, FILE *out,
+            PruneErr *err);
 
 // Parses "464 2068 318" (spaces or commas) into ids; at most cap of them.
 int parse_id_list(const char *s, int *ids, int cap, int *n, PruneErr *err);
@@ -43,6 +44,9 @@ int cmd_check(const char *model, const char *task, const char *eval, const char 
 // write circuit.json when out_path is set.
 typedef struct {
     const char *model, *task, *eval, *vocab, *out_path;
+    const char *resume;    // checkpoint to go on from (NULL: a fresh search)
+    const char *log_path;  // per-step CSV (NULL: none)
+    size_t max_memory;     // bytes a run may need (0: the memory available)
     int skip_invalid;
     double train_frac;
     PruneConfig cfg;
@@ -55,6 +59,12 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err);
 typedef enum { EVAL_CIRCUIT, EVAL_FULL, EVAL_EMPTY } EvalWhat;
 int cmd_eval(const RunArgs *a, EvalWhat what, const char *circuit, int all_examples, FILE *out,
              PruneErr *err);
+
+// `prune heads MODEL TASK`: per-head attention diagnostics (previous-token, induction and
+// repeated-random-sequence scores, attention to answer positions) over the first
+// max_examples clean prompts of TASK.
+int cmd_heads(const char *model, const char *task_path, const char *vocab, int max_examples,
+              uint64_t seed, int json, FILE *out, PruneErr *err);
 
 // `prune train --corpus FILE --out DIR [...]`: train a small GPT-2 from scratch.
 #include "train.h"

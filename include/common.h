@@ -53,6 +53,9 @@ void atomic_abort(AtomicFile *af);                 // close and remove the tempo
 // Threads: sets both OpenMP and OpenBLAS (which shares the OpenMP pool in Debian's
 // libopenblas-openmp build) once, at start-up, outside any parallel region.
 void prune_set_threads(int n);
+// Bytes this process may still allocate: MemAvailable, or the cgroup's limit minus its use
+// when that is smaller; 0 when neither can be read.
+size_t prune_memory_available(void);
 int prune_get_threads(void);
 
 // OpenBLAS picks its kernels from the CPU model at load time; under some hypervisors it

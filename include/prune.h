@@ -85,6 +85,9 @@ typedef struct {
     size_t max_target_bytes;  // cap on the cached full-model log-probabilities
     volatile sig_atomic_t *stop;  // set by a signal handler: stop after the current step
     FILE *progress;           // progress line (NULL: quiet)
+    FILE *log;                // a CSV row per step (NULL: none)
+    const char *checkpoint;   // save the search state here (NULL: never)
+    int checkpoint_every;     // ... every N steps, and when stopped
 } PruneConfig;
 
 void prune_config_defaults(PruneConfig *cfg);
@@ -132,6 +135,13 @@ typedef struct {
 } Pruner;
 
 int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, PruneErr *err);
+
+// What a search will hold in memory, computed before anything is allocated (the run refuses
+// to start when it exceeds --max-memory or the memory available).
+typedef struct {
+    size_t weights, workspace, masks, targets, total;  // bytes
+} MemoryPlan;
+MemoryPlan pruner_plan(const GPT2 *m, const PruneConfig *cfg, int maxT, int n_train);
 void pruner_free(Pruner *p);
 
 // Mean ablation: per-unit means over the task's clean prompts and real positions.
@@ -145,8 +155,28 @@ int pruner_prepare_targets(Pruner *p, const Task *train, PruneErr *err);
 double pruner_step(Pruner *p, const Task *train, const int *idx, int B);
 // The whole search: steps over seeded shuffled epochs. In KL-budget mode it ends by
 // restoring the smallest read-out circuit seen whose KL was within budget (best_step).
-// Returns the steps done (fewer if stopped), or -1 on error.
-int pruner_train(Pruner *p, const Task *train, PruneErr *err);
+// Starts from p->step (after pruner_resume the batch order is replayed up to it). Saves
+// cfg.checkpoint every cfg.checkpoint_every steps and when stopped. Returns the steps done
+// (fewer if stopped), or -1 on error; a non-finite loss is an error that leaves the masks
+// of the last finite step in place (*nonfinite set), so the caller can still read them out.
+int pruner_train(Pruner *p, const Task *train, int *nonfinite, PruneErr *err);
+
+// --- checkpoints (checkpoint.c) ---------------------------------------------------------
+typedef struct {
+    uint64_t fingerprint;
+    int step, best_step;
+    int64_t best_kept;
+    double kl_ema, lambda[NUM_GRAN];
+    const unsigned char *arrays;  // log_alpha, adam_m, adam_v, best_la: total floats each
+} CheckpointHead;
+// Hash of the model, the train examples and the settings that shape the search.
+uint64_t pruner_fingerprint(const Pruner *p, const Task *train);
+// Pure parser of a checkpoint held in buf (checks magic, version, size, checksum).
+int checkpoint_parse(const void *buf, size_t len, size_t total, const char *path, CheckpointHead *out,
+                     PruneErr *err);
+// Writes the search state atomically / restores it (refusing another run's checkpoint).
+int pruner_save(const Pruner *p, const Task *train, const char *path, PruneErr *err);
+int pruner_resume(Pruner *p, const Task *train, const char *path, PruneErr *err);
 
 // Loss and gradient for tests: the batch-mean KL with the gates currently in p->masks.z
 // (no sampling), accumulating dL/dz into p->masks.dz when backward is set.

@@ -230,3 +230,30 @@ int parse_int(const char *s, long lo, long hi, long *out) {
     *out = v;
     return 0;
 }
+
+static int read_u64_file(const char *path, unsigned long long *v) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int ok = fscanf(f, "%llu", v) == 1;
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
+size_t prune_memory_available(void) {
+    unsigned long long avail = 0, lim, cur;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %llu kB", &avail) == 1) {
+                avail *= 1024;
+                break;
+            }
+        fclose(f);
+    }
+    // a container's limit ("max" does not parse as a number: no limit)
+    if (!read_u64_file("/sys/fs/cgroup/memory.max", &lim) && !read_u64_file("/sys/fs/cgroup/memory.current", &cur) &&
+        lim > cur && (avail == 0 || lim - cur < avail))
+        avail = lim - cur;
+    return (size_t)avail;
+}

@@ -22,14 +22,17 @@ static const char *USAGE =
     "  prune check MODEL TASK [--eval FILE] [--skip-invalid]   validate a task for a model\n"
     "  prune gen ioi|gt|gp|induction [--n N] [--seed S] [--out FILE] [--model M | --vocab F]\n"
     "                                            write a task file for a standard circuit task;\n"
-    "                                            --corpus-text: training text instead (ioi, gp)\n"
+    "                                            --corpus-text: training text for a teaching model\n"
+    "  prune heads MODEL TASK [--n N] [--json]  per head: attention to the previous token,\n"
+    "                                            induction scores, attention to answer tokens\n"
     "  prune info MODEL [--json]                 model config, parameter count, file format\n"
     "  prune next MODEL TEXT [--top K] [--json]  top-K next tokens (or --ids \"464 2068 318\")\n"
     "  prune tokenize [--model MODEL | --vocab FILE] [--json] TEXT     text -> ids\n"
     "  prune tokenize [--model MODEL | --vocab FILE] --decode \"IDS\"    ids -> text\n"
-    "  prune bpe --corpus FILE --vocab-size N --out DIR    learn a byte-level BPE vocabulary\n"
+    "  prune bpe --corpus FILE --vocab-size N --out DIR [--max-digits N]\n"
+    "                                            learn a byte-level BPE vocabulary\n"
     "  prune train --corpus FILE --out DIR [--layers N --heads N --dim N --ctx N --steps N\n"
-    "              --batch N --lr X --seed S --vocab-size N --attn-only]\n"
+    "              --batch N --lr X --seed S --vocab-size N --max-digits N --attn-only]\n"
     "                                            train a small GPT-2 from scratch\n"
     "  prune --help                              this text\n"
     "\n"
@@ -70,8 +73,9 @@ static const char *USAGE =
     "  --json               machine-readable output\n"
     "  --corpus FILE        (bpe) training text\n"
     "  --vocab-size N       (bpe) tokens in the vocabulary, 257..1000000\n"
+    "  --max-digits N       (bpe, train) no token holds more than N digits [no limit]\n"
     "  --out PATH           (bpe) output folder; (gen) task file\n"
-    "  --n N                (gen) number of examples [400]\n"
+    "  --n N                (gen) number of examples; (heads) prompts to average over [400]\n"
     "  --threads N          OpenMP/OpenBLAS threads [2]\n"
     "train options: --layers [2] --heads [4] --dim [64] --ctx [64] --steps [2000] --batch [32]\n"
     "  --lr [3e-3] --seed [0] --vocab-size [512] --attn-only (no MLP: for induction models)\n"
@@ -95,8 +99,8 @@ typedef struct {
     const char *ids, *vocab, *model, *corpus, *out, *eval, *ablation, *grans, *lambda, *target;
     const char *circuit, *steps_s, *batch_s, *chunk_s, *lr_s, *budget_s, *dual_s, *warm_s, *frac_s, *tmb_s;
     int json, decode, skip_invalid, quiet, full, empty, all, attn_only, gen_corpus;
-    const char *layers_s, *heads_s, *dim_s, *ctx_s;
-    long top, threads, vocab_size, n, seed;
+    const char *layers_s, *heads_s, *dim_s, *ctx_s, *ckpt, *ckpt_every_s, *resume, *log, *maxmem_s;
+    long top, threads, vocab_size, max_digits, n, seed;
     const char *pos[4];
     int npos;
 } Args;
@@ -115,8 +119,11 @@ static int parse_args(int argc, char **argv, int first, Args *a) {
         {"--train-frac", &a->frac_s, NULL, 0, 0}, {"--max-target-mb", &a->tmb_s, NULL, 0, 0},
         {"--layers", &a->layers_s, NULL, 0, 0},   {"--heads", &a->heads_s, NULL, 0, 0},
         {"--dim", &a->dim_s, NULL, 0, 0},         {"--ctx", &a->ctx_s, NULL, 0, 0},
+        {"--checkpoint", &a->ckpt, NULL, 0, 0},   {"--checkpoint-every", &a->ckpt_every_s, NULL, 0, 0},
+        {"--resume", &a->resume, NULL, 0, 0},     {"--log", &a->log, NULL, 0, 0},
+        {"--max-memory", &a->maxmem_s, NULL, 0, 0},
         {"--top", NULL, &a->top, 1, 1000000},     {"--threads", NULL, &a->threads, 1, 1024},
-        {"--vocab-size", NULL, &a->vocab_size, 257, 1000000}, {"--n", NULL, &a->n, 1, 10000000},
+        {"--vocab-size", NULL, &a->vocab_size, 257, 1000000}, {"--max-digits", NULL, &a->max_digits, 1, 100}, {"--n", NULL, &a->n, 1, 10000000},
         {"--seed", NULL, &a->seed, 0, 2147483647},
     };
     struct { const char *name; int *flag; } flags[] = {
@@ -198,6 +205,9 @@ static int build_run_args(const Args *a, RunArgs *r) {
     PruneConfig *c = &r->cfg;
     r->model = a->pos[0], r->task = a->pos[1], r->eval = a->eval, r->vocab = a->vocab;
     r->out_path = a->out, r->skip_invalid = a->skip_invalid, r->train_frac = 0.5;
+    r->resume = a->resume, r->log_path = a->log;
+    c->checkpoint = a->ckpt;
+    if (a->resume && !a->ckpt) c->checkpoint = a->resume;  // a resumed run goes on saving there
     c->seed = (uint64_t)a->seed;
     double x;
     if (a->steps_s && (num(a->steps_s, "--steps", 0, 1e7, &x) || (c->steps = (int)x, 0))) return 2;
@@ -207,6 +217,8 @@ static int build_run_args(const Args *a, RunArgs *r) {
     if (a->dual_s && (num(a->dual_s, "--dual-lr", 0, 100, &x) || (c->dual_lr = (float)x, 0))) return 2;
     if (a->warm_s && (num(a->warm_s, "--warmup", 0, 1, &x) || (c->warmup = (float)x, 0))) return 2;
     if (a->frac_s && (num(a->frac_s, "--train-frac", 0.01, 0.99, &x) || (r->train_frac = x, 0))) return 2;
+    if (a->ckpt_every_s && (num(a->ckpt_every_s, "--checkpoint-every", 1, 1e7, &x) || (c->checkpoint_every = (int)x, 0))) return 2;
+    if (a->maxmem_s && (num(a->maxmem_s, "--max-memory", 1, 1e9, &x) || (r->max_memory = (size_t)(x * 1048576), 0))) return 2;
     if (a->tmb_s && (num(a->tmb_s, "--max-target-mb", 0, 1e7, &x) || (c->max_target_bytes = (size_t)(x * 1048576), 0))) return 2;
     if (a->ablation) {
         int k = 0;
@@ -257,7 +269,7 @@ int main(int argc, char **argv) {
         fputs(USAGE, stdout);
         return 0;
     }
-    static const char *const commands[] = {"info", "next", "tokenize", "bpe", "gen", "check", "eval", "train"};
+    static const char *const commands[] = {"info", "next", "tokenize", "bpe", "gen", "check", "eval", "train", "heads"};
     int is_cmd = 0;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) is_cmd |= !strcmp(cmd, commands[k]);
     if (!is_cmd && cmd[0] == '-') return usage_error("unknown option", cmd);
@@ -287,6 +299,11 @@ int main(int argc, char **argv) {
         signal(SIGTERM, on_signal);
         return cmd_prune(&r, stdout, &err) ? fail(&err) : 0;
     }
+    if (!strcmp(cmd, "heads")) {
+        if (a.npos != 2) return usage_error("'prune heads' needs MODEL and TASK", a.npos > 2 ? a.pos[2] : NULL);
+        return cmd_heads(a.pos[0], a.pos[1], a.vocab, (int)a.n, (uint64_t)a.seed, a.json, stdout, &err)
+                   ? fail(&err) : 0;
+    }
     if (!strcmp(cmd, "train")) {
         if (a.npos) return usage_error("unexpected argument", a.pos[0]);
         if (!a.corpus || !a.out) return usage_error("'prune train' needs --corpus FILE and --out DIR", NULL);
@@ -304,6 +321,7 @@ int main(int argc, char **argv) {
                 *ints[k].dst = (int)x;
             }
         if (a.vocab_size) t.vocab_size = (int)a.vocab_size;
+        t.max_digits = (int)a.max_digits;
         if (a.lr_s) {
             if (num(a.lr_s, "--lr", 1e-7, 10, &x)) return 2;
             t.lr = (float)x;
@@ -345,7 +363,7 @@ int main(int argc, char **argv) {
         if (a.npos) return usage_error("unexpected argument", a.pos[0]);
         if (!a.corpus || !a.out || !a.vocab_size)
             return usage_error("'prune bpe' needs --corpus FILE, --vocab-size N and --out DIR", NULL);
-        return cmd_bpe(a.corpus, (int)a.vocab_size, a.out, stdout, &err) ? fail(&err) : 0;
+        return cmd_bpe(a.corpus, (int)a.vocab_size, (int)a.max_digits, a.out, stdout, &err) ? fail(&err) : 0;
     }
     if (!strcmp(cmd, "gen")) {
         if (a.npos != 1) return usage_error(a.npos ? "too many arguments" : "missing KIND (ioi, gt, gp or induction)", NULL);

@@ -30,6 +30,7 @@ void prune_config_defaults(PruneConfig *cfg) {
     cfg->dual_lr = 0.05f;
     cfg->warmup = 0.5f;
     cfg->max_target_bytes = (size_t)512 << 20;
+    cfg->checkpoint_every = 50;
 }
 
 // --- workspace -------------------------------------------------------------------------
@@ -49,6 +50,29 @@ static size_t ws_floats(const GPT2Config *c, int B, int T, Ablation ab) {
     return n;
 }
 
+static int chunk_for(const PruneConfig *cfg, int maxT) {
+    int chunk = cfg->chunk > 0 ? cfg->chunk : 512 / maxT;
+    if (chunk < 1) chunk = 1;
+    if (chunk > cfg->batch) chunk = cfg->batch;
+    return chunk;
+}
+
+MemoryPlan pruner_plan(const GPT2 *m, const PruneConfig *cfg, int maxT, int n_train) {
+    const GPT2Config *c = &m->config;
+    MemoryPlan mp = {0};
+    int chunk = chunk_for(cfg, maxT);
+    size_t gates = (size_t)c->L * (3 + c->NH + 2 * c->C + 4 * c->C) + 1, points = (size_t)c->C * (1 + 7 * c->L);
+    mp.weights = m->num_parameters * sizeof(float);
+    mp.workspace = sizeof(float) * ws_floats(c, chunk, maxT, cfg->ablation)
+                 + sizeof(float) * (size_t)chunk * ((size_t)c->V + c->Vp)  // full-model outputs
+                 + sizeof(int) * ((size_t)2 * chunk * maxT + 2 * (size_t)chunk);
+    mp.masks = sizeof(float) * (7 * gates + 3 * points);  // six arrays + best, three gate sets
+    size_t tb = (size_t)n_train * c->V * sizeof(float);
+    mp.targets = tb <= cfg->max_target_bytes ? tb : 0;
+    mp.total = mp.weights + mp.workspace + mp.masks + mp.targets;
+    return mp;
+}
+
 int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, PruneErr *err) {
     memset(p, 0, sizeof *p);
     p->m = m;
@@ -56,9 +80,7 @@ int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, Pru
     const GPT2Config *c = &m->config;
     if (maxT < 1 || maxT > c->maxT)
         return perr(err, "prompts of %d tokens do not fit the model's context of %d.", maxT, c->maxT);
-    int chunk = cfg->chunk > 0 ? cfg->chunk : 512 / maxT;
-    if (chunk < 1) chunk = 1;
-    if (chunk > cfg->batch) chunk = cfg->batch;
+    int chunk = chunk_for(cfg, maxT);
     p->maxB = chunk;
     p->maxT = maxT;
     if (chunk > 1024) chunk = 1024;  // the index arrays below are sized for this
@@ -569,16 +591,49 @@ static void progress_line(Pruner *p, double kl, double t0, int total) {
     fflush(f);
 }
 
-int pruner_train(Pruner *p, const Task *train, PruneErr *err) {
+static void log_row(Pruner *p, double kl) {
+    FILE *f = p->cfg.log;
+    if (!f) return;
+    if (p->step == 1 || ftell(f) == 0) {
+        fprintf(f, "step,kl,expected_l0");
+        for (int g = 0; g < NUM_GRAN; g++)
+            if (p->masks.enabled[g]) fprintf(f, ",density_%s", GRAN_NAMES[g]);
+        for (int g = 0; g < NUM_GRAN; g++)
+            if (p->masks.enabled[g]) fprintf(f, ",lambda_%s", GRAN_NAMES[g]);
+        fprintf(f, "\n");
+    }
+    double l0 = 0;
+    for (int g = 0; g < NUM_GRAN; g++)
+        if (p->masks.enabled[g]) l0 += masks_density(&p->masks, g) * p->masks.count[g];
+    fprintf(f, "%d,%.6g,%.6g", p->step, kl, l0);
+    for (int g = 0; g < NUM_GRAN; g++)
+        if (p->masks.enabled[g]) fprintf(f, ",%.6g", masks_density(&p->masks, g));
+    for (int g = 0; g < NUM_GRAN; g++)
+        if (p->masks.enabled[g])
+            fprintf(f, ",%.6g", p->cfg.mode == SPARSITY_KL_BUDGET ? p->lambda[0] : p->lambda[g]);
+    fprintf(f, "\n");
+}
+
+int pruner_train(Pruner *p, const Task *train, int *nonfinite, PruneErr *err) {
     int n = train->n, B = p->cfg.batch < n ? p->cfg.batch : n;
+    size_t total = p->masks.total;
+    *nonfinite = 0;
+    // the order buffer and a copy of the state before each step (a non-finite loss restores it)
     int *order = palloc(sizeof(int) * (size_t)n, "batch order", err);
-    if (!order) return -1;
+    float *keep_state = order ? palloc(sizeof(float) * 3 * total, "state copy", err) : NULL;
+    if (!keep_state) {
+        free(order);
+        return -1;
+    }
     Rng r;
     rng_seed(&r, p->cfg.seed ^ 0x6261746368ull);  // "batch"
     int pos = n;  // forces a shuffle first
+    int rc = 0;
     double t0 = now_seconds();
-    while (p->step < p->cfg.steps) {
-        if (p->cfg.stop && *p->cfg.stop) break;
+    for (int s = 0; s <= p->step && s < p->cfg.steps; s++) {
+        // the batch order of step s: replayed from step 0, so a resumed run sees the batches
+        // an uninterrupted one would
+        if (s > 0) pos += B;
         if (pos + B > n) {  // a new epoch: reshuffle (Fisher-Yates)
             for (int i = 0; i < n; i++) order[i] = i;
             for (int i = n - 1; i > 0; i--) {
@@ -587,19 +642,43 @@ int pruner_train(Pruner *p, const Task *train, PruneErr *err) {
             }
             pos = 0;
         }
+        if (s < p->step) continue;
+        if (p->cfg.stop && *p->cfg.stop) break;
+        double lam[NUM_GRAN], ema = p->kl_ema;
+        memcpy(lam, p->lambda, sizeof lam);
+        memcpy(keep_state, p->masks.log_alpha, sizeof(float) * total);
+        memcpy(keep_state + total, p->masks.adam_m, sizeof(float) * total);
+        memcpy(keep_state + 2 * total, p->masks.adam_v, sizeof(float) * total);
         double kl = pruner_step(p, train, order + pos, B);
-        pos += B;
         if (!isfinite(kl)) {
-            free(order);
-            return perr(err, "step %d: the loss is not finite (KL = %g). Hint: lower --lr.", p->step, kl);
+            memcpy(p->masks.log_alpha, keep_state, sizeof(float) * total);
+            memcpy(p->masks.adam_m, keep_state + total, sizeof(float) * total);
+            memcpy(p->masks.adam_v, keep_state + 2 * total, sizeof(float) * total);
+            memcpy(p->lambda, lam, sizeof lam);
+            p->kl_ema = ema;
+            p->step--;
+            *nonfinite = 1;
+            rc = perr(err, "step %d: the loss is not finite (KL = %g); the masks of step %d are kept. "
+                           "Hint: lower --lr.", p->step + 1, kl, p->step);
+            break;
         }
+        log_row(p, kl);
         progress_line(p, kl, t0, p->cfg.steps);
+        if (p->cfg.checkpoint && p->cfg.checkpoint_every > 0 && p->step % p->cfg.checkpoint_every == 0 &&
+            p->step < p->cfg.steps && pruner_save(p, train, p->cfg.checkpoint, err)) {
+            rc = -1;
+            break;
+        }
     }
     if (p->cfg.progress) fprintf(p->cfg.progress, "\n");
+    if (p->cfg.log) fflush(p->cfg.log);
+    // stopped early: the state goes to the checkpoint so --resume can go on from here
+    if (rc == 0 && p->cfg.checkpoint && p->step < p->cfg.steps && pruner_save(p, train, p->cfg.checkpoint, err))
+        rc = -1;
     if (p->cfg.mode == SPARSITY_KL_BUDGET && p->best_kept >= 0)
-        memcpy(p->masks.log_alpha, p->best_la, sizeof(float) * p->masks.total);
-    free(order);
-    return p->step;
+        memcpy(p->masks.log_alpha, p->best_la, sizeof(float) * total);
+    free(order), free(keep_state);
+    return rc ? -1 : p->step;
 }
 
 // --- evaluation -------------------------------------------------------------------------

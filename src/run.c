@@ -46,6 +46,17 @@ static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
     }
     fprintf(out, "vocabulary %s\n", r->tok.source);
     taskset_report(&r->ts, out);
+    MemoryPlan mp = pruner_plan(&r->m, &cfg, maxT, r->ts.train.n);
+    size_t avail = prune_memory_available();
+    size_t limit = a->max_memory ? a->max_memory : avail;
+    if (limit && mp.total > limit)
+        return perr(err, "this run needs %.0f MB (weights %.0f, workspace %.0f, masks %.1f, cached "
+                         "full-model log-probabilities %.0f) but %s is %.0f MB. Hint: the workspace "
+                         "follows --chunk (now %d examples per pass); --max-target-mb caps the cache; "
+                         "shorter prompts need less.", mp.total / 1048576.0, mp.weights / 1048576.0,
+                    mp.workspace / 1048576.0, mp.masks / 1048576.0, mp.targets / 1048576.0,
+                    a->max_memory ? "--max-memory" : "the memory available", limit / 1048576.0,
+                    cfg.chunk > 0 ? cfg.chunk : 512 / maxT);
     if (pruner_build(&r->p, &r->m, &cfg, maxT, err)) return -1;
     r->have_p = 1;
     if (cfg.ablation == ABL_MEAN && pruner_compute_means(&r->p, &r->ts.train, err)) return -1;
@@ -97,10 +108,31 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     Pruner *p = &r.p;
     if (pruner_prepare_targets(p, &r.ts.train, err)) goto done;
     print_settings(out, p);
+    if (a->resume) {
+        if (pruner_resume(p, &r.ts.train, a->resume, err)) goto done;
+        fprintf(out, "resuming from %s at step %d\n", a->resume, p->step);
+    }
+    FILE *log = NULL;
+    AtomicFile logf;
+    if (a->log_path) {
+        if (atomic_open(&logf, a->log_path, err)) goto done;
+        p->cfg.log = log = logf.f;
+    }
     fflush(out);
     double t0 = now_seconds();
-    int steps = pruner_train(p, &r.ts.train, err);
-    if (steps < 0) goto done;
+    int nonfinite = 0;
+    int steps = pruner_train(p, &r.ts.train, &nonfinite, err);
+    if (log) {
+        p->cfg.log = NULL;
+        if (steps < 0 && !nonfinite) atomic_abort(&logf);
+        else if (atomic_commit(&logf, err)) goto done;
+    }
+    if (steps < 0 && !nonfinite) goto done;
+    PruneErr stopped = *err;
+    if (nonfinite) {  // the masks of the last finite step are still a circuit: report it
+        fprintf(out, "error: %s\n", err->msg);
+        steps = p->step;
+    }
     RunResult res = {.steps_done = steps, .seconds = now_seconds() - t0};
     if (steps < a->cfg.steps)
         fprintf(out, "stopped after step %d of %d: the circuit below is the one found so far\n", steps,
@@ -116,7 +148,14 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
         if (circuit_write(a->out_path, p, keep, a->model, &r.ts, &res, err)) goto done;
         fprintf(out, "wrote %s\n", a->out_path);
     }
+    if (steps < a->cfg.steps && a->cfg.checkpoint)
+        fprintf(out, "the search state is in %s: add --resume %s to go on\n", a->cfg.checkpoint,
+                a->cfg.checkpoint);
     rc = 0;
+    if (nonfinite) {
+        *err = stopped;
+        rc = -1;
+    }
 done:
     free(keep);
     run_free(&r);

@@ -143,5 +143,26 @@ else
   fail=$((fail + 1)); echo "FAIL: SIGINT: exit $rc"; tail -3 "$TMP/int.log"
 fi
 
+# killed outright (SIGKILL, no chance to save) after a periodic checkpoint, then resumed:
+# the same circuit.json, byte for byte, as a run never interrupted
+R="$ROOT/models/ioi-small"
+"$PRUNE" "$R/model.bin" "$R/task.txt" --steps 60 --seed 2 --out "$TMP/whole.json" > /dev/null 2>&1
+"$PRUNE" "$R/model.bin" "$R/task.txt" --steps 60 --seed 2 --out "$TMP/resumed.json" --checkpoint "$TMP/run.ck" --checkpoint-every 5 > /dev/null 2>&1 &
+pid=$!
+for i in $(seq 1 200); do [ -s "$TMP/run.ck" ] && break; sleep 0.05; done
+sleep 0.3
+kill -KILL $pid 2>/dev/null
+wait $pid 2>/dev/null
+if [ -s "$TMP/run.ck" ] && [ ! -e "$TMP/resumed.json" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: no checkpoint before the kill (or the run finished first)"; fi
+expect "resume a killed run"       0 "resuming from .*run.ck at step [1-9]" -- "$PRUNE" "$R/model.bin" "$R/task.txt" --steps 60 --seed 2 --out "$TMP/resumed.json" --resume "$TMP/run.ck"
+if cmp -s "$TMP/whole.json" "$TMP/resumed.json"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: resumed circuit.json differs from the uninterrupted one"; fi
+expect "resume another run's state" 1 "run.ck: written by a run with another model" -- "$PRUNE" "$R/model.bin" "$R/task.txt" --steps 60 --seed 3 --resume "$TMP/run.ck"
+expect "resume garbage"            1 "not a prune checkpoint" -- "$PRUNE" "$M" "$K" --resume "$K"
+# resource limits: a run that cannot fit says so before allocating
+expect "memory check"              1 "this run needs [0-9]+ MB .* but --max-memory is 1 MB. Hint: the workspace follows --chunk" -- "$PRUNE" "$R/model.bin" "$R/task.txt" --max-memory 1
+expect "per-step log"              0 "wrote .*lg.json"        -- "$PRUNE" "$M" "$K" --steps 4 --log "$TMP/log.csv" --out "$TMP/lg.json"
+expect "log is CSV"                0 "^step,kl,expected_l0,density_emb" -- head -1 "$TMP/log.csv"
+expect "log has a row a step"      0 "^5$"                    -- bash -c "wc -l < '$TMP/log.csv'"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

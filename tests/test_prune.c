@@ -221,7 +221,8 @@ static void test_same_seed_same_masks(void **state) {
         cfg.steps = 15, cfg.batch = 4, cfg.seed = 9;
         assert_int_equal(pruner_build(&p, &m, &cfg, t.max_len, &err), 0);
         assert_int_equal(pruner_prepare_targets(&p, &t, &err), 0);
-        assert_int_equal(pruner_train(&p, &t, &err), 15);
+        int nf;
+        assert_int_equal(pruner_train(&p, &t, &nf, &err), 15);
         la[k] = malloc(sizeof(float) * p.masks.total);
         memcpy(la[k], p.masks.log_alpha, sizeof(float) * p.masks.total);
         size_t n = p.masks.total;
@@ -230,6 +231,156 @@ static void test_same_seed_same_masks(void **state) {
     }
     free(la[0]), free(la[1]);
     task_free(&t);
+    gpt2_free(&m);
+}
+
+// Stopping at step 7 (the stop flag), saving, and resuming in a fresh pruner ends at the
+// same bytes as 15 uninterrupted steps; in KL-budget mode so the controller's state and the
+// best-circuit snapshot are part of what must survive.
+static void test_resume_equals_uninterrupted(void **state) {
+    (void)state;
+    GPT2 m;
+    PruneErr err;
+    GPT2Config c = tiny_config();
+    assert_int_equal(gpt2_build_random(&m, &c, 24, 0.5f, &err), 0);
+    Task t = random_task(10, c.V, 6, 6);
+    const char *ck = tmp_path("resume.ck");
+    PruneConfig cfg;
+    prune_config_defaults(&cfg);
+    cfg.steps = 15, cfg.batch = 4, cfg.seed = 5;  // 10 examples, batch 4: epochs reshuffle
+    float *la[2];
+    size_t n = 0;
+    for (int k = 0; k < 2; k++) {
+        Pruner p;
+        int nf;
+        volatile sig_atomic_t stop = 0;
+        PruneConfig c2 = cfg;
+        if (k == 1) c2.checkpoint = ck, c2.checkpoint_every = 3, c2.stop = &stop;
+        assert_int_equal(pruner_build(&p, &m, &c2, t.max_len, &err), 0);
+        assert_int_equal(pruner_prepare_targets(&p, &t, &err), 0);
+        if (k == 1) {
+            p.cfg.steps = 7;  // the first run "stops" after 7 steps, as after Ctrl-C
+            assert_int_equal(pruner_train(&p, &t, &nf, &err), 7);
+            // a checkpoint at step 7 needs steps < cfg.steps: save explicitly like the stop path
+            p.cfg.steps = 15;
+            assert_int_equal(pruner_save(&p, &t, ck, &err), 0);
+            pruner_free(&p);
+            assert_int_equal(pruner_build(&p, &m, &c2, t.max_len, &err), 0);
+            assert_int_equal(pruner_prepare_targets(&p, &t, &err), 0);
+            assert_int_equal(pruner_resume(&p, &t, ck, &err), 0);
+            assert_int_equal(p.step, 7);
+        }
+        assert_int_equal(pruner_train(&p, &t, &nf, &err), 15);
+        n = p.masks.total;
+        la[k] = malloc(sizeof(float) * n);
+        memcpy(la[k], p.masks.log_alpha, sizeof(float) * n);
+        pruner_free(&p);
+    }
+    assert_memory_equal(la[0], la[1], sizeof(float) * n);
+    free(la[0]), free(la[1]);
+    // another seed: the fingerprint refuses the checkpoint
+    Pruner p;
+    cfg.seed = 6;
+    assert_int_equal(pruner_build(&p, &m, &cfg, t.max_len, &err), 0);
+    assert_int_equal(pruner_resume(&p, &t, ck, &err), -1);
+    assert_non_null(strstr(err.msg, "another model, task split or settings"));
+    pruner_free(&p);
+    task_free(&t);
+    gpt2_free(&m);
+}
+
+static void test_checkpoint_rejections(void **state) {
+    (void)state;
+    GPT2 m;
+    PruneErr err;
+    GPT2Config c = tiny_config();
+    assert_int_equal(gpt2_build_random(&m, &c, 24, 0.5f, &err), 0);
+    Task t = random_task(4, c.V, 6, 6);
+    Pruner p;
+    PruneConfig cfg;
+    prune_config_defaults(&cfg);
+    assert_int_equal(pruner_build(&p, &m, &cfg, t.max_len, &err), 0);
+    const char *ck = tmp_path("reject.ck");
+    assert_int_equal(pruner_save(&p, &t, ck, &err), 0);
+    char *buf;
+    size_t len;
+    assert_int_equal(read_file(ck, &buf, &len, &err), 0);
+    CheckpointHead h;
+    size_t total = p.masks.total;
+    assert_int_equal(checkpoint_parse(buf, len, total, "ck", &h, &err), 0);
+    assert_int_equal(h.step, 0);
+    assert_int_equal(checkpoint_parse(buf, 10, total, "ck", &h, &err), -1);
+    assert_non_null(strstr(err.msg, "not a prune checkpoint"));
+    assert_int_equal(checkpoint_parse(buf, len - 4, total, "ck", &h, &err), -1);
+    assert_non_null(strstr(err.msg, "truncated"));
+    assert_int_equal(checkpoint_parse(buf, len, total + 1, "ck", &h, &err), -1);
+    assert_non_null(strstr(err.msg, "field total"));
+    buf[len / 2] ^= 1;  // one flipped bit in the arrays
+    assert_int_equal(checkpoint_parse(buf, len, total, "ck", &h, &err), -1);
+    assert_non_null(strstr(err.msg, "checksum"));
+    buf[len / 2] ^= 1;
+    buf[8] = 9;  // version
+    assert_int_equal(checkpoint_parse(buf, len, total, "ck", &h, &err), -1);
+    assert_non_null(strstr(err.msg, "version"));
+    free(buf);
+    pruner_free(&p);
+    task_free(&t);
+    gpt2_free(&m);
+}
+
+// A NaN weight makes the loss non-finite at the first step: the run stops with an error
+// and the masks are those before that step (the initial ones), not NaN.
+static void test_nonfinite_loss_keeps_last_masks(void **state) {
+    (void)state;
+    GPT2 m;
+    PruneErr err;
+    GPT2Config c = tiny_config();
+    assert_int_equal(gpt2_build_random(&m, &c, 24, 0.5f, &err), 0);
+    Task t = random_task(4, c.V, 6, 6);
+    Pruner p;
+    PruneConfig cfg;
+    prune_config_defaults(&cfg);
+    cfg.steps = 5, cfg.batch = 4;
+    assert_int_equal(pruner_build(&p, &m, &cfg, t.max_len, &err), 0);
+    assert_int_equal(pruner_prepare_targets(&p, &t, &err), 0);
+    float *init = malloc(sizeof(float) * p.masks.total);
+    memcpy(init, p.masks.log_alpha, sizeof(float) * p.masks.total);
+    m.params.attprojw[3] = NAN;  // after the targets: the full model was finite
+    int nf = 0;
+    assert_int_equal(pruner_train(&p, &t, &nf, &err), -1);
+    assert_int_equal(nf, 1);
+    assert_non_null(strstr(err.msg, "not finite"));
+    assert_int_equal(p.step, 0);
+    assert_memory_equal(init, p.masks.log_alpha, sizeof(float) * p.masks.total);
+    free(init);
+    pruner_free(&p);
+    task_free(&t);
+    gpt2_free(&m);
+}
+
+// The plan computed before allocation matches what pruner_build allocates.
+static void test_memory_plan_matches_allocation(void **state) {
+    (void)state;
+    GPT2 m;
+    PruneErr err;
+    GPT2Config c = tiny_config();
+    assert_int_equal(gpt2_build_random(&m, &c, 24, 0.5f, &err), 0);
+    for (int ab = 0; ab < 3; ab++) {
+        PruneConfig cfg;
+        prune_config_defaults(&cfg);
+        cfg.ablation = (Ablation)ab;
+        cfg.batch = 5;
+        MemoryPlan mp = pruner_plan(&m, &cfg, 6, 10);
+        Pruner p;
+        assert_int_equal(pruner_build(&p, &m, &cfg, 6, &err), 0);
+        size_t ws = p.nfloats * sizeof(float) + sizeof(float) * (size_t)p.maxB * (c.V + c.Vp) +
+                    sizeof(int) * (2 * (size_t)p.maxB * p.maxT + 2 * (size_t)p.maxB);
+        assert_int_equal(mp.workspace, ws);
+        assert_int_equal(mp.targets, 10 * c.V * sizeof(float));
+        assert_int_equal(mp.weights, m.num_parameters * sizeof(float));
+        assert_true(mp.masks >= 7 * p.masks.total * sizeof(float));
+        pruner_free(&p);
+    }
     gpt2_free(&m);
 }
 
@@ -356,7 +507,8 @@ static void test_planted_circuit(void **state) {
     assert_int_equal(pruner_evaluate(&p, &eval, NULL, &full, &err), 0);
     if (full.acc_pair < 1.0 || full.ld < 3.0)  // the model does the task
         fail_msg("planted model: accuracy %.3f, logit difference %.3f", full.acc_pair, full.ld);
-    assert_int_equal(pruner_train(&p, &train, &err), 300);
+    int nf;
+    assert_int_equal(pruner_train(&p, &train, &nf, &err), 300);
     unsigned char *keep = malloc(p.masks.total);
     masks_readout(&p.masks, keep);
     const Masks *mk = &p.masks;
@@ -434,6 +586,10 @@ int main(void) {
         cmocka_unit_test(test_chunking_does_not_change_gradients),
         cmocka_unit_test(test_readout_consistency),
         cmocka_unit_test(test_same_seed_same_masks),
+        cmocka_unit_test(test_resume_equals_uninterrupted),
+        cmocka_unit_test(test_checkpoint_rejections),
+        cmocka_unit_test(test_nonfinite_loss_keeps_last_masks),
+        cmocka_unit_test(test_memory_plan_matches_allocation),
         cmocka_unit_test(test_planted_circuit),
         cmocka_unit_test(test_circuit_file_round_trip),
     };
