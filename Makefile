@@ -2,6 +2,7 @@
 # `make SANITIZE=1 test` the suite under AddressSanitizer + UBSan; `make deps` installs the
 # Debian packages; `make clean`. CFLAGS may be overridden (optimisation, -Werror); the
 # flags prune needs are added separately.
+SHELL := /bin/bash
 CC ?= gcc
 CFLAGS ?= -O3 -march=native
 BUILD := build/release
@@ -12,6 +13,7 @@ ifeq ($(SANITIZE),1)
 endif
 
 DEPS = build-essential pkg-config libopenblas-openmp-dev libcmocka-dev libjansson-dev libpcre2-dev
+FUZZ_DEPS = clang libclang-rt-14-dev libomp-dev
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 
 # Dependencies through pkg-config, with the exact Debian package when one is missing.
@@ -35,7 +37,7 @@ HEADERS = $(wildcard include/*.h) $(wildcard kernels/*.h)
 TESTS = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 
-.PHONY: all test bench clean deps check-cmocka demo models
+.PHONY: all test bench clean deps check-cmocka demo models fuzz fuzz-smoke fuzz-run
 all: prune
 
 prune: $(BUILD)/prune
@@ -63,6 +65,7 @@ $(BUILD)/tests/%: tests/%.c tests/helpers.c tests/helpers.h $(BUILD)/libprune.a 
 test: $(TESTS) $(BUILD)/prune
 	@fail=0; for t in $(TESTS); do echo "== $$t"; OMP_NUM_THREADS=2 $$t || fail=1; done; \
 	echo "== tests/test_cli.sh"; OMP_NUM_THREADS=2 bash tests/test_cli.sh $(BUILD)/prune || fail=1; \
+	echo "== tests/test_browser.sh"; OMP_NUM_THREADS=2 bash tests/test_browser.sh $(BUILD)/prune || fail=1; \
 	if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TEST SUITES PASSED"
 
 $(BUILD)/bench/%: bench/%.c bench/bench_util.h $(BUILD)/libprune.a
@@ -72,18 +75,62 @@ $(BUILD)/bench/%: bench/%.c bench/bench_util.h $(BUILD)/libprune.a
 bench: $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
+# Fuzzing (libFuzzer, clang): every parser of outside input, built with ASan + UBSan and
+# coverage. `make fuzz` builds build/fuzz/fuzz_*; `make fuzz-smoke` replays each seed corpus
+# (tests/fuzz/corpus/NAME, regression inputs included) once; `make fuzz-run FUZZ_SECONDS=600`
+# fuzzes each target for that long, adding what it finds to the corpus. docs/reliability.md.
+FUZZ_CC = clang
+FUZZ_CFLAGS = -g -O1 -std=c11 -fopenmp -D_GNU_SOURCE -fno-omit-frame-pointer -Wno-pass-failed \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	-Iinclude -Ikernels -DPRUNE_SOURCE_DIR=\"$(CURDIR)\" $(shell pkg-config --cflags openblas jansson libpcre2-8 2>/dev/null)
+FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_OBJ = $(patsubst %.c,build/fuzz/%.o,$(LIB_SRC))
+FUZZ_SECONDS ?= 60
+
+.PRECIOUS: build/fuzz/%.o
+build/fuzz/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(PRUNE_LDLIBS)
+
+fuzz: $(FUZZ_TARGETS)
+
+fuzz-smoke: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do n=$${t##*/fuzz_}; echo "== $$t (tests/fuzz/corpus/$$n)"; \
+	  $$t -runs=0 tests/fuzz/corpus/$$n 2>&1 | grep -E "INITED|DONE|ERROR|SUMMARY" | sed 's/^/   /'; \
+	  [ $${PIPESTATUS[0]} -eq 0 ] || exit 1; done
+
+fuzz-run: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do n=$${t##*/fuzz_}; mkdir -p build/fuzz/found/$$n; echo "== $$t"; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 -artifact_prefix=build/fuzz/found/$$n/ \
+	    tests/fuzz/corpus/$$n 2>&1 | grep -E "DONE|ERROR|SUMMARY|cov:.*ft:" | tail -3 || exit 1; done
+
 # The main job on the bundled model: find the IOI circuit of models/ioi-small (about 30 s).
 demo: $(BUILD)/prune
 	$(BUILD)/prune models/ioi-small/model.bin models/ioi-small/task.txt --out build/demo-circuit.json
 
 # Retrain the shipped teaching models from their generated corpora (deterministic for a given
-# thread count; about 2 minutes on 2 cores). models/README.md has the table.
+# thread count on a given machine; about 12 minutes on 2 cores). models/README.md has the table.
 models: $(BUILD)/prune
 	@mkdir -p build/models
 	$(BUILD)/prune gen ioi --corpus-text --n 20000 --seed 0 --out build/models/ioi_corpus.txt
 	$(BUILD)/prune train --corpus build/models/ioi_corpus.txt --out models/ioi-small --layers 4 \
 		--heads 4 --dim 128 --ctx 32 --steps 2000 --batch 32 --vocab-size 800 --seed 0 --threads 2
 	$(BUILD)/prune gen ioi --model models/ioi-small/model.bin --n 400 --seed 1 --out models/ioi-small/task.txt
+	$(BUILD)/prune gen induction --corpus-text --n 30000 --seed 0 --out build/models/induction_corpus.txt
+	$(BUILD)/prune train --corpus build/models/induction_corpus.txt --out models/induction --layers 2 \
+		--heads 4 --dim 64 --ctx 48 --steps 8000 --batch 32 --lr 3e-3 --vocab-size 700 --attn-only --seed 0 --threads 2
+	$(BUILD)/prune gen induction --model models/induction/model.bin --n 400 --seed 1 --out models/induction/task.txt
+	$(BUILD)/prune gen gt --corpus-text --n 20000 --seed 0 --out build/models/gt_corpus.txt
+	$(BUILD)/prune train --corpus build/models/gt_corpus.txt --out models/gt-small --layers 3 \
+		--heads 4 --dim 128 --ctx 24 --steps 2000 --batch 32 --vocab-size 600 --max-digits 2 --seed 0 --threads 2
+	$(BUILD)/prune gen gt --model models/gt-small/model.bin --n 400 --seed 1 --out models/gt-small/task.txt
+	$(BUILD)/prune gen gp --corpus-text --n 20000 --seed 0 --out build/models/gp_corpus.txt
+	$(BUILD)/prune train --corpus build/models/gp_corpus.txt --out models/gp-small --layers 3 \
+		--heads 4 --dim 128 --ctx 24 --steps 2000 --batch 32 --vocab-size 700 --seed 0 --threads 2
+	$(BUILD)/prune gen gp --model models/gp-small/model.bin --n 400 --seed 1 --out models/gp-small/task.txt
 
 deps:
 	$(SUDO) apt-get update -qq

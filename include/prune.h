@@ -200,6 +200,9 @@ int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
                   const char *model_path, const TaskSet *ts, const RunResult *r, PruneErr *err);
 // Reads the keep masks of a circuit file for this model (missing granularities: all kept).
 int circuit_read(const char *path, const Masks *mk, unsigned char *keep, PruneErr *err);
+// The same from text already in memory (pure: the fuzz target and tests call it).
+int circuit_parse(const char *text, size_t len, const char *path, const Masks *mk, unsigned char *keep,
+                  PruneErr *err);
 // The human summary: per-layer table, sizes per granularity, weight share, metrics.
 void circuit_print_summary(FILE *out, const Pruner *p, const unsigned char *keep,
                            const RunResult *r);

@@ -149,9 +149,15 @@ int circuit_read(const char *path, const Masks *mk, unsigned char *keep, PruneEr
     char *text;
     size_t len;
     if (read_file(path, &text, &len, err)) return -1;
+    int rc = circuit_parse(text, len, path, mk, keep, err);
+    free(text);
+    return rc;
+}
+
+int circuit_parse(const char *text, size_t len, const char *path, const Masks *mk, unsigned char *keep,
+                  PruneErr *err) {
     json_error_t je;
     json_t *o = json_loadb(text, len, 0, &je);
-    free(text);
     if (!o)
         return perr(err, "%s:%d: not valid JSON: %s. Hint: a circuit file is written by prune "
                          "--out (docs/circuit-format.md).", path, je.line, je.text);
