@@ -47,6 +47,7 @@ typedef struct {
     const char *resume;    // checkpoint to go on from (NULL: a fresh search)
     const char *log_path;  // per-step CSV (NULL: none)
     size_t max_memory;     // bytes a run may need (0: the memory available)
+    const char *report_dir;  // --report DIR: the report of the circuit found (NULL: none)
     int skip_invalid;
     double train_frac;
     PruneConfig cfg;
@@ -65,6 +66,15 @@ int cmd_eval(const RunArgs *a, EvalWhat what, const char *circuit, int all_examp
 // max_examples clean prompts of TASK.
 int cmd_heads(const char *model, const char *task_path, const char *vocab, int max_examples,
               uint64_t seed, int json, FILE *out, PruneErr *err);
+
+// `prune report circuit.json [--log FILE] [--out DIR]`: circuit.svg, circuit.dot (drawn when
+// Graphviz is installed), edges.tsv, curves.svg (with a --log CSV) and index.html in out_dir.
+int cmd_report(const char *circuit_path, const char *log_path, const char *out_dir, FILE *out, PruneErr *err);
+
+// `prune sweep MODEL TASK --targets 0.5,0.9,...`: one search per target sparsity (all
+// granularities), the results in out_dir/sweep.csv and out_dir/sweep.svg.
+int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char *out_dir, FILE *out,
+              PruneErr *err);
 
 // `prune train --corpus FILE --out DIR [...]`: train a small GPT-2 from scratch.
 #include "train.h"

@@ -91,8 +91,9 @@ int cmd_heads(const char *model, const char *task_path, const char *vocab, int m
     if (task_load(&task, task_path, &tok, &opt, err)) goto done;
     have_task = 1;
     int n = task.n < max_examples ? task.n : max_examples;
-    // repeated random sequences: half the context (at most 32 tokens) twice
-    int R = c->maxT / 2 < 32 ? c->maxT / 2 : 32;
+    // repeated random sequences: a quarter of the context (at most 32 tokens) twice, so the
+    // repeat stays within the lengths a small model saw in training
+    int R = c->maxT / 4 < 32 ? c->maxT / 4 : 32;
     int T = task.max_len > 2 * R ? task.max_len : 2 * R, B = 16;
     if (R < 2) {
         perr(err, "%s: context %d is too short for the repeated-sequence test.", model, c->maxT);

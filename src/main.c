@@ -25,6 +25,10 @@ static const char *USAGE =
     "                                            --corpus-text: training text for a teaching model\n"
     "  prune heads MODEL TASK [--n N] [--json]  per head: attention to the previous token,\n"
     "                                            induction scores, attention to answer tokens\n"
+    "  prune report CIRCUIT.json [--log FILE] [--out DIR]\n"
+    "                                            pictures (SVG, Graphviz), edge list, HTML page\n"
+    "  prune sweep MODEL TASK --targets 0.5,0.9,... [--out DIR]\n"
+    "                                            one search per target sparsity: sweep.csv, .svg\n"
     "  prune info MODEL [--json]                 model config, parameter count, file format\n"
     "  prune next MODEL TEXT [--top K] [--json]  top-K next tokens (or --ids \"464 2068 318\")\n"
     "  prune tokenize [--model MODEL | --vocab FILE] [--json] TEXT     text -> ids\n"
@@ -61,6 +65,15 @@ static const char *USAGE =
     "  --skip-invalid       drop invalid task lines with a warning instead of failing\n"
     "  --max-target-mb N    cap on the cached full-model log-probabilities [512]\n"
     "  --out FILE           write the circuit as JSON (docs/circuit-format.md)\n"
+    "  --report DIR         also write the report of the circuit (see prune report) to DIR\n"
+    "  --log FILE           a CSV row per step: KL, expected L0, density and lambda per\n"
+    "                       granularity (prune report --log draws it)\n"
+    "  --checkpoint FILE    save the search state there every --checkpoint-every steps and\n"
+    "                       when stopped (Ctrl-C, SIGTERM) [none]\n"
+    "  --checkpoint-every N steps between checkpoints [50]\n"
+    "  --resume FILE        go on from a checkpoint (same MODEL, TASK and options); the result\n"
+    "                       is the same as an uninterrupted run's\n"
+    "  --max-memory MB      refuse to start a run that needs more [the memory available]\n"
     "  --quiet              no progress line (it is shown only on a terminal anyway)\n"
     "eval options: --circuit FILE, --full, --empty, --all (every example of TASK), and\n"
     "  --ablation, --eval, --seed, --train-frac as above (the same split as the search)\n"
@@ -74,7 +87,8 @@ static const char *USAGE =
     "  --corpus FILE        (bpe) training text\n"
     "  --vocab-size N       (bpe) tokens in the vocabulary, 257..1000000\n"
     "  --max-digits N       (bpe, train) no token holds more than N digits [no limit]\n"
-    "  --out PATH           (bpe) output folder; (gen) task file\n"
+    "  --out PATH           (bpe) output folder; (gen) task file; (report, sweep) output folder\n"
+    "  --targets L          (sweep) target sparsities, e.g. 0.5,0.8,0.9,0.95,0.98\n"
     "  --n N                (gen) number of examples; (heads) prompts to average over [400]\n"
     "  --threads N          OpenMP/OpenBLAS threads [2]\n"
     "train options: --layers [2] --heads [4] --dim [64] --ctx [64] --steps [2000] --batch [32]\n"
@@ -99,7 +113,7 @@ typedef struct {
     const char *ids, *vocab, *model, *corpus, *out, *eval, *ablation, *grans, *lambda, *target;
     const char *circuit, *steps_s, *batch_s, *chunk_s, *lr_s, *budget_s, *dual_s, *warm_s, *frac_s, *tmb_s;
     int json, decode, skip_invalid, quiet, full, empty, all, attn_only, gen_corpus;
-    const char *layers_s, *heads_s, *dim_s, *ctx_s, *ckpt, *ckpt_every_s, *resume, *log, *maxmem_s;
+    const char *layers_s, *heads_s, *dim_s, *ctx_s, *ckpt, *ckpt_every_s, *resume, *log, *maxmem_s, *report, *targets;
     long top, threads, vocab_size, max_digits, n, seed;
     const char *pos[4];
     int npos;
@@ -121,7 +135,8 @@ static int parse_args(int argc, char **argv, int first, Args *a) {
         {"--dim", &a->dim_s, NULL, 0, 0},         {"--ctx", &a->ctx_s, NULL, 0, 0},
         {"--checkpoint", &a->ckpt, NULL, 0, 0},   {"--checkpoint-every", &a->ckpt_every_s, NULL, 0, 0},
         {"--resume", &a->resume, NULL, 0, 0},     {"--log", &a->log, NULL, 0, 0},
-        {"--max-memory", &a->maxmem_s, NULL, 0, 0},
+        {"--max-memory", &a->maxmem_s, NULL, 0, 0}, {"--report", &a->report, NULL, 0, 0},
+        {"--targets", &a->targets, NULL, 0, 0},
         {"--top", NULL, &a->top, 1, 1000000},     {"--threads", NULL, &a->threads, 1, 1024},
         {"--vocab-size", NULL, &a->vocab_size, 257, 1000000}, {"--max-digits", NULL, &a->max_digits, 1, 100}, {"--n", NULL, &a->n, 1, 10000000},
         {"--seed", NULL, &a->seed, 0, 2147483647},
@@ -205,7 +220,7 @@ static int build_run_args(const Args *a, RunArgs *r) {
     PruneConfig *c = &r->cfg;
     r->model = a->pos[0], r->task = a->pos[1], r->eval = a->eval, r->vocab = a->vocab;
     r->out_path = a->out, r->skip_invalid = a->skip_invalid, r->train_frac = 0.5;
-    r->resume = a->resume, r->log_path = a->log;
+    r->resume = a->resume, r->log_path = a->log, r->report_dir = a->report;
     c->checkpoint = a->ckpt;
     if (a->resume && !a->ckpt) c->checkpoint = a->resume;  // a resumed run goes on saving there
     c->seed = (uint64_t)a->seed;
@@ -269,7 +284,7 @@ int main(int argc, char **argv) {
         fputs(USAGE, stdout);
         return 0;
     }
-    static const char *const commands[] = {"info", "next", "tokenize", "bpe", "gen", "check", "eval", "train", "heads"};
+    static const char *const commands[] = {"info", "next", "tokenize", "bpe", "gen", "check", "eval", "train", "heads", "report", "sweep"};
     int is_cmd = 0;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) is_cmd |= !strcmp(cmd, commands[k]);
     if (!is_cmd && cmd[0] == '-') return usage_error("unknown option", cmd);
@@ -298,6 +313,31 @@ int main(int argc, char **argv) {
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         return cmd_prune(&r, stdout, &err) ? fail(&err) : 0;
+    }
+    if (!strcmp(cmd, "report")) {
+        if (a.npos != 1) return usage_error("'prune report' needs one circuit.json", a.npos > 1 ? a.pos[1] : NULL);
+        return cmd_report(a.pos[0], a.log, a.out ? a.out : "report", stdout, &err) ? fail(&err) : 0;
+    }
+    if (!strcmp(cmd, "sweep")) {
+        if (a.npos != 2) return usage_error("'prune sweep' needs MODEL and TASK", a.npos > 2 ? a.pos[2] : NULL);
+        if (!a.targets) return usage_error("'prune sweep' needs --targets, e.g. 0.5,0.8,0.9,0.95,0.98", NULL);
+        double t[64];
+        int nt = 0;
+        for (const char *s = a.targets; *s && nt < 64;) {
+            const char *end = strchr(s, ',');
+            char v[64];
+            snprintf(v, sizeof v, "%.*s", (int)(end ? end - s : (long)strlen(s)), s);
+            if (num(v, "--targets", 0, 0.9999, &t[nt])) return 2;
+            nt++;
+            s = end ? end + 1 : s + strlen(s);
+        }
+        const char *out_dir = a.out ? a.out : "sweep";
+        a.out = NULL;  // --out names the folder here, not a circuit file
+        RunArgs r;
+        if ((rc = build_run_args(&a, &r))) return rc;
+        r.cfg.stop = &g_stop;
+        signal(SIGINT, on_signal);
+        return cmd_sweep(&r, t, nt, out_dir, stdout, &err) ? fail(&err) : 0;
     }
     if (!strcmp(cmd, "heads")) {
         if (a.npos != 2) return usage_error("'prune heads' needs MODEL and TASK", a.npos > 2 ? a.pos[2] : NULL);

@@ -1,8 +1,10 @@
 // run.c: the two commands built on the pruner: a search (`prune MODEL TASK`) and the
 // evaluation of a given circuit (`prune eval`). Loading, reporting and the order of work;
 // the method itself is in pruner.c and masks.c.
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "commands.h"
 #include "tokenizer.h"
@@ -144,10 +146,21 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     masks_readout(&p->masks, keep);
     if (evaluate_three(p, &r.ts.eval, keep, &res, err)) goto done;
     circuit_print_summary(out, p, keep, &res);
-    if (a->out_path) {
-        if (circuit_write(a->out_path, p, keep, a->model, &r.ts, &res, err)) goto done;
-        fprintf(out, "wrote %s\n", a->out_path);
+    char report_json[4200];
+    const char *json_path = a->out_path;
+    if (!json_path && a->report_dir) {  // the report is drawn from a circuit.json beside it
+        if (mkdir(a->report_dir, 0755) && !path_is_dir(a->report_dir)) {
+            perr(err, "%s: cannot create the report folder.", a->report_dir);
+            goto done;
+        }
+        snprintf(report_json, sizeof report_json, "%s/circuit.json", a->report_dir);
+        json_path = report_json;
     }
+    if (json_path) {
+        if (circuit_write(json_path, p, keep, a->model, &r.ts, &res, err)) goto done;
+        fprintf(out, "wrote %s\n", json_path);
+    }
+    if (a->report_dir && cmd_report(json_path, a->log_path, a->report_dir, out, err)) goto done;
     if (steps < a->cfg.steps && a->cfg.checkpoint)
         fprintf(out, "the search state is in %s: add --resume %s to go on\n", a->cfg.checkpoint,
                 a->cfg.checkpoint);
@@ -218,4 +231,121 @@ int cmd_train(const TrainConfig *cfg, FILE *out, PruneErr *err) {
                  "loss %.4f\nwrote %s/model.bin, %s/vocab.json, %s/merges.txt\n", r.steps_done, r.seconds,
             r.params, r.vocab, r.train_loss, r.eval_loss, cfg->out_dir, cfg->out_dir, cfg->out_dir);
     return 0;
+}
+
+// One search per target: the same model, task split and settings, with --target all=t.
+int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char *out_dir, FILE *out,
+              PruneErr *err) {
+    Run r;
+    unsigned char *keep = NULL;
+    int rc = -1;
+    double (*pts)[3] = calloc((size_t)n_targets, sizeof *pts);  // weight share, ld recovered, kl
+    if (!pts) return perr(err, "out of memory.");
+    if (mkdir(out_dir, 0755) && !path_is_dir(out_dir)) {
+        free(pts);
+        return perr(err, "%s: cannot create the sweep folder. Hint: is its parent writable?", out_dir);
+    }
+    if (run_open(&r, a, out, err)) goto done;
+    PruneConfig base = r.p.cfg;
+    const GPT2 *m = &r.m;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/sweep.csv", out_dir);
+    AtomicFile csv;
+    if (atomic_open(&csv, path, err)) goto done;
+    fprintf(csv.f, "target");
+    for (int g = 0; g < NUM_GRAN; g++) fprintf(csv.f, ",kept_%s", GRAN_NAMES[g]);
+    fprintf(csv.f, ",weight_share,kl,logit_diff,logit_diff_full,logit_diff_recovered,prob_diff,accuracy_pairwise\n");
+    for (int i = 0; i < n_targets; i++) {
+        PruneConfig cfg = base;
+        cfg.mode = SPARSITY_TARGET;
+        for (int g = 0; g < NUM_GRAN; g++) cfg.target[g] = (float)targets[i];
+        pruner_free(&r.p);
+        r.have_p = 0;
+        int maxT = r.ts.train.max_len > r.ts.eval.max_len ? r.ts.train.max_len : r.ts.eval.max_len;
+        if (pruner_build(&r.p, m, &cfg, maxT, err)) goto fail_csv;
+        r.have_p = 1;
+        if (cfg.ablation == ABL_MEAN && pruner_compute_means(&r.p, &r.ts.train, err)) goto fail_csv;
+        if (pruner_prepare_targets(&r.p, &r.ts.train, err)) goto fail_csv;
+        int nonfinite;
+        if (pruner_train(&r.p, &r.ts.train, &nonfinite, err) < 0) goto fail_csv;
+        free(keep);
+        keep = palloc(r.p.masks.total, "circuit", err);
+        if (!keep) goto fail_csv;
+        masks_readout(&r.p.masks, keep);
+        RunResult res = {0};
+        if (evaluate_three(&r.p, &r.ts.eval, keep, &res, err)) goto fail_csv;
+        double share = circuit_weight_share(&r.p.masks, keep, -1);
+        double rec = res.circuit.n_ld && res.full.ld != 0 ? res.circuit.ld / res.full.ld : NAN;
+        fprintf(csv.f, "%g", targets[i]);
+        for (int g = 0; g < NUM_GRAN; g++) {
+            long kept = 0;
+            for (int k = 0; k < r.p.masks.count[g]; k++) kept += keep[r.p.masks.off[g] + (size_t)k];
+            fprintf(csv.f, ",%ld", kept);
+        }
+        fprintf(csv.f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n", share, res.circuit.kl, res.circuit.ld, res.full.ld,
+                rec, res.circuit.pd, res.circuit.acc_pair);
+        pts[i][0] = share, pts[i][1] = rec, pts[i][2] = res.circuit.kl;
+        fprintf(out, "target %.3f: %.1f%% of block weights, KL %.4f, logit difference recovered %.1f%%\n", targets[i],
+                100 * share, res.circuit.kl, 100 * rec);
+        fflush(out);
+    }
+    if (atomic_commit(&csv, err)) goto done;
+    // sweep.svg: logit difference recovered against the share of block weights kept
+    snprintf(path, sizeof path, "%s/sweep.svg", out_dir);
+    AtomicFile svg;
+    if (atomic_open(&svg, path, err)) goto done;
+    FILE *f = svg.f;
+    int W = 560, H = 380, x0 = 70, y0 = 40, pw = 440, ph = 280;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+               "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n"
+               "<text x=\"%d\" y=\"22\" font-size=\"13\" font-weight=\"bold\">faithfulness against size (held-out)</text>\n"
+               "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#999\"/>\n",
+            W, H, W, H, W, H, x0, x0, y0, pw, ph);
+    for (int t = 0; t <= 4; t++) {
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%d%%</text>", x0 - 4, y0 + ph - ph * t / 4 + 4, 25 * t);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%d%%</text>\n", x0 + pw * t / 4, y0 + ph + 16, 25 * t);
+    }
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">share of block weights kept</text>\n"
+               "<text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">logit difference "
+               "recovered</text>\n<polyline fill=\"none\" stroke=\"#377eb8\" stroke-width=\"1.5\" points=\"",
+            x0 + pw / 2, y0 + ph + 34, y0 + ph / 2, y0 + ph / 2);
+    // in order of size, so the line reads left to right
+    int *ord = malloc(sizeof(int) * (size_t)n_targets);
+    if (!ord) {
+        atomic_abort(&svg);
+        perr(err, "out of memory.");
+        goto done;
+    }
+    for (int i = 0; i < n_targets; i++) ord[i] = i;
+    for (int i = 1; i < n_targets; i++)
+        for (int j = i; j > 0 && pts[ord[j]][0] < pts[ord[j - 1]][0]; j--) {
+            int t = ord[j];
+            ord[j] = ord[j - 1], ord[j - 1] = t;
+        }
+    for (int k = 0; k < n_targets; k++) {
+        double *q = pts[ord[k]];
+        double y = isnan(q[1]) ? 0 : q[1] < 0 ? 0 : q[1] > 1.2 ? 1.2 : q[1];
+        fprintf(f, "%.1f,%.1f ", x0 + pw * q[0], y0 + ph - ph * y);
+    }
+    fprintf(f, "\"/>\n");
+    for (int k = 0; k < n_targets; k++) {
+        double *q = pts[ord[k]];
+        double y = isnan(q[1]) ? 0 : q[1] < 0 ? 0 : q[1] > 1.2 ? 1.2 : q[1];
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"#377eb8\"><title>target %g: %.1f%% of "
+                   "weights, %.1f%% recovered, KL %.4f</title></circle>\n", x0 + pw * q[0], y0 + ph - ph * y,
+                targets[ord[k]], 100 * q[0], 100 * q[1], q[2]);
+    }
+    fprintf(f, "</svg>\n");
+    free(ord);
+    if (atomic_commit(&svg, err)) goto done;
+    fprintf(out, "wrote %s/sweep.csv and %s/sweep.svg\n", out_dir, out_dir);
+    rc = 0;
+    goto done;
+fail_csv:
+    atomic_abort(&csv);
+done:
+    free(keep);
+    free(pts);
+    run_free(&r);
+    return rc;
 }

@@ -164,5 +164,28 @@ expect "per-step log"              0 "wrote .*lg.json"        -- "$PRUNE" "$M" "
 expect "log is CSV"                0 "^step,kl,expected_l0,density_emb" -- head -1 "$TMP/log.csv"
 expect "log has a row a step"      0 "^5$"                    -- bash -c "wc -l < '$TMP/log.csv'"
 
+# reports: SVG and HTML well-formed for a real XML parser, DOT parsed by Graphviz when present
+expect "report from a run"         0 "report in .*rep/: index.html, circuit.svg, circuit.dot" -- "$PRUNE" "$M" "$K" --steps 6 --log "$TMP/rl.csv" --report "$TMP/rep"
+expect "report from a file"        0 "edges.tsv \([0-9]+ edges in Edge Pruning's graph\), curves.svg" -- "$PRUNE" report "$TMP/rep/circuit.json" --log "$TMP/rl.csv" --out "$TMP/rep2"
+expect "report bad circuit"        1 "bad2.json:1: not valid JSON" -- "$PRUNE" report "$TMP/bad2.json" --out "$TMP/rep3"
+if command -v xmllint > /dev/null; then
+  for f in rep/circuit.svg rep2/curves.svg rep2/index.html; do
+    expect "well-formed $f"        0 "^$"                     -- xmllint --noout "$TMP/$f"
+  done
+else
+  echo "note: xmllint absent (apt-get install -y libxml2-utils): SVG/HTML well-formedness not checked"
+fi
+if command -v dot > /dev/null; then
+  expect "dot parses circuit.dot"  0 "^$"                     -- dot -Tsvg "$TMP/rep/circuit.dot" -o "$TMP/g.svg"
+  expect "graph drawn"             0 "circuit-graph.svg"     -- ls "$TMP/rep"
+else
+  echo "note: Graphviz absent: circuit.dot not parsed"
+fi
+expect "edges header"              0 "^writer.reader.input$"  -- head -1 "$TMP/rep/edges.tsv"
+expect "sweep"                     0 "wrote .*sw/sweep.csv"   -- "$PRUNE" sweep "$M" "$K" --targets 0.3,0.9 --steps 8 --out "$TMP/sw"
+expect "sweep rows"                0 "^3$"                    -- bash -c "wc -l < '$TMP/sw/sweep.csv'"
+expect "sweep needs targets"       2 "needs --targets"        -- "$PRUNE" sweep "$M" "$K"
+expect "sweep bad target"          2 "--targets needs"        -- "$PRUNE" sweep "$M" "$K" --targets 0.5,2
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,490 @@
+// report.c: pictures and exports of a circuit, made from circuit.json alone (so circuits
+// from earlier runs, or edited by hand, can be drawn): circuit.svg (per-layer rows: block
+// gates, a head grid shaded by log_alpha, bars for kept neurons and dimensions), curves.svg
+// (from a --log CSV), circuit.dot (kept units and the residual edges a node circuit implies),
+// edges.tsv (those edges in Edge Pruning's graph: heads read Q, K and V separately) and
+// index.html, which inlines the pictures so it reads offline. It does not run the model.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "commands.h"
+
+typedef struct {
+    int L, NH, C;
+    char model[1024], task[1024];
+    // per granularity: keep and log_alpha flattened (NULL when the file lacks them)
+    int *keep[NUM_GRAN];
+    double *la[NUM_GRAN];
+    int count[NUM_GRAN];
+    json_t *root;
+} Circ;
+
+static void circ_free(Circ *c) {
+    for (int g = 0; g < NUM_GRAN; g++) free(c->keep[g]), free(c->la[g]);
+    if (c->root) json_decref(c->root);
+}
+
+// Flattens a number or a (nested) array of numbers into out[0..n); returns the count read.
+static int flatten(json_t *v, double *out, int n, int at) {
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) at = flatten(e, out, n, at);
+        return at;
+    }
+    if (at < n && (json_is_number(v) || json_is_boolean(v)))
+        out[at] = json_is_boolean(v) ? json_is_true(v) : json_number_value(v);
+    return at + 1;
+}
+
+static int circ_load(Circ *c, const char *path, PruneErr *err) {
+    memset(c, 0, sizeof *c);
+    json_error_t je;
+    c->root = json_load_file(path, 0, &je);
+    if (!c->root)
+        return perr(err, "%s:%d: not valid JSON: %s. Hint: prune report reads the circuit.json a run "
+                         "wrote with --out.", path, je.line, je.text);
+    json_t *m = json_object_get(c->root, "model"), *masks = json_object_get(c->root, "masks");
+    if (json_unpack(m, "{s:i, s:i, s:i}", "L", &c->L, "NH", &c->NH, "C", &c->C) || c->L < 1 || c->NH < 1 ||
+        c->C < c->NH || c->C % c->NH || c->L > 4096 || c->C > 1 << 20 || c->NH > 4096)
+        return perr(err, "%s: field model: expected {\"L\": layers, \"NH\": heads, \"C\": width} with C a "
+                         "multiple of NH. Hint: a file written by prune --out has it.", path);
+    if (!json_is_object(masks)) return perr(err, "%s: field masks is missing or not an object.", path);
+    const char *mp = json_string_value(json_object_get(m, "path"));
+    const char *tp = json_string_value(json_object_get(json_object_get(c->root, "task"), "train"));
+    snprintf(c->model, sizeof c->model, "%s", mp ? mp : "?");
+    snprintf(c->task, sizeof c->task, "%s", tp ? tp : "?");
+    int counts[NUM_GRAN] = {1, c->L, c->L, c->L, c->L * c->NH, c->L * c->C, c->L * 4 * c->C, c->L * c->C};
+    for (int g = 0; g < NUM_GRAN; g++) {
+        c->count[g] = counts[g];
+        c->keep[g] = malloc(sizeof(int) * (size_t)counts[g]);
+        c->la[g] = malloc(sizeof(double) * (size_t)counts[g]);
+        double *tmp = malloc(sizeof(double) * (size_t)counts[g]);
+        if (!c->keep[g] || !c->la[g] || !tmp) {
+            free(tmp);
+            return perr(err, "out of memory.");
+        }
+        json_t *e = json_object_get(masks, GRAN_NAMES[g]);
+        json_t *k = json_object_get(e, "keep"), *l = json_object_get(e, "log_alpha");
+        for (int i = 0; i < counts[g]; i++) tmp[i] = 1, c->la[g][i] = NAN;
+        if (k && flatten(k, tmp, counts[g], 0) != counts[g]) {
+            free(tmp);
+            return perr(err, "%s: masks.%s.keep: expected %d entries for L=%d NH=%d C=%d.", path,
+                        GRAN_NAMES[g], counts[g], c->L, c->NH, c->C);
+        }
+        for (int i = 0; i < counts[g]; i++) c->keep[g][i] = tmp[i] > 0.5;
+        if (l && flatten(l, c->la[g], counts[g], 0) != counts[g]) {
+            free(tmp);
+            return perr(err, "%s: masks.%s.log_alpha: expected %d entries.", path, GRAN_NAMES[g], counts[g]);
+        }
+        free(tmp);
+    }
+    return 0;
+}
+
+static double metric(const Circ *c, const char *which, const char *name) {
+    json_t *v = json_object_get(json_object_get(json_object_get(c->root, "metrics"), which), name);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static int kept_in(const Circ *c, int g, int l, int per) {
+    int n = 0;
+    for (int i = 0; i < per; i++) n += c->keep[g][l * per + i];
+    return n;
+}
+
+// A unit acts when it and every gate above it are kept.
+static int head_on(const Circ *c, int l, int h) {
+    return c->keep[G_LAYER][l] && c->keep[G_ATTN][l] && c->keep[G_HEAD][l * c->NH + h];
+}
+static int mlp_on(const Circ *c, int l) {
+    return c->keep[G_LAYER][l] && c->keep[G_MLP][l] && kept_in(c, G_NEURON, l, 4 * c->C) > 0;
+}
+
+static void xml_escape(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
+        else if (*s == '&') fputs("&amp;", f);
+        else if (*s == '"') fputs("&quot;", f);
+        else if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t') fputc(*s, f);
+    }
+}
+
+// Kept: green, darker the surer (larger log_alpha); pruned: grey-red, darker the more
+// firmly pruned. A missing log_alpha (another tool's file) gets the middle shade.
+static void gate_colour(char *buf, size_t cap, int kept, double la) {
+    double s = isnan(la) ? 0.5 : 1.0 / (1.0 + exp(-fabs(la)));  // 0.5 .. 1
+    double t = (s - 0.5) * 2;                                    // 0 .. 1
+    if (kept) snprintf(buf, cap, "rgb(%d,%d,%d)", (int)(150 - 120 * t), (int)(215 - 75 * t), (int)(150 - 110 * t));
+    else snprintf(buf, cap, "rgb(%d,%d,%d)", (int)(235 - 35 * t), (int)(225 - 95 * t), (int)(225 - 95 * t));
+}
+
+static void write_circuit_svg(FILE *f, const Circ *c) {
+    int cell = c->NH <= 16 ? 22 : 10, gx = 150, gw = c->NH * (cell + 2), bx = gx + (gw > 160 ? gw : 160) + 20, barw = 120;
+    int rowh = cell + 18, top = 78, W = bx + 3 * (barw + 20) + 20, H = top + c->L * rowh + 50;
+    char col[64];
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+               "font-family=\"sans-serif\" font-size=\"12\">\n", W, H, W, H);
+    fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n", W, H);
+    fprintf(f, "<text x=\"10\" y=\"20\" font-size=\"15\" font-weight=\"bold\">");
+    xml_escape(f, c->model);
+    fprintf(f, " on ");
+    xml_escape(f, c->task);
+    fprintf(f, "</text>\n");
+    double kl = metric(c, "circuit", "kl"), ld = metric(c, "circuit", "logit_diff"),
+           ldf = metric(c, "full", "logit_diff"), pd = metric(c, "circuit", "prob_diff"),
+           pdf = metric(c, "full", "prob_diff");
+    json_t *ws = json_object_get(json_object_get(c->root, "sizes"), "weight_share");
+    fprintf(f, "<text x=\"10\" y=\"40\">held-out KL %.4f", kl);
+    if (!isnan(ld) && !isnan(ldf) && ldf != 0) fprintf(f, " · logit difference %.3f of %.3f (%.1f%%)", ld, ldf, 100 * ld / ldf);
+    if (!isnan(pd)) fprintf(f, " · probability difference %.3f of %.3f", pd, pdf);
+    if (json_is_number(ws)) fprintf(f, " · %.1f%% of block weights", 100 * json_number_value(ws));
+    fprintf(f, "</text>\n");
+    fprintf(f, "<text x=\"10\" y=\"%d\" fill=\"#555\">block gates</text><text x=\"%d\" y=\"%d\" fill=\"#555\">heads "
+               "(shade: log_alpha)</text>\n", top - 10, gx, top - 10);
+    static const char *bar_names[3] = {"neurons", "head dims", "mlp out dims"};
+    for (int k = 0; k < 3; k++)
+        fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#555\">%s</text>\n", bx + k * (barw + 20), top - 10, bar_names[k]);
+    for (int l = 0; l < c->L; l++) {
+        int y = top + l * rowh;
+        fprintf(f, "<g id=\"layer%d\"><text x=\"10\" y=\"%d\">layer %d</text>\n", l, y + cell - 6, l);
+        static const int bg[3] = {G_LAYER, G_ATTN, G_MLP};
+        static const char *bl[3] = {"L", "A", "M"};
+        for (int k = 0; k < 3; k++) {
+            gate_colour(col, sizeof col, c->keep[bg[k]][l], c->la[bg[k]][l]);
+            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#333\"><title>%s "
+                       "gate, layer %d: %s</title></rect><text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
+                    62 + k * (cell + 4), y, cell, cell, col, GRAN_NAMES[bg[k]], l,
+                    c->keep[bg[k]][l] ? "kept" : "pruned", 62 + k * (cell + 4) + cell / 2, y + cell - 6, bl[k]);
+        }
+        for (int h = 0; h < c->NH; h++) {
+            int i = l * c->NH + h;
+            gate_colour(col, sizeof col, head_on(c, l, h), c->la[G_HEAD][i]);
+            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#333\">"
+                       "<title>L%dH%d %s, log_alpha %.2f</title></rect>\n",
+                    gx + h * (cell + 2), y, cell, cell, col, l, h, head_on(c, l, h) ? "kept" : "pruned", c->la[G_HEAD][i]);
+        }
+        int kn = kept_in(c, G_NEURON, l, 4 * c->C), kd = kept_in(c, G_ATTN_DIM, l, c->C), ko = kept_in(c, G_MLP_OUT, l, c->C);
+        int vals[3] = {kn, kd, ko}, tots[3] = {4 * c->C, c->C, c->C};
+        for (int k = 0; k < 3; k++) {
+            int x = bx + k * (barw + 20), w = (int)((double)barw * vals[k] / tots[k] + 0.5);
+            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#eee\" stroke=\"#999\"/>"
+                       "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#4a8\"/>"
+                       "<text x=\"%d\" y=\"%d\" font-size=\"10\">%d/%d</text>\n",
+                    x, y + 2, barw, cell - 4, x, y + 2, w, cell - 4, x + 3, y + cell - 7, vals[k], tots[k]);
+        }
+        fprintf(f, "</g>\n");
+    }
+    gate_colour(col, sizeof col, 1, 4);
+    fprintf(f, "<rect x=\"10\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/><text x=\"26\" y=\"%d\">kept</text>",
+            H - 24, col, H - 14);
+    gate_colour(col, sizeof col, 0, -4);
+    fprintf(f, "<rect x=\"70\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/><text x=\"86\" y=\"%d\">pruned "
+               "(darker: larger |log_alpha|)</text>\n</svg>\n", H - 24, col, H - 14);
+}
+
+// The residual edges of a node circuit: every kept writer (embedding, heads, MLPs) to every
+// kept reader downstream of it (heads' Q, K and V inputs, MLP inputs, the final residual).
+// Inside a block the MLP reads the attention heads of the same layer.
+typedef struct {
+    long edges;
+    int writers, readers;
+} EdgeCount;
+
+static EdgeCount write_edges(FILE *tsv, FILE *dot, const Circ *c) {
+    EdgeCount ec = {0};
+    if (dot) fprintf(dot, "digraph circuit {\n  rankdir=BT;\n  node [shape=box, style=filled, fontname=\"sans-serif\"];\n"
+                          "  emb [label=\"embedding\", fillcolor=\"#dddddd\"];\n  out [label=\"logits\", fillcolor=\"#dddddd\"];\n");
+    if (tsv) fprintf(tsv, "writer\treader\tinput\n");
+    int emb = c->keep[G_EMB][0];
+    ec.writers += emb;
+    for (int l = 0; l < c->L; l++) {
+        if (dot) fprintf(dot, "  subgraph layer%d { rank=same;", l);
+        for (int h = 0; h < c->NH; h++)
+            if (head_on(c, l, h) && dot) fprintf(dot, " a%d_%d [label=\"L%dH%d\", fillcolor=\"#99cc99\"];", l, h, l, h);
+        if (mlp_on(c, l) && dot) fprintf(dot, " m%d [label=\"MLP %d\", fillcolor=\"#99bbdd\"];", l, l);
+        if (dot) fprintf(dot, " }\n");
+    }
+    // readers in order: heads of layer l (q,k,v), then MLP l; then the output
+    for (int l = 0; l <= c->L; l++) {
+        for (int part = 0; part < 2; part++) {
+            for (int h = 0; h < (part ? 1 : c->NH); h++) {
+                int is_out = l == c->L;
+                if (is_out && (part || h)) continue;
+                int on = is_out ? 1 : part ? mlp_on(c, l) : head_on(c, l, h);
+                if (!on) continue;
+                char rd[32];
+                if (is_out) snprintf(rd, sizeof rd, "logits");
+                else if (part) snprintf(rd, sizeof rd, "MLP%d", l);
+                else snprintf(rd, sizeof rd, "L%dH%d", l, h);
+                char rdot[32];
+                if (is_out) snprintf(rdot, sizeof rdot, "out");
+                else if (part) snprintf(rdot, sizeof rdot, "m%d", l);
+                else snprintf(rdot, sizeof rdot, "a%d_%d", l, h);
+                ec.readers++;
+                int ninputs = (!is_out && !part) ? 3 : 1;
+                static const char *qkv[3] = {"q", "k", "v"};
+                // writers upstream: emb, heads of layers < l (and of l for an MLP), MLPs < l
+                for (int wl = -1; wl < (is_out ? c->L : l + 1); wl++) {
+                    for (int wk = 0; wk <= c->NH; wk++) {  // wk < NH: head wk; wk == NH: the MLP
+                        char wr[32], wdot[32];
+                        if (wl < 0) {
+                            if (wk || !emb) continue;
+                            snprintf(wr, sizeof wr, "embedding"), snprintf(wdot, sizeof wdot, "emb");
+                        } else if (wk < c->NH) {
+                            if (wl == l && !is_out && !part) continue;  // heads do not read their own layer
+                            if (!head_on(c, wl, wk)) continue;
+                            snprintf(wr, sizeof wr, "L%dH%d", wl, wk), snprintf(wdot, sizeof wdot, "a%d_%d", wl, wk);
+                        } else {
+                            if (wl == l && !is_out) continue;  // an MLP writes after its own layer's readers
+                            if (!mlp_on(c, wl)) continue;
+                            snprintf(wr, sizeof wr, "MLP%d", wl), snprintf(wdot, sizeof wdot, "m%d", wl);
+                        }
+                        for (int q = 0; q < ninputs; q++)
+                            if (tsv) fprintf(tsv, "%s\t%s\t%s\n", wr, rd, is_out ? "resid" : part ? "in" : qkv[q]);
+                        ec.edges += ninputs;
+                        if (dot) fprintf(dot, "  %s -> %s;\n", wdot, rdot);
+                    }
+                }
+            }
+        }
+    }
+    for (int l = 0; l < c->L; l++) {
+        for (int h = 0; h < c->NH; h++) ec.writers += head_on(c, l, h);
+        ec.writers += mlp_on(c, l);
+    }
+    if (dot) fprintf(dot, "}\n");
+    return ec;
+}
+
+// curves.svg from a --log CSV: KL (left axis, log scale) and density per granularity.
+static int write_curves_svg(FILE *f, const char *log_path, PruneErr *err) {
+    char *text;
+    size_t len;
+    if (read_file(log_path, &text, &len, err)) return -1;
+    char *save = NULL, *line = strtok_r(text, "\n", &save);
+    if (!line || strncmp(line, "step,kl,", 8)) {
+        free(text);
+        return perr(err, "%s:1: expected the header 'step,kl,expected_l0,...' of a --log file.", log_path);
+    }
+    char names[NUM_GRAN][32];
+    int ncol = 0, dens_first = -1, ndens = 0;
+    for (char *s2 = NULL, *tok = strtok_r(line, ",", &s2); tok; tok = strtok_r(NULL, ",", &s2), ncol++)
+        if (!strncmp(tok, "density_", 8) && ndens < NUM_GRAN) {
+            if (dens_first < 0) dens_first = ncol;
+            snprintf(names[ndens++], 32, "%s", tok + 8);
+        }
+    int cap = 1024, n = 0;
+    double *rows = malloc(sizeof(double) * (size_t)cap * (2 + NUM_GRAN));
+    for (line = strtok_r(NULL, "\n", &save); rows && line; line = strtok_r(NULL, "\n", &save)) {
+        if (n == cap) {
+            double *q = realloc(rows, sizeof(double) * (size_t)(cap *= 2) * (2 + NUM_GRAN));
+            if (!q) break;
+            rows = q;
+        }
+        double *r = rows + (size_t)n * (2 + NUM_GRAN);
+        int col = 0;
+        for (char *s2 = NULL, *tok = strtok_r(line, ",", &s2); tok; tok = strtok_r(NULL, ",", &s2), col++) {
+            double v = strtod(tok, NULL);
+            if (col < 2) r[col] = v;
+            else if (dens_first >= 0 && col >= dens_first && col < dens_first + ndens) r[2 + col - dens_first] = v;
+        }
+        if (col >= 2) n++;
+    }
+    free(text);
+    if (!rows || n == 0) {
+        free(rows);
+        return perr(err, "%s: no rows. Hint: the run stopped before its first step?", log_path);
+    }
+    int W = 760, H = 300, x0 = 60, y0 = 30, pw = 520, ph = 220;
+    double smax = rows[(size_t)(n - 1) * (2 + NUM_GRAN)], kmin = 1e-4, kmax = 10;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+               "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n"
+               "<text x=\"%d\" y=\"18\" font-size=\"13\" font-weight=\"bold\">training: KL of the sampled circuit (log "
+               "scale, left) and expected density (right)</text>\n"
+               "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#999\"/>\n",
+            W, H, W, H, W, H, x0, x0, y0, pw, ph);
+    for (int d = -4; d <= 1; d++) {
+        double y = y0 + ph - ph * (d - log10(kmin)) / (log10(kmax) - log10(kmin));
+        fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">1e%d</text>\n", x0 - 4, y + 4, d);
+    }
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">step (of %.0f)</text>\n", x0 + pw / 2, y0 + ph + 28, smax);
+    static const char *colours[NUM_GRAN + 1] = {"#000", "#e41a1c", "#377eb8", "#4daf4a", "#984ea3",
+                                                "#ff7f00", "#a65628", "#f781bf", "#999"};
+    for (int s = -1; s < ndens; s++) {
+        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" points=\"", colours[s + 1], s < 0 ? "1.5" : "1");
+        int stride = n > 2000 ? n / 2000 : 1;
+        for (int i = 0; i < n; i += stride) {
+            const double *r = rows + (size_t)i * (2 + NUM_GRAN);
+            double x = x0 + pw * (smax > 0 ? r[0] / smax : 0), y;
+            if (s < 0) {
+                double k = r[1] < kmin ? kmin : r[1] > kmax ? kmax : r[1];
+                y = y0 + ph - ph * (log10(k) - log10(kmin)) / (log10(kmax) - log10(kmin));
+            } else {
+                y = y0 + ph - ph * r[2 + s];
+            }
+            fprintf(f, "%.1f,%.1f ", x, y);
+        }
+        fprintf(f, "\"/>\n<text x=\"%d\" y=\"%d\" fill=\"%s\">%s</text>\n", x0 + pw + 12, y0 + 12 + 14 * (s + 1),
+                colours[s + 1], s < 0 ? "KL" : names[s]);
+    }
+    fprintf(f, "</svg>\n");
+    free(rows);
+    return 0;
+}
+
+// Writes one file of the report atomically; fn fills it.
+typedef struct {
+    const Circ *c;
+    const char *log_path;
+    EdgeCount ec;
+    const char *graph_svg;  // rendered Graphviz picture to inline, or NULL
+} RepCtx;
+
+static void write_html(FILE *f, RepCtx *x, FILE *svg_src, FILE *curves_src) {
+    const Circ *c = x->c;
+    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><title>circuit: ");
+    xml_escape(f, c->task);
+    fprintf(f, "</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:"
+               "collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f4f4f4}"
+               "td.l{text-align:left}</style></head><body>\n<h1>Circuit</h1>\n<p>model <code>");
+    xml_escape(f, c->model);
+    fprintf(f, "</code>, task <code>");
+    xml_escape(f, c->task);
+    fprintf(f, "</code>. Written by <code>prune report</code> from circuit.json (docs/circuit-format.md).</p>\n");
+    char buf[4096];
+    size_t k;
+    rewind(svg_src);
+    while ((k = fread(buf, 1, sizeof buf, svg_src))) fwrite(buf, 1, k, f);
+    fprintf(f, "<h2>Metrics (held-out)</h2>\n<table><tr><th></th><th>circuit</th><th>full</th><th>empty</th></tr>\n");
+    static const char *ms[6] = {"kl", "logit_diff", "prob_diff", "accuracy_pairwise", "accuracy_argmax", "exact_match"};
+    for (int i = 0; i < 6; i++) {
+        fprintf(f, "<tr><td class=\"l\">%s</td>", ms[i]);
+        static const char *which[3] = {"circuit", "full", "empty"};
+        for (int w = 0; w < 3; w++) {
+            double v = metric(c, which[w], ms[i]);
+            if (isnan(v)) fprintf(f, "<td>-</td>");
+            else fprintf(f, "<td>%.4f</td>", v);
+        }
+        fprintf(f, "</tr>\n");
+    }
+    fprintf(f, "</table>\n<h2>Per layer</h2>\n<table><tr><th>layer</th><th>block</th><th>attention</th><th>heads "
+               "kept</th><th>head dims</th><th>MLP</th><th>neurons</th><th>MLP out dims</th></tr>\n");
+    for (int l = 0; l < c->L; l++) {
+        fprintf(f, "<tr><td>%d</td><td>%s</td><td>%s</td><td class=\"l\">", l, c->keep[G_LAYER][l] ? "kept" : "pruned",
+                c->keep[G_ATTN][l] ? "kept" : "pruned");
+        int any = 0;
+        for (int h = 0; h < c->NH; h++)
+            if (head_on(c, l, h)) fprintf(f, "%s%d", any++ ? " " : "", h);
+        fprintf(f, "%s (%d/%d)</td><td>%d/%d</td><td>%s</td><td>%d/%d</td><td>%d/%d</td></tr>\n", any ? "" : "none",
+                any, c->NH, kept_in(c, G_ATTN_DIM, l, c->C), c->C, c->keep[G_MLP][l] ? "kept" : "pruned",
+                kept_in(c, G_NEURON, l, 4 * c->C), 4 * c->C, kept_in(c, G_MLP_OUT, l, c->C), c->C);
+    }
+    fprintf(f, "</table>\n<h2>Graph</h2>\n<p>%d writers and %d readers kept; a node circuit implies <b>%ld edges</b> "
+               "in Edge Pruning's graph (heads read Q, K and V separately; edges.tsv lists them; docs/reports.md "
+               "gives the rule).</p>\n", x->ec.writers, x->ec.readers, x->ec.edges);
+    if (x->graph_svg) {
+        FILE *g = fopen(x->graph_svg, "r");
+        if (g) {
+            // skip Graphviz's XML prologue and doctype: an inline <svg> must start the element
+            size_t n = fread(buf, 1, sizeof buf - 1, g);
+            buf[n] = 0;
+            char *start = strstr(buf, "<svg");
+            if (start) fwrite(start, 1, n - (size_t)(start - buf), f);
+            while ((n = fread(buf, 1, sizeof buf, g))) fwrite(buf, 1, n, f);
+            fclose(g);
+        }
+    } else {
+        fprintf(f, "<p>(Graphviz's <code>dot</code> is not installed: circuit.dot was written but not drawn.)</p>\n");
+    }
+    if (curves_src) {
+        fprintf(f, "<h2>Training</h2>\n");
+        rewind(curves_src);
+        while ((k = fread(buf, 1, sizeof buf, curves_src))) fwrite(buf, 1, k, f);
+    }
+    fprintf(f, "</body></html>\n");
+}
+
+static int commit_from(FILE *src, const char *path, PruneErr *err) {
+    AtomicFile af;
+    if (atomic_open(&af, path, err)) return -1;
+    char buf[8192];
+    size_t k;
+    rewind(src);
+    int bad = 0;
+    while (!bad && (k = fread(buf, 1, sizeof buf, src))) bad = atomic_write(&af, buf, k, err);
+    if (bad) {
+        atomic_abort(&af);
+        return -1;
+    }
+    return atomic_commit(&af, err);
+}
+
+int cmd_report(const char *circuit_path, const char *log_path, const char *out_dir, FILE *out, PruneErr *err) {
+    Circ c;
+    int rc = -1;
+    FILE *svg = NULL, *dot = NULL, *tsv = NULL, *curves = NULL, *html = NULL;
+    if (circ_load(&c, circuit_path, err)) goto done;
+    if (mkdir(out_dir, 0755) && !path_is_dir(out_dir)) {
+        perr(err, "%s: cannot create the report folder. Hint: is its parent writable?", out_dir);
+        goto done;
+    }
+    // everything is built in temporary streams first, then each file is committed atomically
+    svg = tmpfile(), dot = tmpfile(), tsv = tmpfile(), html = tmpfile();
+    if (!svg || !dot || !tsv || !html) {
+        perr(err, "cannot create temporary files for the report.");
+        goto done;
+    }
+    write_circuit_svg(svg, &c);
+    RepCtx x = {.c = &c, .log_path = log_path};
+    x.ec = write_edges(tsv, dot, &c);
+    if (log_path) {
+        if (!(curves = tmpfile())) {
+            perr(err, "cannot create a temporary file.");
+            goto done;
+        }
+        if (write_curves_svg(curves, log_path, err)) goto done;
+    }
+    char path[4200], gpath[4200];
+    snprintf(path, sizeof path, "%s/circuit.svg", out_dir);
+    if (commit_from(svg, path, err)) goto done;
+    snprintf(path, sizeof path, "%s/circuit.dot", out_dir);
+    if (commit_from(dot, path, err)) goto done;
+    snprintf(path, sizeof path, "%s/edges.tsv", out_dir);
+    if (commit_from(tsv, path, err)) goto done;
+    if (curves) {
+        snprintf(path, sizeof path, "%s/curves.svg", out_dir);
+        if (commit_from(curves, path, err)) goto done;
+    }
+    // Graphviz, when installed: render the graph (to a temporary name, then rename)
+    int have_dot = system("command -v dot >/dev/null 2>&1") == 0;
+    if (have_dot) {
+        char cmd[20000];
+        snprintf(gpath, sizeof gpath, "%s/circuit-graph.svg", out_dir);
+        snprintf(cmd, sizeof cmd, "dot -Tsvg '%s/circuit.dot' -o '%s.tmp' && mv '%s.tmp' '%s'", out_dir, gpath, gpath, gpath);
+        if (strchr(out_dir, '\'') || system(cmd) != 0) have_dot = 0;
+    }
+    x.graph_svg = have_dot ? gpath : NULL;
+    write_html(html, &x, svg, curves);
+    snprintf(path, sizeof path, "%s/index.html", out_dir);
+    if (commit_from(html, path, err)) goto done;
+    fprintf(out, "report in %s/: index.html, circuit.svg, circuit.dot%s, edges.tsv (%ld edges in Edge Pruning's "
+                 "graph)%s\n", out_dir, have_dot ? ", circuit-graph.svg" : "", x.ec.edges,
+            curves ? ", curves.svg" : "");
+    if (!have_dot) fprintf(out, "note: Graphviz's dot is not installed, so circuit.dot was not drawn\n");
+    rc = 0;
+done:
+    if (svg) fclose(svg);
+    if (dot) fclose(dot);
+    if (tsv) fclose(tsv);
+    if (curves) fclose(curves);
+    if (html) fclose(html);
+    circ_free(&c);
+    return rc;
+}
