@@ -11,9 +11,9 @@
 // recomputation: per layer and stream 2*BT*12C^2 for the GEMMs and 4*B*NH*hs*T(T+1)/2 for
 // causal attention; the backward's GEMMs cost the same as the forward's, its attention
 // twice; logits at one position per example. Executed FLOPs add what prune really does:
-// each layer but the last recomputed before its backward, without the attention output
-// projection (1 of 12 C^2) for the clean stream and without both output projections (5 of
-// 12 C^2) for the reference stream, and every 10th
+// the clean stream's layers but the last recomputed before their backward, without the
+// attention output projection (1 of 12 C^2; the reference stream's values are stored, not
+// recomputed), and every 10th
 // step one forward of both streams over the first chunk to measure the read-out circuit's
 // KL. Time per step is the mean over 10 steps (one such measurement among them).
 #include <stdio.h>
@@ -90,10 +90,9 @@ int main(int argc, char **argv) {
     double logits = 2.0 * B * C * c.Vp;
     double layer = gemm + att;
     double essential = 2 * c.L * layer + logits + (c.L * (gemm + 2 * att) + logits);
-    double ref_recompute = 2.0 * BT * 7 * C * C + att;     // no output projections
     double clean_recompute = 2.0 * BT * 11 * C * C + att;  // no attention output projection
     double chunk_share = (double)p.cfg.chunk / B;
-    double executed = essential + (c.L - 1) * (clean_recompute + ref_recompute) +
+    double executed = essential + (c.L - 1) * clean_recompute +
                       chunk_share * (2 * c.L * layer + logits) / 10.0;
     double ideal = essential / (peak * 1e9);
     double rss = peak_rss_bytes();

@@ -113,6 +113,7 @@ typedef struct {
     size_t nfloats;
     float *resid_c, *resid_r;  // (L+1, B, T, C) residual stream entering each layer: clean, ref
     float *resid2_c, *resid2_r;  // (L, B, T, C) the residual stream between attention and MLP
+    float *ref_atty, *ref_fch;   // (L, B, T, C), (L, B, T, 4C) the reference stream's heads and neurons
     float *emb_c;            // (B,T,C) the clean embedding before its gate
     LayerActs ac, ar;        // one layer of internals: clean (gated), reference
     float *atty_out, *attproj_out, *fch_out, *fcproj_out;  // clean values after their gates

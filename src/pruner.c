@@ -40,6 +40,7 @@ static size_t ws_floats(const GPT2Config *c, int B, int T, Ablation ab) {
     size_t la = layer_acts_floats(c, B, T);
     size_t n = (2 * L + 1) * BT * C                      // resid_c, resid2_c
                + (ab == ABL_CORRUPTED ? (2 * L + 1) * BT * C + la : 0)  // resid_r, resid2_r, ar
+               + (ab == ABL_CORRUPTED ? L * BT * C * 5 : 0)  // ref_atty, ref_fch
                + BT * C                                  // emb_c
                + la                                      // ac
                + BT * C * 7                              // atty_out, attproj_out, fch_out, fcproj_out
@@ -107,6 +108,8 @@ int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, Pru
     if (cfg->ablation == ABL_CORRUPTED) {
         TAKE(p->resid_r, (L + 1) * BT * C);
         TAKE(p->resid2_r, L * BT * C);
+        TAKE(p->ref_atty, L * BT * C);
+        TAKE(p->ref_fch, L * BT * 4 * C);
         q = layer_acts_carve(&p->ar, q, c, chunk, maxT);
     }
     TAKE(p->emb_c, BT * C);
@@ -167,12 +170,13 @@ typedef struct {
     size_t s1, s4;  // row strides: C and 4C for a tensor, 0 for a broadcast row (means)
 } Refs;
 
-static Refs refs_for(const Pruner *p, int l) {
+// N: rows x C of the current chunk (where layer l's stored reference values start).
+static Refs refs_for(const Pruner *p, int l, size_t N) {
     const GPT2Config *c = &p->m->config;
     size_t C = c->C;
     Refs r = {0};
     if (p->cfg.ablation == ABL_CORRUPTED) {
-        r = (Refs){p->ar.atty, p->ar.attproj, p->ar.fch_gelu, p->ar.fcproj, C, 4 * C};
+        r = (Refs){p->ref_atty + l * N, p->ar.attproj, p->ref_fch + 4 * l * N, p->ar.fcproj, C, 4 * C};
     } else if (p->cfg.ablation == ABL_MEAN) {
         const float *m = p->means + C + (size_t)l * 7 * C;
         r = (Refs){m, m + C, m + 2 * C, m + 6 * C, 0, 0};
@@ -255,10 +259,12 @@ static void gated_block_backward(Pruner *p, float *dresid, const float *inp, con
     layernorm_backward(dresid, NULL, NULL, p->dln, inp, w->ln1w, a->ln1_mean, a->ln1_rstd, BT, C);
 }
 
-// The reference stream's layer l. It keeps the residual stream at both block boundaries
-// (resid_r[l], resid2_r[l], resid_r[l+1]) and takes each block's output as the difference of
-// the two residuals around it, in the forward and in the recomputation alike: the two agree
-// to the bit, and recomputing needs neither output projection (5 of a layer's 12 C^2).
+// The reference stream's layer l. Its forward keeps what the clean stream's backward needs
+// from it: the residual stream at both block boundaries (resid_r[l], resid2_r[l],
+// resid_r[l+1]) and the heads' and neurons' values (ref_atty[l], ref_fch[l]); each block's
+// output is the difference of the two residuals around it, so the backward recomputes no
+// GEMM of the reference stream (storing 5C floats per row and layer saves 7 of a layer's
+// 12 C^2 of recomputation). recompute = 1 only rebuilds the two differences.
 static void ref_block(Pruner *p, const LayerWeights *w, int l, int B, int T, int recompute) {
     const GPT2Config *c = &p->m->config;
     int C = c->C, BT = B * T;
@@ -266,17 +272,12 @@ static void ref_block(Pruner *p, const LayerWeights *w, int l, int B, int T, int
     LayerActs *a = &p->ar;
     const float *x = p->resid_r + l * N, *mid = p->resid2_r + l * N, *y = p->resid_r + (l + 1) * N;
     if (!recompute) {
-        float *keep_resid2 = a->resid2;
-        a->resid2 = p->resid2_r + l * N;  // block_forward leaves the mid residual in place
+        LayerActs keep = *a;
+        a->resid2 = p->resid2_r + l * N;  // block_forward leaves its values in place
+        a->atty = p->ref_atty + l * N;
+        a->fch_gelu = p->ref_fch + 4 * l * N;
         block_forward(p->resid_r + (l + 1) * N, a, x, w, B, T, C, c->NH);
-        a->resid2 = keep_resid2;
-    } else {
-        layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, x, w->ln1w, w->ln1b, BT, C);
-        matmul_forward(a->qkv, a->ln1, w->qkvw, w->qkvb, BT, C, 3 * C);
-        attention_forward(a->atty, a->att, a->qkv, B, T, C, c->NH);
-        layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, mid, w->ln2w, w->ln2b, BT, C);
-        matmul_forward(a->fch, a->ln2, w->fcw, NULL, BT, C, 4 * C);
-        bias_gelu_forward(a->fch_gelu, a->fch, w->fcb, BT, 4 * C);
+        *a = keep;
     }
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < N; i++) {
@@ -323,7 +324,7 @@ static void forward_chunk(Pruner *p, const PointGates *pg, int n, int T, int nee
     for (int l = 0; l < c->L; l++) {
         LayerWeights w = gpt2_layer_weights(m, l);
         if (corrupted) ref_block(p, &w, l, n, T, 0);
-        Refs r = refs_for(p, l);
+        Refs r = refs_for(p, l, N);
         if (!corrupted && p->cfg.ablation == ABL_CORRUPTED) memset(&r, 0, sizeof r);  // z = 1: unused
         Gates z = gates_at(pg, c, l);
         gated_block_forward(p, p->resid_c + (l + 1) * N, p->resid2_c + l * N, p->resid_c + l * N, &w, &r, &z, n, T);
@@ -365,7 +366,7 @@ static void backward_chunk(Pruner *p, const PointGates *pg, int n, int T) {
     gather_backward(p->dresid, p->dlnf_in, p->pos, n, C);
     for (int l = c->L - 1; l >= 0; l--) {
         LayerWeights w = gpt2_layer_weights(m, l);
-        Refs r = refs_for(p, l);
+        Refs r = refs_for(p, l, N);
         Gates z = gates_at(pg, c, l), dz = gates_at(&p->dpg, c, l);
         if (l < c->L - 1) {
             if (corrupted) ref_block(p, &w, l, n, T, 1);
