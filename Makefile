@@ -6,6 +6,10 @@ SHELL := /bin/bash
 CC ?= gcc
 CFLAGS ?= -O3 -march=native
 BUILD := build/release
+ifeq ($(VALGRIND),1)  # valgrind cannot run AVX-512: a portable build of its own
+  CFLAGS := -O2 -g
+  BUILD := build/valgrind
+endif
 ifeq ($(SANITIZE),1)
   CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDFLAGS += -fsanitize=address,undefined
@@ -37,7 +41,7 @@ HEADERS = $(wildcard include/*.h) $(wildcard kernels/*.h)
 TESTS = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 
-.PHONY: all test bench clean deps check-cmocka demo models fuzz fuzz-smoke fuzz-run
+.PHONY: all test bench clean deps check-cmocka demo models fuzz fuzz-smoke fuzz-run valgrind
 all: prune
 
 prune: $(BUILD)/prune
@@ -106,6 +110,21 @@ fuzz-run: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do n=$${t##*/fuzz_}; mkdir -p build/fuzz/found/$$n; echo "== $$t"; \
 	  $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 -artifact_prefix=build/fuzz/found/$$n/ \
 	    tests/fuzz/corpus/$$n 2>&1 | grep -E "DONE|ERROR|SUMMARY|cov:.*ft:" | tail -3 || exit 1; done
+
+# valgrind on a tiny end-to-end search, evaluation and report: any error or leak fails.
+# OPENBLAS_CORETYPE=Haswell keeps OpenBLAS off AVX-512, which valgrind does not emulate.
+VG = valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9 -q
+valgrind:
+	$(MAKE) VALGRIND=1 build/valgrind/prune
+	@mkdir -p build/vg
+	OPENBLAS_CORETYPE=Haswell OMP_NUM_THREADS=1 $(VG) build/valgrind/prune tests/data/lm_buddy_tiny_gpt2 \
+		tests/data/tiny_task.txt --steps 5 --threads 1 --out build/vg/c.json --log build/vg/log.csv \
+		--checkpoint build/vg/run.ck --checkpoint-every 2 > build/vg/search.log
+	OPENBLAS_CORETYPE=Haswell OMP_NUM_THREADS=1 $(VG) build/valgrind/prune eval tests/data/lm_buddy_tiny_gpt2 \
+		tests/data/tiny_task.txt --circuit build/vg/c.json --threads 1 > build/vg/eval.log
+	OPENBLAS_CORETYPE=Haswell OMP_NUM_THREADS=1 $(VG) build/valgrind/prune report build/vg/c.json \
+		--log build/vg/log.csv --out build/vg/report > build/vg/report.log
+	@echo "valgrind: no errors, no leaks (search, eval, report)"
 
 # The main job on the bundled model: find the IOI circuit of models/ioi-small (about 30 s).
 demo: $(BUILD)/prune
