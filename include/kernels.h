@@ -53,6 +53,10 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
                      const float *inp, const float *weight, int N, int C, int OC);
 void matmul_backward_ref(float *dinp, float *dweight, float *dbias, const float *dout,
                          const float *inp, const float *weight, int N, int C, int OC);
+// dout (N,OC) -> dinp (N,C) = dout weight, overwritten: the data gradient alone, for callers
+// that would otherwise clear dinp first (saves a pass over it)
+void matmul_backward_data(float *dinp, const float *dout, const float *weight, int N, int C, int OC);
+void matmul_backward_data_ref(float *dinp, const float *dout, const float *weight, int N, int C, int OC);
 
 // --- causal multi-head self-attention --------------------------------------------
 // qkv (B,T,3C) [Q | K | V, head h at h*hs inside each] -> out (B,T,C), att (B,NH,T,T)

@@ -70,3 +70,13 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
         }
     }
 }
+
+void matmul_backward_data_ref(float *dinp, const float *dout, const float *weight, int N, int C, int OC) {
+    for (size_t i = 0; i < (size_t)N * C; i++) dinp[i] = 0.0f;
+    matmul_backward_ref(dinp, NULL, NULL, dout, NULL, weight, N, C, OC);
+}
+
+void matmul_backward_data(float *dinp, const float *dout, const float *weight, int N, int C, int OC) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, weight, C, 0.0f,
+                dinp, C);
+}

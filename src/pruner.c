@@ -233,18 +233,15 @@ static void gated_block_backward(Pruner *p, float *dresid, const float *inp, con
     // out = resid2 + fcproj_out
     memcpy(p->d2, dresid, sizeof(float) * N);  // d resid2
     interchange_backward(p->d1, (float *)dz->fcproj, dresid, a->fcproj, r->fcproj, r->s1, z->fcproj, BT, C);
-    memset(p->d4a, 0, sizeof(float) * N * 4);
-    matmul_backward(p->d4a, NULL, NULL, p->d1, NULL, w->fcprojw, BT, 4 * C, C);
+    matmul_backward_data(p->d4a, p->d1, w->fcprojw, BT, 4 * C, C);
     interchange_backward(p->d4a, (float *)dz->fch, p->d4a, a->fch_gelu, r->fch, r->s4, z->fch, BT, 4 * C);
     memset(p->d4b, 0, sizeof(float) * N * 4);
     gelu_backward(p->d4b, a->fch, p->d4a, N * 4);
-    memset(p->dln, 0, sizeof(float) * N);
-    matmul_backward(p->dln, NULL, NULL, p->d4b, NULL, w->fcw, BT, C, 4 * C);
+    matmul_backward_data(p->dln, p->d4b, w->fcw, BT, C, 4 * C);
     layernorm_backward(p->d2, NULL, NULL, p->dln, mid, w->ln2w, a->ln2_mean, a->ln2_rstd, BT, C);
     // mid = inp + attproj_out, attproj_out = z attproj + (1 - z) ref with one z for the block:
     // u = d2 W gives both the data gradient (z u) and, with atty_out, the gate's gradient.
-    memset(p->datty, 0, sizeof(float) * N);
-    matmul_backward(p->datty, NULL, NULL, p->d2, NULL, w->attprojw, BT, C, C);
+    matmul_backward_data(p->datty, p->d2, w->attprojw, BT, C, C);
     ((float *)dz->attproj)[0] += (float)interchange_dz_linear(p->atty_out, p->datty, w->attprojb, r->attproj,
                                                               r->s1, p->d2, BT, C, C);
     float zb = z->attproj[0];
@@ -253,8 +250,7 @@ static void gated_block_backward(Pruner *p, float *dresid, const float *inp, con
     interchange_backward(p->datty, (float *)dz->atty, p->datty, a->atty, r->atty, r->s1, z->atty, BT, C);
     memset(p->dqkv, 0, sizeof(float) * N * 3);
     attention_backward(p->dqkv, p->datt, p->datty, a->qkv, a->att, B, T, C, c->NH);
-    memset(p->dln, 0, sizeof(float) * N);
-    matmul_backward(p->dln, NULL, NULL, p->dqkv, NULL, w->qkvw, BT, C, 3 * C);
+    matmul_backward_data(p->dln, p->dqkv, w->qkvw, BT, C, 3 * C);
     memcpy(dresid, p->d2, sizeof(float) * N);
     layernorm_backward(dresid, NULL, NULL, p->dln, inp, w->ln1w, a->ln1_mean, a->ln1_rstd, BT, C);
 }

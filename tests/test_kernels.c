@@ -139,6 +139,11 @@ static void test_matmul(void **state) {
     matmul_backward(di, NULL, NULL, c.R, c.inp, c.w, N, C, OC);
     for (int i = 0; i < N * C; i++) di2[i] *= 2;
     assert_close("matmul backward accumulates", di, di2, N * C, AG_ATOL, AG_RTOL);
+    // the data-only variant overwrites whatever was there (NaN included)
+    for (int i = 0; i < N * C; i++) di[i] = NAN, di2[i] = NAN;
+    matmul_backward_data(di, c.R, c.w, N, C, OC);
+    matmul_backward_data_ref(di2, c.R, c.w, N, C, OC);
+    assert_close("matmul data-only fast vs ref", di, di2, N * C, AG_ATOL, AG_RTOL);
     free(c.inp), free(c.w), free(c.b), free(c.out), free(c.R), free(out2);
     free(di), free(dw), free(db), free(di2), free(dw2), free(db2);
 }
