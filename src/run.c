@@ -17,6 +17,16 @@ typedef struct {
     int have_m, have_tok, have_ts, have_p;
 } Run;
 
+// An attention-only model's MLPs compute exactly 0 (weights and biases): they are not part
+// of any circuit, so they are read out as pruned (which changes no output) and the weight
+// share counts attention alone.
+static void drop_zero_mlps(const Run *r, unsigned char *keep) {
+    if (!gpt2_mlp_is_zero(&r->m)) return;
+    const Masks *mk = &r->p.masks;
+    for (int l = 0; l < mk->count[G_MLP]; l++) keep[mk->off[G_MLP] + (size_t)l] = 0;
+    circuit_make_consistent(mk, keep);
+}
+
 static void run_free(Run *r) {
     if (r->have_p) pruner_free(&r->p);
     if (r->have_ts) taskset_free(&r->ts);
@@ -144,6 +154,7 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     keep = palloc(p->masks.total, "circuit", err);
     if (!keep) goto done;
     masks_readout(&p->masks, keep);
+    drop_zero_mlps(&r, keep);
     if (evaluate_three(p, &r.ts.eval, keep, &res, err)) goto done;
     circuit_print_summary(out, p, keep, &res);
     char report_json[4200];
@@ -193,6 +204,7 @@ int cmd_eval(const RunArgs *a, EvalWhat what, const char *circuit, int all_examp
         if (!before) goto done;
         memcpy(before, keep, p->masks.total);
         circuit_make_consistent(&p->masks, keep);
+        drop_zero_mlps(&r, keep);
         size_t changed = 0;
         for (size_t i = 0; i < p->masks.total; i++) changed += before[i] != keep[i];
         free(before);
@@ -272,6 +284,7 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
         keep = palloc(r.p.masks.total, "circuit", err);
         if (!keep) goto fail_csv;
         masks_readout(&r.p.masks, keep);
+        drop_zero_mlps(&r, keep);
         RunResult res = {0};
         if (evaluate_three(&r.p, &r.ts.eval, keep, &res, err)) goto fail_csv;
         double share = circuit_weight_share(&r.p.masks, keep, -1);
