@@ -3,6 +3,7 @@
 //   prev       attention from position t to t-1 (t >= 1): previous-token heads score ~1;
 //   induction  attention from t to s+1 for every earlier s with the same token as t (the
 //              token after an earlier copy of the current one): induction heads score high;
+//   duplicate  attention from t to those earlier copies s themselves (duplicate-token heads);
 //   repeat     the same induction score on sequences of random tokens repeated twice
 //              (Olsson et al. 2022), which no bigram statistics can explain; the tokens are
 //              drawn from those the task's prompts use, so they are in distribution;
@@ -18,12 +19,12 @@
 #include "tokenizer.h"
 
 typedef struct {
-    double sum[5];  // prev, induction, repeat, correct, wrong
-    long cnt[5];
+    double sum[6];  // prev, induction, repeat, correct, wrong, duplicate
+    long cnt[6];
 } HeadScore;
 
-enum { S_PREV, S_IND, S_REP, S_CORRECT, S_WRONG, S_N };
-static const char *const SCORE_NAMES[S_N] = {"prev", "induction", "repeat", "correct", "wrong"};
+enum { S_PREV, S_IND, S_REP, S_CORRECT, S_WRONG, S_DUP, S_N };
+static const char *const SCORE_NAMES[S_N] = {"prev", "induction", "repeat", "correct", "wrong", "duplicate"};
 
 static int has(const int *v, int n, int x) {
     for (int i = 0; i < n; i++)
@@ -52,11 +53,15 @@ static void score_batch(HeadScore *hs, const GPT2Workspace *ws, const GPT2Config
                 for (int t = 1; t < n; t++) {
                     s->sum[S_PREV] += att[(size_t)t * T + t - 1];
                     s->cnt[S_PREV]++;
-                    double a = 0;
-                    int any = 0;
-                    for (int q = 0; q + 1 < t; q++)
-                        if (x[q] == x[t]) a += att[(size_t)t * T + q + 1], any = 1;
+                    double a = 0, d = 0;
+                    int any = 0, anyd = 0;
+                    for (int q = 0; q < t; q++)
+                        if (x[q] == x[t]) {
+                            d += att[(size_t)t * T + q], anyd = 1;
+                            if (q + 1 < t) a += att[(size_t)t * T + q + 1], any = 1;
+                        }
                     if (any) s->sum[S_IND] += a, s->cnt[S_IND]++;
+                    if (anyd) s->sum[S_DUP] += d, s->cnt[S_DUP]++;
                 }
                 const float *last = att + (size_t)(n - 1) * T;
                 double ac = 0, aw = 0;
@@ -165,13 +170,14 @@ int cmd_heads(const char *model, const char *task_path, const char *vocab, int m
                  "  repeat:    the same on %d random in-task tokens repeated twice (64 sequences)\n"
                  "  correct:   from the answer position to correct-answer tokens in the prompt\n"
                  "  wrong:     from the answer position to wrong-answer tokens in the prompt\n"
+                 "  duplicate: to earlier copies of the current token (task prompts)\n"
                  "  (- : the prompts have no such positions)\n\n", R);
-    fprintf(out, "head    prev  induction  repeat  correct  wrong\n");
+    fprintf(out, "head    prev  induction  repeat  correct  wrong  duplicate\n");
     int best[S_N];
     for (int k = 0; k < S_N; k++) best[k] = -1;
     for (int i = 0; i < H; i++) {
         fprintf(out, "L%dH%-3d", i / c->NH, i % c->NH);
-        static const int width[S_N] = {6, 11, 8, 9, 7};
+        static const int width[S_N] = {6, 11, 8, 9, 7, 11};
         for (int k = 0; k < S_N; k++) {
             double v = mean_of(&hs[i], k);
             if (v < 0) fprintf(out, "%*s", width[k], "-");
