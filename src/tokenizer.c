@@ -198,7 +198,7 @@ static int add_symbol(Tokenizer *t, const char *bytes, size_t len, int special, 
         if (!o || !l || !s) return perr(err, "out of memory building the vocabulary.");
         t->sym_cap = nc;
     }
-    if (t->arena_len + len > t->arena_cap) {
+    if (!t->arena || t->arena_len + len > t->arena_cap) {  // a first symbol may be empty
         size_t nc = 2 * (t->arena_len + len) + 1024;
         char *a = realloc(t->arena, nc);
         if (!a) return perr(err, "out of memory building the vocabulary.");
@@ -379,12 +379,10 @@ int tok_build(Tokenizer *t, const char *vocab_json, size_t vocab_len, const char
     if (vocab_json) {
         if (build_vocab(t, vocab_json, vocab_len, vocab_name, err)) goto fail;
     } else {
-        for (int id = 0; id < 256; id++) {  // ids 0..255: the bytes in alphabet order
-            int b = 0;
-            while (byte_alphabet_id(b) != id) b++;
-            char c = (char)b;
-            if (add_symbol(t, &c, 1, 0, err) < 0) goto fail;
-        }
+        char byte_of[256];  // ids 0..255: the bytes in alphabet order
+        for (int b = 0; b < 256; b++) byte_of[byte_alphabet_id(b)] = (char)b;
+        for (int id = 0; id < 256; id++)
+            if (add_symbol(t, &byte_of[id], 1, 0, err) < 0) goto fail;
     }
     if (build_merges(t, merges, merges_len, merges_name, !vocab_json, err)) goto fail;
     if (!vocab_json) {
