@@ -48,7 +48,10 @@ static inline float exp_simd(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } scale = {.i = ((int32_t)n + 127) << 23};
+    // a NaN input leaves n NaN: the exponent is built from a clamped copy (converting NaN to
+    // an int is undefined) and the NaN still reaches the result through p
+    float nc = n == n ? n : 0.0f;
+    union { uint32_t i; float f; } scale = {.i = (uint32_t)((int32_t)nc + 127) << 23};
     return p * scale.f;
 }
 

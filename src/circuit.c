@@ -269,7 +269,7 @@ void circuit_print_summary(FILE *out, const Pruner *p, const unsigned char *keep
                 else if (!strstr(heads, "...")) strcat(heads, " ...");
                 nh++;
             }
-        char hc[48];
+        char hc[320];  // heads holds at most ~30 characters; sized for the compiler's bound
         snprintf(hc, sizeof hc, "%s%s(%d/%d)", heads, nh ? " " : "", nh, NH);
         int nd = 0, nn = 0, no = 0;
         for (int c = 0; c < C; c++) nd += keep[mk->off[G_ATTN_DIM] + (size_t)l * C + c];

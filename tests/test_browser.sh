@@ -15,7 +15,7 @@ fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 M="$ROOT/models/ioi-small"
-"$PRUNE" "$M/model.bin" "$M/task.txt" --steps 40 --log "$TMP/log.csv" --report "$TMP/rep" > "$TMP/run.log" 2>&1 || { echo "FAIL: search"; tail -3 "$TMP/run.log"; exit 1; }
+"$PRUNE" "$M/model.bin" "$M/task.txt" --steps 10 --log "$TMP/log.csv" --report "$TMP/rep" > "$TMP/run.log" 2>&1 || { echo "FAIL: search"; tail -3 "$TMP/run.log"; exit 1; }
 mkdir -p "$ROOT/build"
 SHOT="$ROOT/build/report-screenshot.png"
 rm -f "$SHOT"
