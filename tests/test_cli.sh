@@ -130,6 +130,12 @@ expect "train bad dim"             2 "--dim needs"            -- "$PRUNE" train 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 expect "ioi-small does IOI"        0 "accuracy \(pairwise\) +1\.000 +1\.000" -- "$PRUNE" eval "$ROOT/models/ioi-small/model.bin" "$ROOT/models/ioi-small/task.txt" --full
 
+# the induction model's heads: a previous-token head in layer 0, an induction head in layer 1
+expect "heads: previous-token L0"  0 "top prev      head: L0H[0-9] \(0\.(8|9)" -- "$PRUNE" heads "$ROOT/models/induction/model.bin" "$ROOT/models/induction/task.txt" --n 100
+expect "heads: induction L1"       0 "top induction head: L1H[0-9] \(0\.(8|9)" -- "$PRUNE" heads "$ROOT/models/induction/model.bin" "$ROOT/models/induction/task.txt" --n 100
+expect "heads --json"              0 '"layer": 1, "head": 3'  -- "$PRUNE" heads "$ROOT/models/induction/model.bin" "$ROOT/models/induction/task.txt" --n 20 --json
+expect "heads needs a task"        2 "needs MODEL and TASK"  -- "$PRUNE" heads "$ROOT/models/induction/model.bin"
+
 # Ctrl-C: the search stops after the current step and still writes the circuit found so far
 "$PRUNE" "$M" "$K" --steps 10000000 --batch 8 --out "$TMP/int.json" > "$TMP/int.log" 2>&1 &
 pid=$!
@@ -147,10 +153,11 @@ fi
 # the same circuit.json, byte for byte, as a run never interrupted
 R="$ROOT/models/ioi-small"
 "$PRUNE" "$R/model.bin" "$R/task.txt" --steps 60 --seed 2 --out "$TMP/whole.json" > /dev/null 2>&1
-"$PRUNE" "$R/model.bin" "$R/task.txt" --steps 60 --seed 2 --out "$TMP/resumed.json" --checkpoint "$TMP/run.ck" --checkpoint-every 5 > /dev/null 2>&1 &
+"$PRUNE" "$R/model.bin" "$R/task.txt" --steps 60 --seed 2 --out "$TMP/resumed.json" --checkpoint "$TMP/run.ck" --checkpoint-every 2 > /dev/null 2>&1 &
 pid=$!
-for i in $(seq 1 200); do [ -s "$TMP/run.ck" ] && break; sleep 0.05; done
-sleep 0.3
+# wait (up to 2 minutes on a loaded machine) for the first periodic checkpoint, then kill
+for i in $(seq 1 2400); do [ -s "$TMP/run.ck" ] && break; sleep 0.05; done
+sleep 0.2
 kill -KILL $pid 2>/dev/null
 wait $pid 2>/dev/null
 if [ -s "$TMP/run.ck" ] && [ ! -e "$TMP/resumed.json" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: no checkpoint before the kill (or the run finished first)"; fi
