@@ -49,6 +49,8 @@ int atomic_open(AtomicFile *af, const char *path, PruneErr *err);
 int atomic_write(AtomicFile *af, const void *data, size_t bytes, PruneErr *err);
 int atomic_commit(AtomicFile *af, PruneErr *err);  // fsync, close, rename
 void atomic_abort(AtomicFile *af);                 // close and remove the temporary
+// The whole of data to path, atomically (open, write, commit; abort on any failure).
+int write_file_atomic(const char *path, const void *data, size_t bytes, PruneErr *err);
 
 // Threads: sets both OpenMP and OpenBLAS (which shares the OpenMP pool in Debian's
 // libopenblas-openmp build) once, at start-up, outside any parallel region.

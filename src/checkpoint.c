@@ -102,14 +102,7 @@ int pruner_save(const Pruner *p, const Task *train, const char *path, PruneErr *
     for (int k = 0; k < 4; k++) memcpy(b + o, arr[k], 4 * total), o += 4 * total;
     uint64_t sum = fnv(FNV0, b, o);
     memcpy(b + o, &sum, 8);
-    AtomicFile af;
-    int rc = atomic_open(&af, path, err);
-    if (!rc && atomic_write(&af, b, len, err)) {
-        atomic_abort(&af);
-        rc = -1;
-    } else if (!rc) {
-        rc = atomic_commit(&af, err);
-    }
+    int rc = write_file_atomic(path, b, len, err);
     free(b);
     return rc;
 }

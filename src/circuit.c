@@ -120,16 +120,15 @@ int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
                                                 "full", metrics_json(&r->full), "empty", metrics_json(&r->empty)));
     char *text = json_dumps(o, JSON_INDENT(1) | JSON_REAL_PRECISION(9));
     json_decref(o);
-    if (!text) return perr(err, "%s: out of memory writing the circuit.", path);
-    AtomicFile af;
-    int rc = atomic_open(&af, path, err);
-    if (!rc && (atomic_write(&af, text, strlen(text), err) || atomic_write(&af, "\n", 1, err))) {
-        atomic_abort(&af);
-        rc = -1;
-    } else if (!rc) {
-        rc = atomic_commit(&af, err);
+    size_t n = text ? strlen(text) : 0;
+    char *t2 = text ? realloc(text, n + 2) : NULL;
+    if (!t2) {
+        free(text);
+        return perr(err, "%s: out of memory writing the circuit.", path);
     }
-    free(text);
+    t2[n] = '\n', t2[n + 1] = 0;  // the file ends with a newline
+    int rc = write_file_atomic(path, t2, n + 1, err);
+    free(t2);
     return rc;
 }
 

@@ -270,14 +270,7 @@ int cmd_gen(const char *kind, int n, uint64_t seed, const char *vocab, const cha
     }
     if (rc) return -1;
     if (out_path) {
-        AtomicFile af;
-        rc = atomic_open(&af, out_path, err);
-        if (!rc && atomic_write(&af, text, len, err)) {
-            atomic_abort(&af);
-            rc = -1;
-        } else if (!rc) {
-            rc = atomic_commit(&af, err);
-        }
+        rc = write_file_atomic(out_path, text, len, err);
     } else {
         fwrite(text, 1, len, out);
     }

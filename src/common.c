@@ -257,3 +257,13 @@ size_t prune_memory_available(void) {
         avail = lim - cur;
     return (size_t)avail;
 }
+
+int write_file_atomic(const char *path, const void *data, size_t bytes, PruneErr *err) {
+    AtomicFile af;
+    if (atomic_open(&af, path, err)) return -1;
+    if (atomic_write(&af, data, bytes, err)) {
+        atomic_abort(&af);
+        return -1;
+    }
+    return atomic_commit(&af, err);
+}
