@@ -141,6 +141,7 @@ int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, Pru
 // to start when it exceeds --max-memory or the memory available).
 typedef struct {
     size_t weights, workspace, masks, targets, total;  // bytes
+    int chunk;                                          // examples per pass it was sized for
 } MemoryPlan;
 MemoryPlan pruner_plan(const GPT2 *m, const PruneConfig *cfg, int maxT, int n_train);
 void pruner_free(Pruner *p);

@@ -62,6 +62,7 @@ MemoryPlan pruner_plan(const GPT2 *m, const PruneConfig *cfg, int maxT, int n_tr
     const GPT2Config *c = &m->config;
     MemoryPlan mp = {0};
     int chunk = chunk_for(cfg, maxT);
+    mp.chunk = chunk;
     size_t gates = (size_t)c->L * (3 + c->NH + 2 * c->C + 4 * c->C) + 1, points = (size_t)c->C * (1 + 7 * c->L);
     mp.weights = m->num_parameters * sizeof(float);
     mp.workspace = sizeof(float) * ws_floats(c, chunk, maxT, cfg->ablation)
@@ -591,7 +592,7 @@ static void progress_line(Pruner *p, double kl, double t0, int total) {
 static void log_row(Pruner *p, double kl) {
     FILE *f = p->cfg.log;
     if (!f) return;
-    if (p->step == 1 || ftell(f) == 0) {
+    if (ftell(f) == 0) {  // a fresh file (also after --resume: the log covers this run)
         fprintf(f, "step,kl,expected_l0");
         for (int g = 0; g < NUM_GRAN; g++)
             if (p->masks.enabled[g]) fprintf(f, ",density_%s", GRAN_NAMES[g]);

@@ -339,10 +339,9 @@ static int write_curves_svg(FILE *f, const char *log_path, PruneErr *err) {
     return 0;
 }
 
-// Writes one file of the report atomically; fn fills it.
+// What index.html needs besides the circuit and the pictures already drawn.
 typedef struct {
     const Circ *c;
-    const char *log_path;
     EdgeCount ec;
     const char *graph_svg;  // rendered Graphviz picture to inline, or NULL
 } RepCtx;
@@ -442,7 +441,7 @@ int cmd_report(const char *circuit_path, const char *log_path, const char *out_d
         goto done;
     }
     write_circuit_svg(svg, &c);
-    RepCtx x = {.c = &c, .log_path = log_path};
+    RepCtx x = {.c = &c};
     x.ec = write_edges(tsv, dot, &c);
     if (log_path) {
         if (!(curves = tmpfile())) {

@@ -68,7 +68,7 @@ static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
                          "shorter prompts need less.", mp.total / 1048576.0, mp.weights / 1048576.0,
                     mp.workspace / 1048576.0, mp.masks / 1048576.0, mp.targets / 1048576.0,
                     a->max_memory ? "--max-memory" : "the memory available", limit / 1048576.0,
-                    cfg.chunk > 0 ? cfg.chunk : 512 / maxT);
+                    mp.chunk);
     if (pruner_build(&r->p, &r->m, &cfg, maxT, err)) return -1;
     r->have_p = 1;
     if (cfg.ablation == ABL_MEAN && pruner_compute_means(&r->p, &r->ts.train, err)) return -1;
@@ -200,17 +200,17 @@ int cmd_eval(const RunArgs *a, EvalWhat what, const char *circuit, int all_examp
     if (what == EVAL_EMPTY) label = "empty circuit";
     if (what == EVAL_CIRCUIT) {
         if (circuit_read(circuit, &p->masks, keep, err)) goto done;
-        unsigned char *before = malloc(p->masks.total);
+        unsigned char *before = palloc(p->masks.total, "circuit", err);
         if (!before) goto done;
         memcpy(before, keep, p->masks.total);
         circuit_make_consistent(&p->masks, keep);
-        drop_zero_mlps(&r, keep);
         size_t changed = 0;
         for (size_t i = 0; i < p->masks.total; i++) changed += before[i] != keep[i];
         free(before);
         if (changed)
             fprintf(out, "note: the consistency rules (method.md §8) removed %zu units of %s that "
                          "cannot act (e.g. dimensions of a pruned head)\n", changed, circuit);
+        drop_zero_mlps(&r, keep);  // after the count: not the file's inconsistency
         label = circuit;
     }
     const Task *t = all_examples ? &r.ts.file : &r.ts.eval;

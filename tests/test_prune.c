@@ -376,6 +376,7 @@ static void test_memory_plan_matches_allocation(void **state) {
         size_t ws = p.nfloats * sizeof(float) + sizeof(float) * (size_t)p.maxB * (c.V + c.Vp) +
                     sizeof(int) * (2 * (size_t)p.maxB * p.maxT + 2 * (size_t)p.maxB);
         assert_int_equal(mp.workspace, ws);
+        assert_int_equal(mp.chunk, p.maxB);
         assert_int_equal(mp.targets, 10 * c.V * sizeof(float));
         assert_int_equal(mp.weights, m.num_parameters * sizeof(float));
         assert_true(mp.masks >= 7 * p.masks.total * sizeof(float));
