@@ -114,6 +114,10 @@ typedef struct {
 // Floats one LayerActs needs for (B,T), and carving them from p (returns the end).
 size_t layer_acts_floats(const GPT2Config *c, int B, int T);
 float *layer_acts_carve(LayerActs *a, float *p, const GPT2Config *c, int B, int T);
+// With a carved for 2B examples, points b's fields at the rows after a's first B examples
+// of shape (B,T): each field of the pair is then one (2B,T) tensor, so one GEMM call can
+// serve both halves (the pruner's reference and clean streams).
+void layer_acts_second_half(LayerActs *b, const LayerActs *a, const GPT2Config *c, int B, int T);
 
 typedef struct {
     GPT2Config config;

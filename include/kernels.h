@@ -81,6 +81,9 @@ void bias_gelu_forward_ref(float *out, float *inp, const float *bias, int N, int
 // dout (N) -> dinp (N) +=
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N);
 void gelu_backward_ref(float *dinp, const float *inp, const float *dout, size_t N);
+// dout (N) -> dinp (N) = (WRITTEN, may alias dout)
+void gelu_backward_inplace(float *dinp, const float *inp, const float *dout, size_t N);
+void gelu_backward_inplace_ref(float *dinp, const float *inp, const float *dout, size_t N);
 
 // --- residual add ----------------------------------------------------------------
 // inp1 (N), inp2 (N) -> out (N) = inp1 + inp2
@@ -140,6 +143,12 @@ void interchange_forward(float *out, const float *clean, const float *ref, size_
                          const float *z, int N, int D);
 void interchange_forward_ref(float *out, const float *clean, const float *ref, size_t ref_stride,
                              const float *z, int N, int D);
+// resid (N,D) + the same -> out (N,D): a gated block's output added to the residual
+// stream in one pass (backward: interchange_backward; the residual passes through)
+void interchange_residual_forward(float *out, const float *resid, const float *clean,
+                                  const float *ref, size_t ref_stride, const float *z, int N, int D);
+void interchange_residual_forward_ref(float *out, const float *resid, const float *clean,
+                                      const float *ref, size_t ref_stride, const float *z, int N, int D);
 // dout (N,D) -> dclean (N,D) = z dout (WRITTEN, may alias dout), dz (D) += sum_n
 // (clean - ref) dout: the mask-gradient reduction over batch and positions
 void interchange_backward(float *dclean, float *dz, const float *dout, const float *clean,

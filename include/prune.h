@@ -116,8 +116,8 @@ typedef struct {
     float *ref_atty, *ref_fch;   // (L, B, T, C), (L, B, T, 4C) the reference stream's heads and neurons
     float *emb_c;            // (B,T,C) the clean embedding before its gate
     LayerActs ac, ar;        // one layer of internals: clean (gated), reference
-    float *atty_out, *attproj_out, *fch_out, *fcproj_out;  // clean values after their gates
-    float *d1, *d2, *d4a, *d4b, *dln, *datty, *dqkv, *datt;  // one layer of data gradients
+    float *atty_out, *fch_out;  // clean heads and neurons after their gates
+    float *d1, *d4a, *dln, *datty, *dqkv, *datt;  // one layer of data gradients
     float *dresid;           // (B,T,C)
     float *lnf_in, *lnf, *lnf_mean, *lnf_rstd, *logits, *logp, *dlogp, *dlogits, *dlnf, *dlnf_in;
     float *means;            // mean ablation: emb (C), then per layer atty, attproj (C), fch (4C), fcproj (C)

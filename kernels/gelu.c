@@ -43,6 +43,17 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N) {
     for (size_t i = 0; i < N; i++) dinp[i] += gelu_grad1_simd(inp[i]) * dout[i];
 }
 
+// dout (N) -> dinp (N) = gelu'(inp) dout, written, not added, and may be dout itself: the
+// pruner's data-gradient chain needs no cleared buffer and no second 4C-wide tensor
+void gelu_backward_inplace_ref(float *dinp, const float *inp, const float *dout, size_t N) {
+    for (size_t i = 0; i < N; i++) dinp[i] = gelu_grad1(inp[i]) * dout[i];
+}
+
+void gelu_backward_inplace(float *dinp, const float *inp, const float *dout, size_t N) {
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < N; i++) dinp[i] = gelu_grad1_simd(inp[i]) * dout[i];
+}
+
 // inp (N,OC) += bias (OC); out (N,OC) = gelu(inp)
 void bias_gelu_forward_ref(float *out, float *inp, const float *bias, int N, int OC) {
     for (int n = 0; n < N; n++)

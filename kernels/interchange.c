@@ -39,6 +39,31 @@ void interchange_forward(float *out, const float *clean, const float *ref, size_
     }
 }
 
+// A gated block output added to the residual stream in one pass: resid (N,D), clean (N,D),
+// ref as above, z (D) -> out (N,D) = resid + z clean + (1 - z) ref. Its backward is
+// interchange_backward (the residual passes its gradient through unchanged).
+void interchange_residual_forward_ref(float *out, const float *resid, const float *clean,
+                                      const float *ref, size_t ref_stride, const float *z, int N, int D) {
+    interchange_forward_ref(out, clean, ref, ref_stride, z, N, D);
+    for (size_t i = 0; i < (size_t)N * D; i++) out[i] = resid[i] + out[i];
+}
+
+void interchange_residual_forward(float *out, const float *resid, const float *clean,
+                                  const float *ref, size_t ref_stride, const float *z, int N, int D) {
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *c = clean + (size_t)n * D, *r = ref_row(ref, ref_stride, n), *x = resid + (size_t)n * D;
+        float *o = out + (size_t)n * D;
+        if (r) {
+#pragma omp simd
+            for (int d = 0; d < D; d++) o[d] = x[d] + (z[d] * c[d] + (1.0f - z[d]) * r[d]);
+        } else {
+#pragma omp simd
+            for (int d = 0; d < D; d++) o[d] = x[d] + z[d] * c[d];
+        }
+    }
+}
+
 // dout (N,D) -> dclean (N,D) = z * dout (written, not added: it may be dout itself),
 // dz (D) += sum_n (clean - ref) * dout
 void interchange_backward_ref(float *dclean, float *dz, const float *dout, const float *clean,

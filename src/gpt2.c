@@ -154,6 +154,18 @@ float *layer_acts_carve(LayerActs *a, float *p, const GPT2Config *c, int B, int 
     return carve_layer_sizes(a, p, s);
 }
 
+void layer_acts_second_half(LayerActs *b, const LayerActs *a, const GPT2Config *c, int B, int T) {
+    size_t s[14];
+    layer_act_sizes(s, c, (size_t)B, (size_t)T);
+    float *const *src[14] = {&a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv,      &a->att,
+                             &a->atty, &a->attproj, &a->resid2,   &a->ln2,      &a->ln2_mean,
+                             &a->ln2_rstd, &a->fch, &a->fch_gelu, &a->fcproj};
+    float **dst[14] = {&b->ln1, &b->ln1_mean, &b->ln1_rstd, &b->qkv,      &b->att,
+                       &b->atty, &b->attproj, &b->resid2,   &b->ln2,      &b->ln2_mean,
+                       &b->ln2_rstd, &b->fch, &b->fch_gelu, &b->fcproj};
+    for (int i = 0; i < 14; i++) *dst[i] = *src[i] + s[i];
+}
+
 static size_t layer_act_total(const GPT2Config *c, size_t B, size_t T) {
     size_t s[14], n = 0;
     layer_act_sizes(s, c, B, T);

@@ -40,11 +40,11 @@ static size_t ws_floats(const GPT2Config *c, int B, int T, Ablation ab) {
     size_t la = layer_acts_floats(c, B, T);
     size_t n = (2 * L + 1) * BT * C                      // resid_c, resid2_c
                + (ab == ABL_CORRUPTED ? (2 * L + 1) * BT * C + la : 0)  // resid_r, resid2_r, ar
-               + (ab == ABL_CORRUPTED ? L * BT * C * 5 : 0)  // ref_atty, ref_fch
+               + (ab == ABL_CORRUPTED ? (L + 1) * BT * C * 5 : 0)  // ref_atty, ref_fch (+1 slot)
                + BT * C                                  // emb_c
                + la                                      // ac
-               + BT * C * 7                              // atty_out, attproj_out, fch_out, fcproj_out
-               + BT * C * 15 + att                       // d1 d2 d4a d4b dln datty dqkv, datt
+               + BT * C * 5                              // atty_out, fch_out
+               + BT * C * 10 + att                       // d1 d4a dln datty dqkv, datt
                + BT * C                                  // dresid
                + (size_t)B * (4 * C + 2 + 2 * (size_t)c->Vp + 2 * (size_t)c->V)  // logits etc.
                + (ab == ABL_MEAN ? C + L * 7 * C : 0);   // means
@@ -109,20 +109,20 @@ int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, Pru
     if (cfg->ablation == ABL_CORRUPTED) {
         TAKE(p->resid_r, (L + 1) * BT * C);
         TAKE(p->resid2_r, L * BT * C);
-        TAKE(p->ref_atty, L * BT * C);
-        TAKE(p->ref_fch, L * BT * 4 * C);
-        q = layer_acts_carve(&p->ar, q, c, chunk, maxT);
+        TAKE(p->ref_atty, (L + 1) * BT * C);
+        TAKE(p->ref_fch, (L + 1) * BT * 4 * C);
+        // ar and ac as one pair of twice the rows (layer_acts_second_half, per chunk), so the
+        // forward runs each weight over both streams in one GEMM: the weights are packed
+        // once, and sgemm runs faster at 2*512 rows than twice at 512
+        q = layer_acts_carve(&p->ar, q, c, 2 * chunk, maxT);
+    } else {
+        q = layer_acts_carve(&p->ac, q, c, chunk, maxT);
     }
     TAKE(p->emb_c, BT * C);
-    q = layer_acts_carve(&p->ac, q, c, chunk, maxT);
     TAKE(p->atty_out, BT * C);
-    TAKE(p->attproj_out, BT * C);
     TAKE(p->fch_out, BT * 4 * C);
-    TAKE(p->fcproj_out, BT * C);
     TAKE(p->d1, BT * C);
-    TAKE(p->d2, BT * C);
     TAKE(p->d4a, BT * 4 * C);
-    TAKE(p->d4b, BT * 4 * C);
     TAKE(p->dln, BT * C);
     TAKE(p->datty, BT * C);
     TAKE(p->dqkv, BT * 3 * C);
@@ -210,8 +210,7 @@ static void gated_block_forward(Pruner *p, float *out, float *mid, const float *
     interchange_forward(p->atty_out, a->atty, r->atty, r->s1, z->atty, BT, C);
     if (out) {
         matmul_forward(a->attproj, p->atty_out, w->attprojw, w->attprojb, BT, C, C);
-        interchange_forward(p->attproj_out, a->attproj, r->attproj, r->s1, z->attproj, BT, C);
-        residual_forward(mid, inp, p->attproj_out, (size_t)BT * C);
+        interchange_residual_forward(mid, inp, a->attproj, r->attproj, r->s1, z->attproj, BT, C);
     }
     layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, mid, w->ln2w, w->ln2b, BT, C);
     matmul_forward(a->fch, a->ln2, w->fcw, NULL, BT, C, 4 * C);
@@ -219,8 +218,7 @@ static void gated_block_forward(Pruner *p, float *out, float *mid, const float *
     interchange_forward(p->fch_out, a->fch_gelu, r->fch, r->s4, z->fch, BT, 4 * C);
     matmul_forward(a->fcproj, p->fch_out, w->fcprojw, w->fcprojb, BT, 4 * C, C);
     if (!out) return;  // recomputation for the backward: nothing reads the block's output
-    interchange_forward(p->fcproj_out, a->fcproj, r->fcproj, r->s1, z->fcproj, BT, C);
-    residual_forward(out, mid, p->fcproj_out, (size_t)BT * C);
+    interchange_residual_forward(out, mid, a->fcproj, r->fcproj, r->s1, z->fcproj, BT, C);
 }
 
 // dresid: in, dL/d(block output); out, dL/d(block input). Mask gradients go into dz.
@@ -231,20 +229,18 @@ static void gated_block_backward(Pruner *p, float *dresid, const float *inp, con
     int C = c->C, BT = B * T;
     size_t N = (size_t)BT * C;
     LayerActs *a = &p->ac;
-    // out = resid2 + fcproj_out
-    memcpy(p->d2, dresid, sizeof(float) * N);  // d resid2
+    // out = resid2 + fcproj_out: dresid becomes d resid2 where the MLP's LayerNorm adds to it
     interchange_backward(p->d1, (float *)dz->fcproj, dresid, a->fcproj, r->fcproj, r->s1, z->fcproj, BT, C);
     matmul_backward_data(p->d4a, p->d1, w->fcprojw, BT, 4 * C, C);
     interchange_backward(p->d4a, (float *)dz->fch, p->d4a, a->fch_gelu, r->fch, r->s4, z->fch, BT, 4 * C);
-    memset(p->d4b, 0, sizeof(float) * N * 4);
-    gelu_backward(p->d4b, a->fch, p->d4a, N * 4);
-    matmul_backward_data(p->dln, p->d4b, w->fcw, BT, C, 4 * C);
-    layernorm_backward(p->d2, NULL, NULL, p->dln, mid, w->ln2w, a->ln2_mean, a->ln2_rstd, BT, C);
+    gelu_backward_inplace(p->d4a, a->fch, p->d4a, N * 4);
+    matmul_backward_data(p->dln, p->d4a, w->fcw, BT, C, 4 * C);
+    layernorm_backward(dresid, NULL, NULL, p->dln, mid, w->ln2w, a->ln2_mean, a->ln2_rstd, BT, C);
     // mid = inp + attproj_out, attproj_out = z attproj + (1 - z) ref with one z for the block:
-    // u = d2 W gives both the data gradient (z u) and, with atty_out, the gate's gradient.
-    matmul_backward_data(p->datty, p->d2, w->attprojw, BT, C, C);
+    // u = dresid W gives both the data gradient (z u) and, with atty_out, the gate's gradient.
+    matmul_backward_data(p->datty, dresid, w->attprojw, BT, C, C);
     ((float *)dz->attproj)[0] += (float)interchange_dz_linear(p->atty_out, p->datty, w->attprojb, r->attproj,
-                                                              r->s1, p->d2, BT, C, C);
+                                                              r->s1, dresid, BT, C, C);
     float zb = z->attproj[0];
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < N; i++) p->datty[i] *= zb;
@@ -252,35 +248,73 @@ static void gated_block_backward(Pruner *p, float *dresid, const float *inp, con
     memset(p->dqkv, 0, sizeof(float) * N * 3);
     attention_backward(p->dqkv, p->datt, p->datty, a->qkv, a->att, B, T, C, c->NH);
     matmul_backward_data(p->dln, p->dqkv, w->qkvw, BT, C, 3 * C);
-    memcpy(dresid, p->d2, sizeof(float) * N);
     layernorm_backward(dresid, NULL, NULL, p->dln, inp, w->ln1w, a->ln1_mean, a->ln1_rstd, BT, C);
 }
 
-// The reference stream's layer l. Its forward keeps what the clean stream's backward needs
-// from it: the residual stream at both block boundaries (resid_r[l], resid2_r[l],
-// resid_r[l+1]) and the heads' and neurons' values (ref_atty[l], ref_fch[l]); each block's
-// output is the difference of the two residuals around it, so the backward recomputes no
-// GEMM of the reference stream (storing 5C floats per row and layer saves 7 of a layer's
-// 12 C^2 of recomputation). recompute = 1 only rebuilds the two differences.
-static void ref_block(Pruner *p, const LayerWeights *w, int l, int B, int T, int recompute) {
-    const GPT2Config *c = &p->m->config;
-    int C = c->C, BT = B * T;
-    size_t N = (size_t)BT * C;
+// The reference stream's block outputs of layer l for the clean stream's backward. The
+// forward (pair_block_forward) keeps the residual stream at both block boundaries
+// (resid_r[l], resid2_r[l], resid_r[l+1]) and the heads' and neurons' values (ref_atty[l],
+// ref_fch[l]); each block's output is the difference of the two residuals around it, so the
+// backward recomputes no GEMM of the reference stream (storing 5C floats per row and layer
+// saves 7 of a layer's 12 C^2 of recomputation).
+static void ref_block_outputs(Pruner *p, int l, int B, int T) {
+    size_t N = (size_t)B * T * p->m->config.C;
     LayerActs *a = &p->ar;
     const float *x = p->resid_r + l * N, *mid = p->resid2_r + l * N, *y = p->resid_r + (l + 1) * N;
-    if (!recompute) {
-        LayerActs keep = *a;
-        a->resid2 = p->resid2_r + l * N;  // block_forward leaves its values in place
-        a->atty = p->ref_atty + l * N;
-        a->fch_gelu = p->ref_fch + 4 * l * N;
-        block_forward(p->resid_r + (l + 1) * N, a, x, w, B, T, C, c->NH);
-        *a = keep;
-    }
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < N; i++) {
         a->attproj[i] = mid[i] - x[i];
         a->fcproj[i] = y[i] - mid[i];
     }
+}
+
+// Layer l of both streams for the corrupted ablation, each weight applied to the two streams
+// in one GEMM over 2BT rows (reference rows first: p->ar's first half, p->ac its second).
+// What it leaves is what the clean stream's backward needs: the reference stream's
+// residuals, heads and neurons (ref_atty[l], ref_fch[l]) and block outputs (ar.attproj,
+// ar.fcproj), and the clean stream's block values in p->ac. The clean heads and neurons
+// after their gates go to slot l+1 of ref_atty and ref_fch, right after the reference's, so
+// attention, GELU and the projections each run once over both streams; layer l+1's
+// reference overwrites them (the last layer's gated heads are copied to p->atty_out, which
+// its backward reads).
+static void pair_block_forward(Pruner *p, const LayerWeights *w, int l, const Gates *z, int B, int T) {
+    const GPT2Config *c = &p->m->config;
+    int C = c->C, BT = B * T;
+    size_t N = (size_t)BT * C;
+    LayerActs *ar = &p->ar, *ac = &p->ac;
+    const float *xr = p->resid_r + l * N, *xc = p->resid_c + l * N;
+    float *midr = p->resid2_r + l * N, *midc = p->resid2_c + l * N;
+    float *heads = p->ref_atty + l * N, *neurons = p->ref_fch + 4 * l * N;  // (2BT, C), (2BT, 4C)
+    layernorm_forward(ar->ln1, ar->ln1_mean, ar->ln1_rstd, xr, w->ln1w, w->ln1b, BT, C);
+    layernorm_forward(ac->ln1, ac->ln1_mean, ac->ln1_rstd, xc, w->ln1w, w->ln1b, BT, C);
+    matmul_forward(ar->qkv, ar->ln1, w->qkvw, w->qkvb, 2 * BT, C, 3 * C);
+    // The last layer's backward reads the clean heads and neurons before their gates (no
+    // recomputation there), so they go to p->ac; other layers' are gated in place.
+    int last = l == c->L - 1;
+    if (last) {
+        attention_forward(heads, ar->att, ar->qkv, B, T, C, c->NH);
+        attention_forward(ac->atty, ac->att, ac->qkv, B, T, C, c->NH);
+    } else {
+        attention_forward(heads, ar->att, ar->qkv, 2 * B, T, C, c->NH);
+    }
+    interchange_forward(heads + N, last ? ac->atty : heads + N, heads, C, z->atty, BT, C);
+    matmul_forward(ar->attproj, heads, w->attprojw, w->attprojb, 2 * BT, C, C);
+    residual_forward(midr, xr, ar->attproj, N);
+    interchange_residual_forward(midc, xc, ac->attproj, ar->attproj, C, z->attproj, BT, C);
+    layernorm_forward(ar->ln2, ar->ln2_mean, ar->ln2_rstd, midr, w->ln2w, w->ln2b, BT, C);
+    layernorm_forward(ac->ln2, ac->ln2_mean, ac->ln2_rstd, midc, w->ln2w, w->ln2b, BT, C);
+    matmul_forward(ar->fch, ar->ln2, w->fcw, NULL, 2 * BT, C, 4 * C);
+    if (last) {
+        bias_gelu_forward(neurons, ar->fch, w->fcb, BT, 4 * C);
+        bias_gelu_forward(ac->fch_gelu, ac->fch, w->fcb, BT, 4 * C);
+    } else {
+        bias_gelu_forward(neurons, ar->fch, w->fcb, 2 * BT, 4 * C);
+    }
+    interchange_forward(neurons + 4 * N, last ? ac->fch_gelu : neurons + 4 * N, neurons, 4 * C, z->fch, BT, 4 * C);
+    matmul_forward(ar->fcproj, neurons, w->fcprojw, w->fcprojb, 2 * BT, 4 * C, C);
+    residual_forward(p->resid_r + (l + 1) * N, midr, ar->fcproj, N);
+    interchange_residual_forward(p->resid_c + (l + 1) * N, midc, ac->fcproj, ar->fcproj, C, z->fcproj, BT, C);
+    if (last) memcpy(p->atty_out, heads + N, sizeof(float) * N);
 }
 
 // Loads examples idx[0..n) of t into the token buffers, right-padded to their longest.
@@ -308,6 +342,7 @@ static void forward_chunk(Pruner *p, const PointGates *pg, int n, int T, int nee
     const GPT2Config *c = &m->config;
     int C = c->C, BT = n * T, corrupted = p->cfg.ablation == ABL_CORRUPTED && need_ref;
     size_t N = (size_t)BT * C;
+    if (p->cfg.ablation == ABL_CORRUPTED) layer_acts_second_half(&p->ac, &p->ar, c, n, T);
     encoder_forward(p->emb_c, p->tok_c, m->params.wte, m->params.wpe, n, T, C);
     const float *emb_ref = NULL;
     size_t emb_stride = 0;
@@ -320,10 +355,13 @@ static void forward_chunk(Pruner *p, const PointGates *pg, int n, int T, int nee
     interchange_forward(p->resid_c, p->emb_c, emb_ref, emb_stride, pg->emb, BT, C);
     for (int l = 0; l < c->L; l++) {
         LayerWeights w = gpt2_layer_weights(m, l);
-        if (corrupted) ref_block(p, &w, l, n, T, 0);
-        Refs r = refs_for(p, l, N);
-        if (!corrupted && p->cfg.ablation == ABL_CORRUPTED) memset(&r, 0, sizeof r);  // z = 1: unused
         Gates z = gates_at(pg, c, l);
+        if (corrupted) {
+            pair_block_forward(p, &w, l, &z, n, T);
+            continue;
+        }
+        Refs r = refs_for(p, l, N);
+        if (p->cfg.ablation == ABL_CORRUPTED) memset(&r, 0, sizeof r);  // no reference: z = 1
         gated_block_forward(p, p->resid_c + (l + 1) * N, p->resid2_c + l * N, p->resid_c + l * N, &w, &r, &z, n, T);
         if (stats) {  // sums over real positions of the (ungated) activations
             double *s = stats + C + (size_t)l * 7 * C;
@@ -354,6 +392,7 @@ static void backward_chunk(Pruner *p, const PointGates *pg, int n, int T) {
     const GPT2Config *c = &m->config;
     int C = c->C, BT = n * T, corrupted = p->cfg.ablation == ABL_CORRUPTED;
     size_t N = (size_t)BT * C;
+    if (corrupted) layer_acts_second_half(&p->ac, &p->ar, c, n, T);
     memset(p->dlnf, 0, sizeof(float) * (size_t)n * C);
     memset(p->dlnf_in, 0, sizeof(float) * (size_t)n * C);
     memset(p->dresid, 0, sizeof(float) * N);
@@ -366,7 +405,7 @@ static void backward_chunk(Pruner *p, const PointGates *pg, int n, int T) {
         Refs r = refs_for(p, l, N);
         Gates z = gates_at(pg, c, l), dz = gates_at(&p->dpg, c, l);
         if (l < c->L - 1) {
-            if (corrupted) ref_block(p, &w, l, n, T, 1);
+            if (corrupted) ref_block_outputs(p, l, n, T);
             gated_block_forward(p, NULL, p->resid2_c + l * N, p->resid_c + l * N, &w, &r, &z, n, T);
         }
         gated_block_backward(p, p->dresid, p->resid_c + l * N, p->resid2_c + l * N, &w, &r, &z, &dz, n, T);

@@ -267,6 +267,14 @@ static void test_gelu(void **state) {
     gelu_backward_ref(d2, c.a, c.R, n);
     assert_close("gelu backward fast vs ref", d, d2, n, AG_ATOL, AG_RTOL);
     fd_check("gelu dinp", gelu_loss, &c, c.a, d, NULL, n, EPS, FD_ATOL, FD_RTOL);
+    // the written variant, in place: equal to the accumulating one on a zeroed buffer
+    float *g1 = malloc(sizeof(float) * n), *g2 = malloc(sizeof(float) * n);
+    memcpy(g1, c.R, sizeof(float) * n), memcpy(g2, c.R, sizeof(float) * n);
+    gelu_backward_inplace(g1, c.a, g1, n);
+    gelu_backward_inplace_ref(g2, c.a, g2, n);
+    assert_close("gelu backward in place fast vs ref", g1, g2, n, AG_ATOL, AG_RTOL);
+    assert_close("gelu backward in place vs accumulated", g1, d2, n, AG_ATOL, AG_RTOL);
+    free(g1), free(g2);
     free(c.a), free(c.out), free(c.R), free(out2), free(d), free(d2);
 }
 
@@ -437,6 +445,14 @@ static void test_interchange(void **state) {
             float want = kinds[k].ref ? kinds[k].ref[n * kinds[k].stride + 0] : 0.0f;
             assert_true(o1[n * C + 0] == want);
         }
+        // fused with the residual add: the same values plus the residual
+        float *res = vec(N * C, &r, 1), *f1 = zeros(N * C), *f2 = zeros(N * C);
+        interchange_residual_forward(f1, res, clean, kinds[k].ref, kinds[k].stride, z, N, C);
+        interchange_residual_forward_ref(f2, res, clean, kinds[k].ref, kinds[k].stride, z, N, C);
+        assert_close("interchange+residual fast vs ref", f1, f2, N * C, AG_ATOL, AG_RTOL);
+        for (int i = 0; i < N * C; i++) f2[i] = res[i] + o2[i];
+        assert_close("interchange+residual vs interchange then add", f1, f2, N * C, AG_ATOL, AG_RTOL);
+        free(res), free(f1), free(f2);
         float *dc1 = zeros(N * C), *dc2 = zeros(N * C), dz1[C] = {0}, dz2[C] = {0};
         interchange_backward(dc1, dz1, R, clean, kinds[k].ref, kinds[k].stride, z, N, C);
         interchange_backward_ref(dc2, dz2, R, clean, kinds[k].ref, kinds[k].stride, z, N, C);
