@@ -79,9 +79,12 @@ static void print_settings(FILE *out, const Pruner *p) {
     const PruneConfig *cfg = &p->cfg;
     const GPT2Config *c = &p->m->config;
     fprintf(out, "search\n  %s ablation; granularities", ABLATION_NAMES[cfg->ablation]);
+    size_t learned = 0;  // gates of switched-off granularities stay at 1 and are not learned
     for (int g = 0; g < NUM_GRAN; g++)
         if (cfg->enabled[g]) fprintf(out, " %s", GRAN_NAMES[g]);
-    fprintf(out, " (%zu gates)\n", p->masks.total);
+    for (int g = 0; g < NUM_GRAN; g++)
+        if (p->masks.enabled[g]) learned += (size_t)p->masks.count[g];
+    fprintf(out, " (%zu gates learned)\n", learned);
     fprintf(out, "  %d steps, batch %d (chunks of %d), Adam lr %g, seed %llu\n", cfg->steps,
             cfg->batch, cfg->chunk, cfg->lr, (unsigned long long)cfg->seed);
     if (cfg->mode == SPARSITY_KL_BUDGET) {
