@@ -136,6 +136,26 @@ expect "heads: induction L1"       0 "top induction head: L1H[0-9] \(0\.(8|9)" -
 expect "heads --json"              0 '"layer": 1, "head": 3'  -- "$PRUNE" heads "$ROOT/models/induction/model.bin" "$ROOT/models/induction/task.txt" --n 20 --json
 expect "heads needs a task"        2 "needs MODEL and TASK"  -- "$PRUNE" heads "$ROOT/models/induction/model.bin"
 
+# The induction reproduction (docs/reproductions.md): a head-knockout search keeps the top
+# previous-token head and the top induction head that `heads` names, drops at least four
+# of the other six heads and recovers >= 90% of the logit difference on held-out prompts.
+IM="$ROOT/models/induction"
+hd=$("$PRUNE" heads "$IM/model.bin" "$IM/task.txt" 2>&1)
+prev=$(sed -nE 's/^top prev +head: L0H([0-9]).*/\1/p' <<<"$hd")
+ind=$(sed -nE 's/^top induction head: L1H([0-9]).*/\1/p' <<<"$hd")
+ko=$("$PRUNE" "$IM/model.bin" "$IM/task.txt" --ablation zero --granularities head --steps 2000 2>&1)
+l0=$(awk '$1 == "0" && $2 == "yes" { for (i = 4; i <= NF && $i !~ /^\(/; i++) printf "%s ", $i }' <<<"$ko")
+l1=$(awk '$1 == "1" && $2 == "yes" { for (i = 4; i <= NF && $i !~ /^\(/; i++) printf "%s ", $i }' <<<"$ko")
+kept=$(wc -w <<<"$l0 $l1")
+rec=$(sed -nE 's/^ +logit diff recovered +([0-9.]+)%.*/\1/p' <<<"$ko")
+if [ -n "$prev" ] && [ -n "$ind" ] && grep -qw "$prev" <<<"$l0" && grep -qw "$ind" <<<"$l1" &&
+   [ "$kept" -le 4 ] && awk -v r="$rec" 'BEGIN { exit !(r >= 90) }'; then
+  pass=$((pass + 1))
+else
+  fail=$((fail + 1))
+  echo "FAIL: induction knockout circuit (prev L0H$prev, induction L1H$ind; kept L0: $l0 L1: $l1; recovered $rec%)"
+fi
+
 # Ctrl-C: the search stops after the current step and still writes the circuit found so far
 "$PRUNE" "$M" "$K" --steps 10000000 --batch 8 --out "$TMP/int.json" > "$TMP/int.log" 2>&1 &
 pid=$!
