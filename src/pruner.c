@@ -2,9 +2,10 @@
 //
 // Two streams run side by side over a chunk of examples: the reference stream (the
 // corrupted prompt, ungated) and the clean stream, where each gated point becomes
-// z x_clean + (1 - z) x_ref. Only the residual stream entering each layer is kept, for both
-// streams; each layer's internals are recomputed just before its backward (the last layer's
-// are still in place after the forward). The backward computes data gradients only, and the
+// z x_clean + (1 - z) x_ref; in the forward they share each GEMM (pair_block_forward). Only
+// the residual stream at each block boundary is kept, for both streams, plus the reference
+// stream's heads and neurons; each clean layer's internals are recomputed just before its
+// backward (the last layer's are still in place after the forward). The backward computes data gradients only, and the
 // mask gradients sum (x_clean - x_ref) * dL/dx_out over batch and positions
 // (interchange_backward). A batch is processed chunk by chunk, accumulating the mask
 // gradients, so memory follows the chunk size, not the batch size; one hard-concrete sample
