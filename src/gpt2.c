@@ -137,10 +137,19 @@ static void layer_act_sizes(size_t s[14], const GPT2Config *c, size_t B, size_t 
     memcpy(s, v, sizeof v);
 }
 
-static float *carve_layer_sizes(LayerActs *a, float *p, const size_t s[14]) {
-    float **f[14] = {&a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv,      &a->att,
+// The fields of a LayerActs in the order of layer_act_sizes (one list for every user).
+static void layer_act_fields(LayerActs *a, float **f[14]) {
+    float **v[14] = {&a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv,      &a->att,
                      &a->atty, &a->attproj, &a->resid2,   &a->ln2,      &a->ln2_mean,
                      &a->ln2_rstd, &a->fch, &a->fch_gelu, &a->fcproj};
+    memcpy(f, v, sizeof v);
+}
+
+float *layer_acts_carve(LayerActs *a, float *p, const GPT2Config *c, int B, int T) {
+    size_t s[14];
+    float **f[14];
+    layer_act_sizes(s, c, (size_t)B, (size_t)T);
+    layer_act_fields(a, f);
     for (int i = 0; i < 14; i++) {
         *f[i] = p;
         p += s[i];
@@ -148,22 +157,13 @@ static float *carve_layer_sizes(LayerActs *a, float *p, const size_t s[14]) {
     return p;
 }
 
-float *layer_acts_carve(LayerActs *a, float *p, const GPT2Config *c, int B, int T) {
-    size_t s[14];
-    layer_act_sizes(s, c, (size_t)B, (size_t)T);
-    return carve_layer_sizes(a, p, s);
-}
-
 void layer_acts_second_half(LayerActs *b, const LayerActs *a, const GPT2Config *c, int B, int T) {
     size_t s[14];
+    float **dst[14];
     layer_act_sizes(s, c, (size_t)B, (size_t)T);
-    float *const *src[14] = {&a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv,      &a->att,
-                             &a->atty, &a->attproj, &a->resid2,   &a->ln2,      &a->ln2_mean,
-                             &a->ln2_rstd, &a->fch, &a->fch_gelu, &a->fcproj};
-    float **dst[14] = {&b->ln1, &b->ln1_mean, &b->ln1_rstd, &b->qkv,      &b->att,
-                       &b->atty, &b->attproj, &b->resid2,   &b->ln2,      &b->ln2_mean,
-                       &b->ln2_rstd, &b->fch, &b->fch_gelu, &b->fcproj};
-    for (int i = 0; i < 14; i++) *dst[i] = *src[i] + s[i];
+    *b = *a;
+    layer_act_fields(b, dst);
+    for (int i = 0; i < 14; i++) *dst[i] += s[i];
 }
 
 static size_t layer_act_total(const GPT2Config *c, size_t B, size_t T) {
@@ -218,13 +218,11 @@ int gpt2_workspace_build(GPT2Workspace *ws, const GPT2Config *c, int maxB, int m
         return -1;
     }
     size_t B = maxB, T = maxT, P = maxP, C = c->C;
-    size_t s[14];
-    layer_act_sizes(s, c, B, T);
     float *p = ws->memory;
     ws->resid = p;
     p += ((size_t)c->L + 1) * B * T * C;
-    for (int l = 0; l < nacts; l++) p = carve_layer_sizes(&ws->acts[l], p, s);
-    p = carve_layer_sizes(&ws->dacts, p, s);
+    for (int l = 0; l < nacts; l++) p = layer_acts_carve(&ws->acts[l], p, c, maxB, maxT);
+    p = layer_acts_carve(&ws->dacts, p, c, maxB, maxT);
     ws->dresid = p;
     p += B * T * C;
     ws->lnf_in = p;
