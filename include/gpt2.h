@@ -1,5 +1,7 @@
-// gpt2.h: the GPT-2 model in memory (config, one parameter allocation carved into the
-// 16 llm.c tensors), its loaders and writer, and the batched forward/backward.
+// gpt2.h: the model in memory: a config that names the architecture, one parameter
+// allocation carved by a named table into the 16 llm.c tensors, its loaders and writer,
+// the batched forward/backward, and the one transformer block (block.c) that the forward,
+// training and the circuit search all run, the search through taps at the gated points.
 // It does not know about masks, tasks or tokenizers.
 #ifndef PRUNE_GPT2_H
 #define PRUNE_GPT2_H
@@ -9,38 +11,91 @@
 
 #include "common.h"
 
+// The variant of each part that differs between transformer families. Value 0 of each is
+// GPT-2's; today GPT-2 is the only value each takes (gpt2_config_check refuses others), but
+// every width below is read from the config, never assumed.
+typedef enum { NORM_LAYERNORM = 0 } NormKind;        // later: RMSNorm
+typedef enum { POS_LEARNED = 0 } PosKind;            // later: RoPE
+typedef enum { MLP_GELU_TANH = 0 } MlpKind;          // later: SwiGLU
+typedef enum { UNEMBED_TIED = 0 } UnembedKind;       // later: a separate lm_head
+typedef enum { BIAS_ALL = 0 } BiasKind;              // later: no biases (Llama), QKV only (Qwen2)
+
 typedef struct {
     int maxT;  // context length (positions in wpe)
     int V;     // vocabulary size
     int Vp;    // padded vocabulary (rows of wte; rows V..Vp-1 are zero)
     int L;     // layers
-    int NH;    // heads per layer
-    int C;     // channels
+    int NH;    // query heads per layer
+    int C;     // channels (residual stream width)
+    int hs;    // head size (GPT-2: C / NH)
+    int NKV;   // key/value heads (GPT-2: NH; fewer under grouped-query attention)
+    int H;     // MLP hidden width (GPT-2: 4C; Hugging Face n_inner)
+    NormKind norm;
+    PosKind pos;
+    MlpKind mlp;
+    UnembedKind unembed;
+    BiasKind bias;
+    float norm_eps;  // GPT-2: 1e-5
 } GPT2Config;
 
-#define NUM_PARAM_TENSORS 16
-// In llm.c order. Matrices are (out, in): out = in W^T + b. Each per-layer tensor holds
-// all L layers back to back.
+// Fills the fields a GPT-2 file does not state (hs, NKV, H, norm_eps) with GPT-2's values
+// where they are 0. Every loader and builder calls it before gpt2_config_check.
+void gpt2_config_defaults(GPT2Config *c);
+// Derived widths: the heads' concatenated output (NH hs) and the fused QKV ((NH + 2 NKV) hs).
+static inline int cfg_attn_width(const GPT2Config *c) { return c->NH * c->hs; }
+static inline int cfg_qkv_width(const GPT2Config *c) { return (c->NH + 2 * c->NKV) * c->hs; }
+
+// --- parameters: one named table ------------------------------------------------------
+// The tensors in llm.c's order (its file format stores them so). Each per-layer tensor
+// holds all L layers back to back. Matrices are (out, in): out = in W^T + b.
+typedef enum {
+    P_WTE, P_WPE, P_LN1W, P_LN1B, P_QKVW, P_QKVB, P_ATTPROJW, P_ATTPROJB,
+    P_LN2W, P_LN2B, P_FCW, P_FCB, P_FCPROJW, P_FCPROJB, P_LNFW, P_LNFB, NUM_PARAM_TENSORS
+} ParamId;
+
+typedef enum { PK_EMBEDDING, PK_MATRIX, PK_BIAS, PK_NORM_WEIGHT, PK_NORM_BIAS } ParamKind;
+typedef enum { PART_NONE, PART_ATTN, PART_MLP } BlockPart;
+
+typedef struct {
+    const char *name;  // llm.c's name (wte, qkvw, ...)
+    ParamKind kind;    // what it is: decides initialisation and weight decay
+    BlockPart part;    // which block it belongs to (attention-only models zero the MLP)
+    int per_layer;     // 1: L copies back to back
+    int resid_proj;    // a matrix that writes into the residual stream (GPT-2 scales its init)
+    size_t rows, cols; // one copy's shape; cols 0 for a vector
+} ParamSpec;
+
+// The table for config c: every user of a tensor's size, name or kind reads it.
+void gpt2_param_table(ParamSpec t[NUM_PARAM_TENSORS], const GPT2Config *c);
+// Floats of one layer's copy (rows x cols) and of the whole tensor (times L if per layer).
+size_t param_layer_floats(const ParamSpec *s);
+size_t param_floats(const ParamSpec *s, const GPT2Config *c);
+// Weight decay applies to matrices and embeddings, not to biases and norm gains (GPT-2/llm.c).
+static inline int param_decays(const ParamSpec *s) { return s->kind == PK_MATRIX || s->kind == PK_EMBEDDING; }
+
 typedef struct {
     float *wte;       // (Vp, C), also the tied unembedding
     float *wpe;       // (maxT, C)
     float *ln1w;      // (L, C)
     float *ln1b;      // (L, C)
-    float *qkvw;      // (L, 3C, C)
-    float *qkvb;      // (L, 3C)
-    float *attprojw;  // (L, C, C)
+    float *qkvw;      // (L, QKV, C), QKV = (NH + 2 NKV) hs
+    float *qkvb;      // (L, QKV)
+    float *attprojw;  // (L, C, NH hs)
     float *attprojb;  // (L, C)
     float *ln2w;      // (L, C)
     float *ln2b;      // (L, C)
-    float *fcw;       // (L, 4C, C)
-    float *fcb;       // (L, 4C)
-    float *fcprojw;   // (L, C, 4C)
+    float *fcw;       // (L, H, C)
+    float *fcb;       // (L, H)
+    float *fcprojw;   // (L, C, H)
     float *fcprojb;   // (L, C)
     float *lnfw;      // (C)
     float *lnfb;      // (C)
 } ParameterTensors;
+// The llm.c name of tensor id (the same for every config).
+const char *gpt2_param_name(ParamId id);
+// The field of tensor id (in ParamId order).
+float **param_field(ParameterTensors *p, ParamId id);
 
-extern const char *const GPT2_TENSOR_NAMES[NUM_PARAM_TENSORS];
 
 typedef enum {
     FORMAT_NONE = 0,
@@ -66,10 +121,12 @@ typedef struct {
 
 const char *gpt2_format_name(ModelFormat f);
 
-// Validates a config (positive dims, C % NH == 0, Vp >= V); src names the file for errors.
+// Validates a completed config (positive dims, NH hs == C, NKV == NH, Vp >= V, the GPT-2
+// variants); src names the file for errors.
 int gpt2_config_check(const GPT2Config *c, const char *src, PruneErr *err);
 void gpt2_param_sizes(size_t sizes[NUM_PARAM_TENSORS], const GPT2Config *c);
 size_t gpt2_num_parameters(const GPT2Config *c);
+// Points each tensor of p into memory, in table order.
 void gpt2_point_params(ParameterTensors *p, float *memory, const size_t sizes[NUM_PARAM_TENSORS]);
 
 // A model with random weights (normal, std for matrices and embeddings; LayerNorm
@@ -98,22 +155,35 @@ int llmc_parse_header(const int32_t hdr[LLMC_HEADER_INTS], size_t file_size, con
 
 // Everything a block computes from its input residual; kept for all L layers when
 // training, or for one layer when the backward recomputes (see gpt2_workspace_build).
+// Widths: A = NH hs (heads), QKV = (NH + 2 NKV) hs, H the MLP width.
 typedef struct {
     float *ln1, *ln1_mean, *ln1_rstd;  // (B,T,C), (B,T), (B,T)
-    float *qkv;                        // (B,T,3C)
+    float *qkv;                        // (B,T,QKV)
     float *att;                        // (B,NH,T,T) attention probabilities
-    float *atty;                       // (B,T,C) heads' outputs, before the projection
+    float *atty;                       // (B,T,A) heads' outputs, before the projection
     float *attproj;                    // (B,T,C) attention block output
     float *resid2;                     // (B,T,C) residual after attention
     float *ln2, *ln2_mean, *ln2_rstd;  // (B,T,C), (B,T), (B,T)
-    float *fch;                        // (B,T,4C) MLP pre-activation
-    float *fch_gelu;                   // (B,T,4C) neurons, after GELU
+    float *fch;                        // (B,T,H) MLP pre-activation
+    float *fch_gelu;                   // (B,T,H) neurons, after the activation
     float *fcproj;                     // (B,T,C) MLP block output
 } LayerActs;
 
-// Floats one LayerActs needs for (B,T), and carving them from p (returns the end).
+// The data gradients block_backward needs for one layer (reused layer by layer).
+typedef struct {
+    float *dout;     // (B,T,C) gradient of the MLP output after its tap (taps only)
+    float *dhidden;  // (B,T,H) neurons' gradient, then the pre-activation's, in place
+    float *dln;      // (B,T,C) gradient of a norm's output (the MLP's, then the attention's)
+    float *dheads;   // (B,T,A) heads' gradient
+    float *dqkv;     // (B,T,QKV)
+    float *datt;     // (B,NH,T,T)
+} BlockGrads;
+
+// Floats one LayerActs / BlockGrads needs for (B,T), and carving them from p (returns the end).
 size_t layer_acts_floats(const GPT2Config *c, int B, int T);
 float *layer_acts_carve(LayerActs *a, float *p, const GPT2Config *c, int B, int T);
+size_t block_grads_floats(const GPT2Config *c, int B, int T);
+float *block_grads_carve(BlockGrads *d, float *p, const GPT2Config *c, int B, int T);
 // With a carved for 2B examples, points b's fields at the rows after a's first B examples
 // of shape (B,T): each field of the pair is then one (2B,T) tensor, so one GEMM call can
 // serve both halves (the pruner's reference and clean streams).
@@ -128,7 +198,7 @@ typedef struct {
     size_t nfloats;
     float *resid;          // (L+1, B, T, C): resid[0] embedding, resid[l+1] output of layer l
     LayerActs *acts;       // L of them, or 1 with recompute
-    LayerActs dacts;       // gradients of one layer's internals, reused layer by layer
+    BlockGrads dacts;      // gradients of one layer's internals, reused layer by layer
     float *dresid;         // (B,T,C) gradient flowing down the residual stream
     float *lnf_in, *lnf, *lnf_mean, *lnf_rstd;  // (P,C), (P,C), (P), (P)
     float *logits;         // (P,Vp)
@@ -160,7 +230,8 @@ int gpt2_forward(const GPT2 *m, GPT2Workspace *ws, const int *tokens, const int 
 void gpt2_backward(const GPT2 *m, GPT2Workspace *ws, const float *dlogits,
                    ParameterTensors *grads);
 
-// One block, exposed so callers (the pruner) can compose their own passes.
+// --- one block (block.c): every caller runs the model through these ------------------
+
 typedef struct {
     const float *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb;
     const float *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
@@ -171,11 +242,55 @@ typedef struct {
 } LayerGrads;
 LayerWeights gpt2_layer_weights(const GPT2 *m, int l);
 LayerGrads gpt2_layer_grads(const ParameterTensors *g, const GPT2Config *c, int l);
-// inp (B,T,C) -> a (internals), out (B,T,C) (out may be NULL: recomputation for a backward)
-void block_forward(float *out, LayerActs *a, const float *inp, const LayerWeights *w, int B, int T,
-                   int C, int NH);
-// dresid (B,T,C): in, d loss / d out; out, d loss / d inp. g may be NULL (no weight grads).
-void block_backward(float *dresid, LayerActs *da, LayerGrads *g, const LayerActs *a,
-                    const float *inp, const LayerWeights *w, int B, int T, int C, int NH);
+
+// A tap: the search's hook at one gated point of a block (method.md §4). Over the gated
+// rows the value x becomes z x + (1 - z) x_ref, one gate per column. The model knows
+// nothing of masks: a tap is plain arrays.
+typedef struct {
+    const float *z;     // (D) gate per column
+    const float *ref;   // reference of gated row i at ref + i ref_stride; NULL: zero
+    size_t ref_stride;  // D for a tensor (the corrupted stream), 0 for one row (means)
+    float *dz;          // (D) block_backward adds dL/dz here
+} Tap;
+
+// The four gated points of a block, and where the gated heads and neurons go (the
+// projections read them). Rows before row0 pass ungated: when two streams share the block
+// (2B examples, the reference first), row0 = B T and the taps' references point into
+// the first half. out buffers (S,T... as the block's rows) may be the raw buffer itself
+// (gating in place); otherwise rows before row0 are copied across.
+typedef struct {
+    int row0;          // first gated row
+    Tap heads;         // (A) heads' outputs, before the output projection
+    Tap attn;          // (C) attention block output; one gate value for the whole block
+    Tap neurons;       // (H) MLP hidden units, after the activation
+    Tap mlp;           // (C) MLP block output
+    float *heads_out;  // (rows, A) the gated heads
+    float *neurons_out;  // (rows, H) the gated neurons
+    int keep_mid;      // 1: a->resid2 already holds the residual between attention and MLP
+                       // (kept by the caller): out == NULL then recomputes only what the
+                       // backward reads, without the attention projection
+} BlockTaps;
+
+// inp (B,T,C) -> a (internals), out (B,T,C). out == NULL: recomputation for a backward
+// (the block output itself is not formed). taps NULL: the plain model.
+void block_forward(float *out, LayerActs *a, const float *inp, const LayerWeights *w,
+                   const GPT2Config *c, int B, int T, const BlockTaps *taps);
+// dresid (B,T,C): in, d loss / d out; out, d loss / d inp. g NULL: no weight gradients.
+// With taps, dL/dz of each gate is added into its tap's dz. a and taps as in the forward
+// (taps->heads_out / neurons_out hold the gated values).
+void block_backward(float *dresid, BlockGrads *d, LayerGrads *g, const LayerActs *a,
+                    const float *inp, const LayerWeights *w, const GPT2Config *c, int B, int T,
+                    const BlockTaps *taps);
+
+// The embedding: tokens (B,T) -> out (B,T,C) (token + learned position).
+void embed_forward(float *out, const int *tokens, const GPT2 *m, int B, int T);
+// The model's head at P chosen rows: resid (B,T,C), pos (P) -> lnf_in, lnf (P,C), mean,
+// rstd (P), logits (P,Vp). Backward: dlogits (P,Vp) -> dresid (B,T,C) += (dlnf, dlnf_in:
+// (P,C) scratch), weight gradients into grads when not NULL.
+void head_forward(float *logits, float *lnf_in, float *lnf, float *mean, float *rstd,
+                  const float *resid, const int *pos, int P, const GPT2 *m);
+void head_backward(float *dresid, float *dlnf_in, float *dlnf, ParameterTensors *grads,
+                   const float *dlogits, const float *lnf_in, const float *lnf, const float *mean,
+                   const float *rstd, const int *pos, int P, const GPT2 *m);
 
 #endif

@@ -14,11 +14,37 @@
 #include "rng.h"
 #include "task.h"
 
-enum { G_EMB, G_LAYER, G_ATTN, G_MLP, G_HEAD, G_ATTN_DIM, G_NEURON, G_MLP_OUT, NUM_GRAN };
-extern const char *const GRAN_NAMES[NUM_GRAN];
+// --- the gated points and the granularities (masks.c) ----------------------------------
+// A gated point is a place in the model where gates multiply (a block tap, or the
+// embedding); each granularity's gates multiply at one point, and the gate of an element
+// there is the product of every granularity's gate that covers it (method.md §3).
+typedef enum { POINT_EMB, POINT_HEADS, POINT_ATTN, POINT_NEURONS, POINT_MLP, NUM_POINTS } GatedPoint;
 
-typedef enum { ABL_CORRUPTED, ABL_MEAN, ABL_ZERO } Ablation;
-extern const char *const ABLATION_NAMES[3];
+enum { G_EMB, G_LAYER, G_ATTN, G_MLP, G_HEAD, G_ATTN_DIM, G_NEURON, G_MLP_OUT, NUM_GRAN };
+typedef struct {
+    const char *name;    // the CLI's and circuit.json's name
+    const char *shape;   // the gates' shape, in the config's letters
+    int parent;          // the granularity that contains it (-1: none): pruning it prunes this
+    int points[2];       // the point(s) where it multiplies (-1: none)
+} GranInfo;
+extern const GranInfo GRANULARITIES[NUM_GRAN];
+// Gates of granularity g per layer (emb: 1 in all) and in all, for config c.
+int gran_per_layer(int g, const GPT2Config *c);
+int gran_count(int g, const GPT2Config *c);
+size_t gran_total(const GPT2Config *c);  // every granularity's gates
+// Floats of one value per gated element: emb (C), then per layer heads (A), attention
+// output (C), neurons (H), MLP output (C). PointGates, their gradients and means use it.
+size_t points_floats(const GPT2Config *c);
+
+// --- ablations (ablation.c) ---------------------------------------------------------------
+// An ablation says what a pruned unit's value becomes (method.md §4): the reference x_ref.
+typedef enum { ABL_CORRUPTED, ABL_MEAN, ABL_ZERO, NUM_ABLATIONS } AblationKind;
+typedef struct {
+    const char *name;
+    int streams;      // 2: the reference is a second (corrupted) stream run beside the clean one
+    int needs_means;  // 1: per-unit means over the train prompts, computed before the search
+} AblationInfo;
+extern const AblationInfo ABLATIONS[NUM_ABLATIONS];
 
 // Hard-concrete constants (Louizos et al. 2018), method.md §5.
 #define HC_BETA (2.0f / 3.0f)
@@ -29,7 +55,8 @@ extern const char *const ABLATION_NAMES[3];
 // One log_alpha per gate, all granularities in one array (layout: off[g] + index; per
 // layer l: layer/attn/mlp l; head l*NH + h; attn_dim and mlp_out l*C + c; neuron l*4C + i).
 typedef struct {
-    int L, NH, C, hs;
+    int L, NH, C, hs, A, H;  // A = NH hs heads' width, H MLP width
+    double block_weights;    // one layer's matrix weights (the parameter table's): the weight share's whole
     int count[NUM_GRAN];
     size_t off[NUM_GRAN], total;
     int enabled[NUM_GRAN];  // a disabled granularity's gates are fixed to 1
@@ -58,7 +85,7 @@ double circuit_weight_share(const Masks *mk, const unsigned char *keep, int laye
 //   block output = attn * layer; fch (L,4C) neurons = neuron; fcproj (L,C) MLP output
 //   dims = mlp_out * mlp * layer.
 typedef struct {
-    float *mem;
+    float *mem;  // points_floats(c) floats
     float *emb, *atty, *attproj, *fch, *fcproj;
 } PointGates;
 int point_gates_build(PointGates *pg, const GPT2Config *c, PruneErr *err);
@@ -71,7 +98,7 @@ void masks_grad_from_points(Masks *mk, const PointGates *dpg);
 typedef enum { SPARSITY_LAMBDA, SPARSITY_TARGET, SPARSITY_KL_BUDGET } SparsityMode;
 
 typedef struct {
-    Ablation ablation;
+    AblationKind ablation;
     int enabled[NUM_GRAN];
     int steps, batch, chunk;  // chunk: examples per forward/backward pass (memory knob)
     float lr;
@@ -111,16 +138,18 @@ typedef struct {
     int maxB, maxT;          // chunk capacity
     float *mem;              // the workspace: one allocation, sized once
     size_t nfloats;
-    float *resid_c, *resid_r;  // (L+1, B, T, C) residual stream entering each layer: clean, ref
-    float *resid2_c, *resid2_r;  // (L, B, T, C) the residual stream between attention and MLP
-    float *ref_atty, *ref_fch;   // (L, B, T, C), (L, B, T, 4C) the reference stream's heads and neurons
+    float *resid;            // (L+1, S, B, T, C) residual stream entering each layer, S streams
+                             // (the ablation's: reference first, then clean)
+    float *resid2;           // (L, S, B, T, C) the residual stream between attention and MLP
+    float *ref_atty, *ref_fch;   // (L+1, B, T, A), (L+1, B, T, H) the reference stream's heads and
+                             // neurons (+1 slot: the clean ones gated in place, see pair_forward)
     float *emb_c;            // (B,T,C) the clean embedding before its gate
-    LayerActs ac, ar;        // one layer of internals: clean (gated), reference
-    float *atty_out, *fch_out;  // clean heads and neurons after their gates
-    float *d1, *d4a, *dln, *datty, *dqkv, *datt;  // one layer of data gradients
+    LayerActs ac, ar;        // one layer of internals: clean (gated), both streams (2B rows)
+    float *atty_out, *fch_out;  // (B,T,A), (B,T,H) clean heads and neurons after their gates
+    BlockGrads d;            // one layer of data gradients
     float *dresid;           // (B,T,C)
     float *lnf_in, *lnf, *lnf_mean, *lnf_rstd, *logits, *logp, *dlogp, *dlogits, *dlnf, *dlnf_in;
-    float *means;            // mean ablation: emb (C), then per layer atty, attproj (C), fch (4C), fcproj (C)
+    float *means;            // mean ablation: points_floats values (emb, per layer heads, attn, neurons, mlp)
     int *tok_c, *tok_r, *lens, *pos;
     PointGates ones;         // every gate 1: the full model
     float *full_buf;         // (maxB, V + Vp) the full model's log-probs and logits for a chunk
@@ -145,6 +174,13 @@ typedef struct {
 } MemoryPlan;
 MemoryPlan pruner_plan(const GPT2 *m, const PruneConfig *cfg, int maxT, int n_train);
 void pruner_free(Pruner *p);
+
+// The ablation's references (ablation.c) for layer l's taps and for the embedding;
+// stream_ref = 0 when the reference stream was not run (all gates 1). The mean ablation's
+// sums of layer l's values over real positions (stats: points_floats entries).
+void ablation_refs(BlockTaps *t, const Pruner *p, int l, int n, int T, int stream_ref);
+void ablation_emb_ref(Tap *t, const Pruner *p, int stream_ref);
+void ablation_accumulate_means(double *stats, const Pruner *p, const LayerActs *a, int l, int n, int T);
 
 // Mean ablation: per-unit means over the task's clean prompts and real positions.
 int pruner_compute_means(Pruner *p, const Task *train, PruneErr *err);

@@ -30,7 +30,7 @@ uint64_t pruner_fingerprint(const Pruner *p, const Task *train) {
     uint64_t h = fnv(FNV0, c, sizeof *c);
     // every 4099th weight: catches a different checkpoint without reading all of a big one
     for (size_t i = 0; i < p->m->num_parameters; i += 4099) h = fnv(h, p->m->params_memory + i, 4);
-    int ints[] = {(int)g->ablation, g->steps, g->batch, (int)g->mode, train->n};
+    int ints[] = {(int)g->ablation, g->steps, g->batch, (int)g->mode, train->n, p->maxB /* the chunk */};
     h = fnv(h, ints, sizeof ints);
     h = fnv(h, g->enabled, sizeof g->enabled);
     h = fnv(h, &g->seed, sizeof g->seed);
@@ -38,10 +38,16 @@ uint64_t pruner_fingerprint(const Pruner *p, const Task *train) {
     h = fnv(h, fl, sizeof fl);
     h = fnv(h, g->lambda, sizeof g->lambda);
     h = fnv(h, g->target, sizeof g->target);
+    // every train example whole: clean and corrupted prompts and the answers
     for (int i = 0; i < train->n; i++) {
         const TaskExample *e = &train->ex[i];
-        h = fnv(h, &e->len, sizeof e->len);
+        int has_corrupt = e->corrupt != NULL;
+        int head[] = {e->len, has_corrupt, e->n_correct, e->n_wrong};
+        h = fnv(h, head, sizeof head);
         h = fnv(h, e->clean, sizeof(int) * (size_t)e->len);
+        if (has_corrupt) h = fnv(h, e->corrupt, sizeof(int) * (size_t)e->len);
+        h = fnv(h, e->correct, sizeof(int) * (size_t)e->n_correct);
+        if (e->n_wrong) h = fnv(h, e->wrong, sizeof(int) * (size_t)e->n_wrong);
     }
     return h;
 }

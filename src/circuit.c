@@ -52,9 +52,9 @@ int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
     json_object_set_new(task, "eval_examples", json_integer(ts->eval.n));
     json_object_set_new(o, "task", task);
     json_t *st = json_object(), *grans = json_array();
-    json_object_set_new(st, "ablation", json_string(ABLATION_NAMES[cfg->ablation]));
+    json_object_set_new(st, "ablation", json_string(ABLATIONS[cfg->ablation].name));
     for (int g = 0; g < NUM_GRAN; g++)
-        if (mk->enabled[g]) json_array_append_new(grans, json_string(GRAN_NAMES[g]));
+        if (mk->enabled[g]) json_array_append_new(grans, json_string(GRANULARITIES[g].name));
     json_object_set_new(st, "granularities", grans);
     json_object_set_new(st, "steps", json_integer(cfg->steps));
     json_object_set_new(st, "batch", json_integer(cfg->batch));
@@ -71,8 +71,8 @@ int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
         json_t *v = json_object(), *fin = json_object();
         for (int g = 0; g < NUM_GRAN; g++) {
             if (!mk->enabled[g]) continue;
-            json_object_set_new(v, GRAN_NAMES[g], json_real(cfg->mode == SPARSITY_TARGET ? cfg->target[g] : cfg->lambda[g]));
-            json_object_set_new(fin, GRAN_NAMES[g], json_real(p->lambda[g]));
+            json_object_set_new(v, GRANULARITIES[g].name, json_real(cfg->mode == SPARSITY_TARGET ? cfg->target[g] : cfg->lambda[g]));
+            json_object_set_new(fin, GRANULARITIES[g].name, json_real(p->lambda[g]));
         }
         json_object_set_new(sp, cfg->mode == SPARSITY_TARGET ? "target" : "lambda", v);
         json_object_set_new(sp, "final_lambda", fin);
@@ -110,8 +110,8 @@ int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
         json_object_set_new(e, "enabled", json_boolean(mk->enabled[g]));
         json_object_set_new(e, "keep", k);
         json_object_set_new(e, "log_alpha", la);
-        json_object_set_new(masks, GRAN_NAMES[g], e);
-        json_object_set_new(sizes, GRAN_NAMES[g], json_pack("{s:i, s:i}", "kept", kept, "total", mk->count[g]));
+        json_object_set_new(masks, GRANULARITIES[g].name, e);
+        json_object_set_new(sizes, GRANULARITIES[g].name, json_pack("{s:i, s:i}", "kept", kept, "total", mk->count[g]));
     }
     json_object_set_new(sizes, "weight_share", json_real(circuit_weight_share(mk, keep, -1)));
     json_object_set_new(o, "masks", masks);
@@ -176,7 +176,7 @@ int circuit_parse(const char *text, size_t len, const char *path, const Masks *m
     json_t *e;
     json_object_foreach(masks, key, e) {
         int g = 0;
-        while (g < NUM_GRAN && strcmp(key, GRAN_NAMES[g])) g++;
+        while (g < NUM_GRAN && strcmp(key, GRANULARITIES[g].name)) g++;
         if (g == NUM_GRAN) {
             perr(err, "%s: masks.%s: unknown granularity. Hint: emb, layer, attn, mlp, head, "
                       "attn_dim, neuron, mlp_out.", path, key);
@@ -253,7 +253,7 @@ void circuit_print_summary(FILE *out, const Pruner *p, const unsigned char *keep
                            const RunResult *r) {
     const Masks *mk = &p->masks;
     int L = mk->L, NH = mk->NH, C = mk->C;
-    fprintf(out, "circuit (%s ablation)\n", ABLATION_NAMES[p->cfg.ablation]);
+    fprintf(out, "circuit (%s ablation)\n", ABLATIONS[p->cfg.ablation].name);
     fprintf(out, "  %-5s %-5s %-4s %-28s %-11s %-4s %-13s %-11s %s\n", "layer", "kept", "attn",
             "heads kept", "head dims", "mlp", "neurons", "mlp out", "weights");
     for (int l = 0; l < L; l++) {
@@ -288,7 +288,7 @@ void circuit_print_summary(FILE *out, const Pruner *p, const unsigned char *keep
     for (int g = 0; g < NUM_GRAN; g++) {
         int k = 0;
         for (int i = 0; i < mk->count[g]; i++) k += keep[mk->off[g] + (size_t)i];
-        fprintf(out, " %s %d/%d%s", GRAN_NAMES[g], k, mk->count[g], mk->enabled[g] ? "" : " (off)");
+        fprintf(out, " %s %d/%d%s", GRANULARITIES[g].name, k, mk->count[g], mk->enabled[g] ? "" : " (off)");
     }
     fprintf(out, "\n  block weights used by kept units: %.1f%%\n", 100 * circuit_weight_share(mk, keep, -1));
     if (r) metrics_print(out, "held-out metrics", &r->circuit, &r->full, &r->empty);

@@ -1,5 +1,6 @@
-// gpt2.c: parameter layout, workspace, and the batched forward and backward of GPT-2.
-// Loading and writing files live in load_llmc.c and load_hf.c; masks live in the pruner.
+// gpt2.c: the config, the parameter table and layout, the workspace, and the batched
+// forward and backward over the blocks of block.c. Loading and writing files live in
+// load_llmc.c and load_hf.c; masks live in the search.
 //
 // Memory: the workspace is one allocation sized from (maxB, maxT, maxP) up front; no
 // call here allocates. With recompute = 1 only the residual stream entering each layer
@@ -13,10 +14,6 @@
 #include "kernels.h"
 #include "rng.h"
 
-const char *const GPT2_TENSOR_NAMES[NUM_PARAM_TENSORS] = {
-    "wte",  "wpe", "ln1w",    "ln1b",    "qkvw", "qkvb", "attprojw", "attprojb",
-    "ln2w", "ln2b", "fcw",    "fcb",     "fcprojw", "fcprojb", "lnfw", "lnfb"};
-
 const char *gpt2_format_name(ModelFormat f) {
     switch (f) {
     case FORMAT_RANDOM: return "random (in memory)";
@@ -27,9 +24,17 @@ const char *gpt2_format_name(ModelFormat f) {
     }
 }
 
+void gpt2_config_defaults(GPT2Config *c) {
+    if (!c->hs && c->NH > 0) c->hs = c->C / c->NH;
+    if (!c->NKV) c->NKV = c->NH;
+    if (!c->H) c->H = 4 * c->C;
+    if (!(c->norm_eps > 0)) c->norm_eps = 1e-5f;
+}
+
 int gpt2_config_check(const GPT2Config *c, const char *src, PruneErr *err) {
-    struct { const char *name; int v; } dims[] = {{"maxT", c->maxT}, {"V", c->V}, {"Vp", c->Vp},
-                                                   {"L", c->L},       {"NH", c->NH}, {"C", c->C}};
+    struct { const char *name; int v; } dims[] = {{"maxT", c->maxT}, {"V", c->V},   {"Vp", c->Vp},
+                                                   {"L", c->L},       {"NH", c->NH}, {"C", c->C},
+                                                   {"hs", c->hs},     {"NKV", c->NKV}, {"H", c->H}};
     for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
         if (dims[i].v <= 0)
             return perr(err, "%s: %s = %d, expected a positive value. Hint: the file is not a "
@@ -38,34 +43,77 @@ int gpt2_config_check(const GPT2Config *c, const char *src, PruneErr *err) {
     if (c->C % c->NH != 0)
         return perr(err, "%s: C = %d is not a multiple of NH = %d, so heads cannot split the "
                          "channels. Hint: the header is damaged or not GPT-2's.", src, c->C, c->NH);
+    if (c->NH * c->hs != c->C)
+        return perr(err, "%s: NH = %d heads of size hs = %d do not span C = %d channels. Hint: prune "
+                         "reads GPT-2 models, whose head size is C / NH.", src, c->NH, c->hs, c->C);
+    if (c->NKV != c->NH)
+        return perr(err, "%s: %d key/value heads for %d query heads: grouped-query attention is not "
+                         "supported yet. Hint: prune reads GPT-2 models.", src, c->NKV, c->NH);
+    if (c->norm != NORM_LAYERNORM || c->pos != POS_LEARNED || c->mlp != MLP_GELU_TANH ||
+        c->unembed != UNEMBED_TIED || c->bias != BIAS_ALL || c->norm_eps != 1e-5f)
+        return perr(err, "%s: an architecture variant other than GPT-2's (LayerNorm eps 1e-5, "
+                         "learned positions, GELU MLP, tied unembedding, biases). Hint: prune "
+                         "reads GPT-2 models.", src);
     if (c->Vp < c->V)
         return perr(err, "%s: padded vocabulary Vp = %d is smaller than V = %d. Hint: Vp is V "
                          "rounded up (llm.c uses a multiple of 128).", src, c->Vp, c->V);
     // Keep every tensor and every (B,T,...) offset comfortably inside size_t and int ranges.
-    if (c->C > 65536 || c->L > 4096 || c->maxT > 1048576 || c->Vp > 16777216 || c->NH > c->C)
-        return perr(err, "%s: dimensions out of range (maxT %d, Vp %d, L %d, NH %d, C %d). Hint: "
-                         "the header is damaged.", src, c->maxT, c->Vp, c->L, c->NH, c->C);
+    if (c->C > 65536 || c->H > 1048576 || c->L > 4096 || c->maxT > 1048576 || c->Vp > 16777216 ||
+        c->NH > c->C)
+        return perr(err, "%s: dimensions out of range (maxT %d, Vp %d, L %d, NH %d, C %d, H %d). "
+                         "Hint: the header is damaged.", src, c->maxT, c->Vp, c->L, c->NH, c->C, c->H);
     return 0;
 }
 
+// --- the parameter table -------------------------------------------------------------
+
+void gpt2_param_table(ParamSpec t[NUM_PARAM_TENSORS], const GPT2Config *c) {
+    size_t Vp = c->Vp, C = c->C, maxT = c->maxT, A = cfg_attn_width(c), QKV = cfg_qkv_width(c), H = c->H;
+    const ParamSpec v[NUM_PARAM_TENSORS] = {
+        [P_WTE] = {"wte", PK_EMBEDDING, PART_NONE, 0, 0, Vp, C},
+        [P_WPE] = {"wpe", PK_EMBEDDING, PART_NONE, 0, 0, maxT, C},
+        [P_LN1W] = {"ln1w", PK_NORM_WEIGHT, PART_ATTN, 1, 0, C, 0},
+        [P_LN1B] = {"ln1b", PK_NORM_BIAS, PART_ATTN, 1, 0, C, 0},
+        [P_QKVW] = {"qkvw", PK_MATRIX, PART_ATTN, 1, 0, QKV, C},
+        [P_QKVB] = {"qkvb", PK_BIAS, PART_ATTN, 1, 0, QKV, 0},
+        [P_ATTPROJW] = {"attprojw", PK_MATRIX, PART_ATTN, 1, 1, C, A},
+        [P_ATTPROJB] = {"attprojb", PK_BIAS, PART_ATTN, 1, 0, C, 0},
+        [P_LN2W] = {"ln2w", PK_NORM_WEIGHT, PART_MLP, 1, 0, C, 0},
+        [P_LN2B] = {"ln2b", PK_NORM_BIAS, PART_MLP, 1, 0, C, 0},
+        [P_FCW] = {"fcw", PK_MATRIX, PART_MLP, 1, 0, H, C},
+        [P_FCB] = {"fcb", PK_BIAS, PART_MLP, 1, 0, H, 0},
+        [P_FCPROJW] = {"fcprojw", PK_MATRIX, PART_MLP, 1, 1, C, H},
+        [P_FCPROJB] = {"fcprojb", PK_BIAS, PART_MLP, 1, 0, C, 0},
+        [P_LNFW] = {"lnfw", PK_NORM_WEIGHT, PART_NONE, 0, 0, C, 0},
+        [P_LNFB] = {"lnfb", PK_NORM_BIAS, PART_NONE, 0, 0, C, 0},
+    };
+    memcpy(t, v, sizeof v);
+}
+
+const char *gpt2_param_name(ParamId id) {
+    ParamSpec t[NUM_PARAM_TENSORS];
+    GPT2Config c = {0};
+    gpt2_param_table(t, &c);
+    return t[id].name;
+}
+
+size_t param_layer_floats(const ParamSpec *s) { return s->rows * (s->cols ? s->cols : 1); }
+
+size_t param_floats(const ParamSpec *s, const GPT2Config *c) {
+    return param_layer_floats(s) * (s->per_layer ? (size_t)c->L : 1);
+}
+
+float **param_field(ParameterTensors *p, ParamId id) {
+    float **f[NUM_PARAM_TENSORS] = {&p->wte,     &p->wpe,      &p->ln1w, &p->ln1b, &p->qkvw,    &p->qkvb,
+                                    &p->attprojw, &p->attprojb, &p->ln2w, &p->ln2b, &p->fcw,     &p->fcb,
+                                    &p->fcprojw, &p->fcprojb,  &p->lnfw, &p->lnfb};
+    return f[id];
+}
+
 void gpt2_param_sizes(size_t s[NUM_PARAM_TENSORS], const GPT2Config *c) {
-    size_t Vp = c->Vp, C = c->C, maxT = c->maxT, L = c->L;
-    s[0] = Vp * C;
-    s[1] = maxT * C;
-    s[2] = L * C;
-    s[3] = L * C;
-    s[4] = L * 3 * C * C;
-    s[5] = L * 3 * C;
-    s[6] = L * C * C;
-    s[7] = L * C;
-    s[8] = L * C;
-    s[9] = L * C;
-    s[10] = L * 4 * C * C;
-    s[11] = L * 4 * C;
-    s[12] = L * C * 4 * C;
-    s[13] = L * C;
-    s[14] = C;
-    s[15] = C;
+    ParamSpec t[NUM_PARAM_TENSORS];
+    gpt2_param_table(t, c);
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) s[i] = param_floats(&t[i], c);
 }
 
 size_t gpt2_num_parameters(const GPT2Config *c) {
@@ -76,20 +124,18 @@ size_t gpt2_num_parameters(const GPT2Config *c) {
 }
 
 void gpt2_point_params(ParameterTensors *p, float *memory, const size_t s[NUM_PARAM_TENSORS]) {
-    float **ptrs[NUM_PARAM_TENSORS] = {&p->wte,  &p->wpe,      &p->ln1w,     &p->ln1b,
-                                       &p->qkvw, &p->qkvb,     &p->attprojw, &p->attprojb,
-                                       &p->ln2w, &p->ln2b,     &p->fcw,      &p->fcb,
-                                       &p->fcprojw, &p->fcprojb, &p->lnfw,   &p->lnfb};
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
-        *ptrs[i] = memory;
+        *param_field(p, (ParamId)i) = memory;
         memory += s[i];
     }
 }
 
 int gpt2_build_random(GPT2 *m, const GPT2Config *c, uint64_t seed, float std, PruneErr *err) {
     memset(m, 0, sizeof *m);
-    if (gpt2_config_check(c, "random model", err)) return -1;
     m->config = *c;
+    gpt2_config_defaults(&m->config);
+    if (gpt2_config_check(&m->config, "random model", err)) return -1;
+    c = &m->config;
     gpt2_param_sizes(m->param_sizes, c);
     m->num_parameters = gpt2_num_parameters(c);
     m->owned = palloc(m->num_parameters * sizeof(float), "model parameters", err);
@@ -99,8 +145,10 @@ int gpt2_build_random(GPT2 *m, const GPT2Config *c, uint64_t seed, float std, Pr
     Rng r;
     rng_seed(&r, seed);
     float *p = m->params_memory;
+    ParamSpec t[NUM_PARAM_TENSORS];
+    gpt2_param_table(t, c);
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
-        int is_ln_weight = (i == 2 || i == 8 || i == 14);
+        int is_ln_weight = t[i].kind == PK_NORM_WEIGHT;
         for (size_t j = 0; j < m->param_sizes[i]; j++)
             p[j] = (is_ln_weight ? 1.0f : 0.0f) + std * rng_normal(&r);
         p += m->param_sizes[i];
@@ -120,10 +168,14 @@ void gpt2_free(GPT2 *m) {
 }
 
 int gpt2_mlp_is_zero(const GPT2 *m) {
-    const float *p = m->params.fcw;  // fcw, fcb, fcprojw, fcprojb are contiguous (tensors 10-13)
-    size_t n = m->param_sizes[10] + m->param_sizes[11] + m->param_sizes[12] + m->param_sizes[13];
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != 0.0f) return 0;
+    ParamSpec t[NUM_PARAM_TENSORS];
+    gpt2_param_table(t, &m->config);
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        if (t[i].part != PART_MLP || t[i].kind == PK_NORM_WEIGHT || t[i].kind == PK_NORM_BIAS) continue;
+        const float *p = *param_field((ParameterTensors *)&m->params, (ParamId)i);
+        for (size_t j = 0; j < m->param_sizes[i]; j++)
+            if (p[j] != 0.0f) return 0;
+    }
     return 1;
 }
 
@@ -131,9 +183,9 @@ int gpt2_mlp_is_zero(const GPT2 *m) {
 
 // The float counts of a LayerActs, in field order (shared by sizing and carving).
 static void layer_act_sizes(size_t s[14], const GPT2Config *c, size_t B, size_t T) {
-    size_t C = c->C, NH = c->NH, BT = B * T;
-    size_t v[14] = {BT * C, BT, BT, BT * 3 * C, B * NH * T * T, BT * C, BT * C,
-                    BT * C, BT * C, BT, BT, BT * 4 * C, BT * 4 * C, BT * C};
+    size_t C = c->C, NH = c->NH, BT = B * T, A = cfg_attn_width(c), QKV = cfg_qkv_width(c), H = c->H;
+    size_t v[14] = {BT * C, BT, BT, BT * QKV, B * NH * T * T, BT * A, BT * C,
+                    BT * C, BT * C, BT, BT, BT * H, BT * H, BT * C};
     memcpy(s, v, sizeof v);
 }
 
@@ -173,11 +225,38 @@ static size_t layer_act_total(const GPT2Config *c, size_t B, size_t T) {
     return n;
 }
 
+// The float counts of a BlockGrads, in field order.
+static void block_grad_sizes(size_t s[6], const GPT2Config *c, size_t B, size_t T) {
+    size_t BT = B * T, C = c->C;
+    size_t v[6] = {BT * C, BT * c->H, BT * C, BT * cfg_attn_width(c), BT * cfg_qkv_width(c),
+                   B * (size_t)c->NH * T * T};
+    memcpy(s, v, sizeof v);
+}
+
+size_t block_grads_floats(const GPT2Config *c, int B, int T) {
+    size_t s[6], n = 0;
+    block_grad_sizes(s, c, (size_t)B, (size_t)T);
+    for (int i = 0; i < 6; i++) n += s[i];
+    return n;
+}
+
+float *block_grads_carve(BlockGrads *d, float *p, const GPT2Config *c, int B, int T) {
+    size_t s[6];
+    float **f[6] = {&d->dout, &d->dhidden, &d->dln, &d->dheads, &d->dqkv, &d->datt};
+    block_grad_sizes(s, c, (size_t)B, (size_t)T);
+    for (int i = 0; i < 6; i++) {
+        *f[i] = p;
+        p += s[i];
+    }
+    return p;
+}
+
 static size_t workspace_floats(const GPT2Config *c, int maxB, int maxT, int maxP, int recompute) {
     size_t B = maxB, T = maxT, P = maxP, C = c->C, L = c->L;
     size_t nacts = recompute ? 1 : L;
     return (L + 1) * B * T * C                    // resid
-           + (nacts + 1) * layer_act_total(c, B, T)  // acts + dacts
+           + nacts * layer_act_total(c, B, T)      // acts
+           + block_grads_floats(c, maxB, maxT)      // dacts
            + B * T * C                            // dresid
            + 2 * P * C + 2 * P + P * (size_t)c->Vp  // lnf_in, lnf, mean, rstd, logits
            + 2 * P * C;                           // dlnf_in, dlnf
@@ -222,7 +301,7 @@ int gpt2_workspace_build(GPT2Workspace *ws, const GPT2Config *c, int maxB, int m
     ws->resid = p;
     p += ((size_t)c->L + 1) * B * T * C;
     for (int l = 0; l < nacts; l++) p = layer_acts_carve(&ws->acts[l], p, c, maxB, maxT);
-    p = layer_acts_carve(&ws->dacts, p, c, maxB, maxT);
+    p = block_grads_carve(&ws->dacts, p, c, maxB, maxT);
     ws->dresid = p;
     p += B * T * C;
     ws->lnf_in = p;
@@ -249,78 +328,6 @@ void gpt2_workspace_free(GPT2Workspace *ws) {
     free(ws->tokens);
     free(ws->pos);
     memset(ws, 0, sizeof *ws);
-}
-
-// --- one block -------------------------------------------------------------------
-
-LayerWeights gpt2_layer_weights(const GPT2 *m, int l) {
-    const ParameterTensors *p = &m->params;
-    size_t C = m->config.C;
-    LayerWeights w = {p->ln1w + l * C,           p->ln1b + l * C,
-                      p->qkvw + l * 3 * C * C,   p->qkvb + l * 3 * C,
-                      p->attprojw + l * C * C,   p->attprojb + l * C,
-                      p->ln2w + l * C,           p->ln2b + l * C,
-                      p->fcw + l * 4 * C * C,    p->fcb + l * 4 * C,
-                      p->fcprojw + l * 4 * C * C, p->fcprojb + l * C};
-    return w;
-}
-
-LayerGrads gpt2_layer_grads(const ParameterTensors *p, const GPT2Config *c, int l) {
-    size_t C = c->C;
-    LayerGrads g = {p->ln1w + l * C,           p->ln1b + l * C,
-                    p->qkvw + l * 3 * C * C,   p->qkvb + l * 3 * C,
-                    p->attprojw + l * C * C,   p->attprojb + l * C,
-                    p->ln2w + l * C,           p->ln2b + l * C,
-                    p->fcw + l * 4 * C * C,    p->fcb + l * 4 * C,
-                    p->fcprojw + l * 4 * C * C, p->fcprojb + l * C};
-    return g;
-}
-
-void block_forward(float *out, LayerActs *a, const float *inp, const LayerWeights *w, int B, int T,
-                   int C, int NH) {
-    int BT = B * T;
-    size_t N = (size_t)BT * C;
-    layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, inp, w->ln1w, w->ln1b, BT, C);
-    matmul_forward(a->qkv, a->ln1, w->qkvw, w->qkvb, BT, C, 3 * C);
-    attention_forward(a->atty, a->att, a->qkv, B, T, C, NH);
-    matmul_forward(a->attproj, a->atty, w->attprojw, w->attprojb, BT, C, C);
-    residual_forward(a->resid2, inp, a->attproj, N);
-    layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->resid2, w->ln2w, w->ln2b, BT, C);
-    matmul_forward(a->fch, a->ln2, w->fcw, NULL, BT, C, 4 * C);
-    bias_gelu_forward(a->fch_gelu, a->fch, w->fcb, BT, 4 * C);
-    matmul_forward(a->fcproj, a->fch_gelu, w->fcprojw, w->fcprojb, BT, 4 * C, C);
-    if (out) residual_forward(out, a->resid2, a->fcproj, N);
-}
-
-void block_backward(float *dresid, LayerActs *da, LayerGrads *g, const LayerActs *a,
-                    const float *inp, const LayerWeights *w, int B, int T, int C, int NH) {
-    int BT = B * T;
-    size_t N = (size_t)BT * C;
-    // The kernels add into gradients; zero this layer's scratch first.
-    memset(da->fch_gelu, 0, sizeof(float) * N * 4);
-    memset(da->fch, 0, sizeof(float) * N * 4);
-    memset(da->ln2, 0, sizeof(float) * N);
-    memset(da->atty, 0, sizeof(float) * N);
-    memset(da->qkv, 0, sizeof(float) * N * 3);
-    memset(da->ln1, 0, sizeof(float) * N);
-    // out = resid2 + fcproj: both receive dresid
-    memcpy(da->resid2, dresid, sizeof(float) * N);
-    matmul_backward(da->fch_gelu, g ? g->fcprojw : NULL, g ? g->fcprojb : NULL, dresid,
-                    a->fch_gelu, w->fcprojw, BT, 4 * C, C);
-    gelu_backward(da->fch, a->fch, da->fch_gelu, N * 4);
-    matmul_backward(da->ln2, g ? g->fcw : NULL, g ? g->fcb : NULL, da->fch, a->ln2, w->fcw, BT, C,
-                    4 * C);
-    layernorm_backward(da->resid2, g ? g->ln2w : NULL, g ? g->ln2b : NULL, da->ln2, a->resid2,
-                       w->ln2w, a->ln2_mean, a->ln2_rstd, BT, C);
-    // resid2 = inp + attproj: both receive dresid2
-    matmul_backward(da->atty, g ? g->attprojw : NULL, g ? g->attprojb : NULL, da->resid2, a->atty,
-                    w->attprojw, BT, C, C);
-    attention_backward(da->qkv, da->att, da->atty, a->qkv, a->att, B, T, C, NH);
-    matmul_backward(da->ln1, g ? g->qkvw : NULL, g ? g->qkvb : NULL, da->qkv, a->ln1, w->qkvw, BT,
-                    C, 3 * C);
-    memcpy(dresid, da->resid2, sizeof(float) * N);
-    layernorm_backward(dresid, g ? g->ln1w : NULL, g ? g->ln1b : NULL, da->ln1, inp, w->ln1w,
-                       a->ln1_mean, a->ln1_rstd, BT, C);
 }
 
 // --- the model -------------------------------------------------------------------
@@ -350,7 +357,7 @@ int gpt2_embed(const GPT2 *m, GPT2Workspace *ws, const int *tokens, const int *l
     }
     ws->B = B;
     ws->T = T;
-    encoder_forward(ws->resid, ws->tokens, m->params.wte, m->params.wpe, B, T, c->C);
+    embed_forward(ws->resid, ws->tokens, m, B, T);
     return 0;
 }
 
@@ -370,12 +377,10 @@ int gpt2_forward_layers(const GPT2 *m, GPT2Workspace *ws, const int *pos, int P,
     for (int l = 0; l < c->L; l++) {
         LayerWeights w = gpt2_layer_weights(m, l);
         LayerActs *a = &ws->acts[ws->recompute ? 0 : l];
-        block_forward(ws->resid + (l + 1) * N, a, ws->resid + l * N, &w, B, T, C, c->NH);
+        block_forward(ws->resid + (l + 1) * N, a, ws->resid + l * N, &w, c, B, T, NULL);
     }
-    const ParameterTensors *pt = &m->params;
-    gather_forward(ws->lnf_in, ws->resid + (size_t)c->L * N, ws->pos, P, C);
-    layernorm_forward(ws->lnf, ws->lnf_mean, ws->lnf_rstd, ws->lnf_in, pt->lnfw, pt->lnfb, P, C);
-    logits_forward(ws->logits, ws->lnf, pt->wte, P, C, c->Vp);
+    head_forward(ws->logits, ws->lnf_in, ws->lnf, ws->lnf_mean, ws->lnf_rstd, ws->resid + (size_t)c->L * N,
+                 ws->pos, P, m);
     return 0;
 }
 
@@ -394,24 +399,19 @@ int gpt2_forward(const GPT2 *m, GPT2Workspace *ws, const int *tokens, const int 
 void gpt2_backward(const GPT2 *m, GPT2Workspace *ws, const float *dlogits,
                    ParameterTensors *grads) {
     const GPT2Config *c = &m->config;
-    const ParameterTensors *pt = &m->params;
-    int B = ws->B, T = ws->T, P = ws->P, C = c->C;
-    size_t N = (size_t)B * T * C;
-    memset(ws->dlnf, 0, sizeof(float) * (size_t)P * C);
-    memset(ws->dlnf_in, 0, sizeof(float) * (size_t)P * C);
+    int B = ws->B, T = ws->T, P = ws->P;
+    size_t N = (size_t)B * T * c->C;
     memset(ws->dresid, 0, sizeof(float) * N);
-    logits_backward(ws->dlnf, grads ? grads->wte : NULL, dlogits, ws->lnf, pt->wte, P, C, c->Vp);
-    layernorm_backward(ws->dlnf_in, grads ? grads->lnfw : NULL, grads ? grads->lnfb : NULL,
-                       ws->dlnf, ws->lnf_in, pt->lnfw, ws->lnf_mean, ws->lnf_rstd, P, C);
-    gather_backward(ws->dresid, ws->dlnf_in, ws->pos, P, C);
+    head_backward(ws->dresid, ws->dlnf_in, ws->dlnf, grads, dlogits, ws->lnf_in, ws->lnf, ws->lnf_mean,
+                  ws->lnf_rstd, ws->pos, P, m);
     for (int l = c->L - 1; l >= 0; l--) {
         LayerWeights w = gpt2_layer_weights(m, l);
         const float *inp = ws->resid + l * N;
         LayerActs *a = &ws->acts[ws->recompute ? 0 : l];
-        if (ws->recompute) block_forward(NULL, a, inp, &w, B, T, C, c->NH);
+        if (ws->recompute) block_forward(NULL, a, inp, &w, c, B, T, NULL);
         LayerGrads g;
         if (grads) g = gpt2_layer_grads(grads, c, l);
-        block_backward(ws->dresid, &ws->dacts, grads ? &g : NULL, a, inp, &w, B, T, C, c->NH);
+        block_backward(ws->dresid, &ws->dacts, grads ? &g : NULL, a, inp, &w, c, B, T, NULL);
     }
-    if (grads) encoder_backward(grads->wte, grads->wpe, ws->dresid, ws->tokens, B, T, C);
+    if (grads) encoder_backward(grads->wte, grads->wpe, ws->dresid, ws->tokens, B, T, c->C);
 }

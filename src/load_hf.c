@@ -177,11 +177,13 @@ int hf_parse_config(const char *json, size_t n, const char *path, GPT2Config *c,
     if (r < 0) goto done;
     if (r == 1 && get_int_field(root, "n_ctx", path, &c->maxT, 1, err)) goto done;
     json_t *ni = json_object_get(root, "n_inner");
-    if (ni && !json_is_null(ni) &&
-        (!json_is_integer(ni) || json_integer_value(ni) != 4 * (json_int_t)c->C)) {
-        perr(err, "%s: field \"n_inner\": expected null or 4*n_embd = %d. Hint: prune computes "
-                  "GPT-2's MLP width of 4C only.", path, 4 * c->C);
-        goto done;
+    if (ni && !json_is_null(ni)) {  // the MLP width; null means 4 n_embd
+        if (!json_is_integer(ni) || json_integer_value(ni) < 1 || json_integer_value(ni) > 1048576) {
+            perr(err, "%s: field \"n_inner\": expected null or a positive integer (the MLP width). "
+                      "Hint: GPT-2 configs have null (4*n_embd).", path);
+            goto done;
+        }
+        c->H = (int)json_integer_value(ni);
     }
     json_t *act = json_object_get(root, "activation_function");
     if (act && (!json_is_string(act) || (strcmp(json_string_value(act), "gelu_new") &&
@@ -206,6 +208,7 @@ int hf_parse_config(const char *json, size_t n, const char *path, GPT2Config *c,
         goto done;
     }
     c->Vp = (c->V + 127) / 128 * 128;
+    gpt2_config_defaults(c);
     rc = gpt2_config_check(c, path, err);
 done:
     json_decref(root);
@@ -218,21 +221,19 @@ enum { SRC_MAT_T = 1 };  // stored (in, out): transpose into (out, in)
 
 typedef struct {
     const char *suffix;
-    int tensor;    // index into the 16 llm.c tensors, or -1 to skip (mask buffers)
-    int rows_mul;  // expected shape [rows_mul*C (or 1), cols_mul*C], see expect_shape
-    int cols_mul;  // 0 for a vector
-    int transpose;
+    int tensor;     // ParamId, or -1 to skip (mask buffers); the shape is the table's
+    int transpose;  // stored (in, out): Conv1D's layout
 } LayerName;
 
 // h.{l}.<suffix>: shapes in units of C as Hugging Face stores them.
 static const LayerName LAYER_NAMES[] = {
-    {"ln_1.weight", 2, 1, 0, 0},        {"ln_1.bias", 3, 1, 0, 0},
-    {"attn.c_attn.weight", 4, 1, 3, 1}, {"attn.c_attn.bias", 5, 3, 0, 0},
-    {"attn.c_proj.weight", 6, 1, 1, 1}, {"attn.c_proj.bias", 7, 1, 0, 0},
-    {"ln_2.weight", 8, 1, 0, 0},        {"ln_2.bias", 9, 1, 0, 0},
-    {"mlp.c_fc.weight", 10, 1, 4, 1},   {"mlp.c_fc.bias", 11, 4, 0, 0},
-    {"mlp.c_proj.weight", 12, 4, 1, 1}, {"mlp.c_proj.bias", 13, 1, 0, 0},
-    {"attn.bias", -1, 0, 0, 0},         {"attn.masked_bias", -1, 0, 0, 0},
+    {"ln_1.weight", P_LN1W, 0},        {"ln_1.bias", P_LN1B, 0},
+    {"attn.c_attn.weight", P_QKVW, 1}, {"attn.c_attn.bias", P_QKVB, 0},
+    {"attn.c_proj.weight", P_ATTPROJW, 1}, {"attn.c_proj.bias", P_ATTPROJB, 0},
+    {"ln_2.weight", P_LN2W, 0},        {"ln_2.bias", P_LN2B, 0},
+    {"mlp.c_fc.weight", P_FCW, 1},     {"mlp.c_fc.bias", P_FCB, 0},
+    {"mlp.c_proj.weight", P_FCPROJW, 1}, {"mlp.c_proj.bias", P_FCPROJB, 0},
+    {"attn.bias", -1, 0},              {"attn.masked_bias", -1, 0},
 };
 #define N_LAYER_NAMES 12  // the first 12 entries are weights; the rest are skipped buffers
 
@@ -359,9 +360,13 @@ static int apply_tensor(HfLoad *hl, const StTensor *t, const uint8_t *data, cons
                              "(GPT2Model / GPT2LMHeadModel) only.", path, t->name);
         const LayerName *ln = &LAYER_NAMES[k];
         if (ln->tensor < 0) return 0;  // causal-mask buffers: not weights
-        int64_t a = (int64_t)ln->rows_mul * c->C, b = (int64_t)ln->cols_mul * c->C;
+        // the shape from the parameter table; Hugging Face stores the matrices (in, out)
+        ParamSpec spec[NUM_PARAM_TENSORS];
+        gpt2_param_table(spec, c);
+        const ParamSpec *ps = &spec[ln->tensor];
+        int64_t a = (int64_t)(ln->transpose ? ps->cols : ps->rows), b = (int64_t)(ln->transpose ? ps->rows : 0);
         if (!shape_is(t, a, b)) return shape_error(err, path, t, a, b);
-        size_t per_layer = m->param_sizes[ln->tensor] / (size_t)c->L;
+        size_t per_layer = param_layer_floats(ps);
         dst = params[ln->tensor] + (size_t)l * per_layer;
         slot = 4 + (int)l * N_LAYER_NAMES + k;
         if (hl->seen[slot])

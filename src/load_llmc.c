@@ -19,6 +19,7 @@ int llmc_parse_header(const int32_t hdr[LLMC_HEADER_INTS], size_t file_size, con
         return perr(err, "%s: header field 'version' (int32 #1): expected 3 (fp32) or 5 (bf16), "
                          "found %d. Hint: re-export the checkpoint with llm.c's train_gpt2.py.",
                     path, hdr[1]);
+    memset(c, 0, sizeof *c);  // the fields the header does not state take GPT-2's values
     c->maxT = hdr[2];
     c->V = hdr[3];
     c->L = hdr[4];
@@ -29,6 +30,7 @@ int llmc_parse_header(const int32_t hdr[LLMC_HEADER_INTS], size_t file_size, con
         if (hdr[i] <= 0)
             return perr(err, "%s: header field '%s' (int32 #%d): expected a positive value, found "
                              "%d. Hint: the header is damaged.", path, HDR_NAMES[i], i, hdr[i]);
+    gpt2_config_defaults(c);
     if (gpt2_config_check(c, path, err)) return -1;
     *version = hdr[1];
     size_t bytes_per = hdr[1] == 3 ? 4 : 2;
@@ -104,6 +106,11 @@ int gpt2_write_llmc(const GPT2 *m, const char *path, PruneErr *err) {
     hdr[5] = c->NH;
     hdr[6] = c->C;
     hdr[7] = c->Vp;
+    GPT2Config implied = {.maxT = c->maxT, .V = c->V, .Vp = c->Vp, .L = c->L, .NH = c->NH, .C = c->C};
+    gpt2_config_defaults(&implied);
+    if (memcmp(&implied, c, sizeof implied))  // the header has no field for hs, H, NKV, variants
+        return perr(err, "%s: this model (MLP width %d, head size %d) cannot be written as an llm.c "
+                         "checkpoint, whose header implies GPT-2's widths (4C, C/NH).", path, c->H, c->hs);
     AtomicFile af;
     if (atomic_open(&af, path, err)) return -1;
     if (atomic_write(&af, hdr, sizeof hdr, err) ||

@@ -191,7 +191,7 @@ static int num(const char *s, const char *opt, double lo, double hi, double *out
 
 static int gran_index(const char *s, size_t n) {
     for (int g = 0; g < NUM_GRAN; g++)
-        if (strlen(GRAN_NAMES[g]) == n && !strncmp(s, GRAN_NAMES[g], n)) return g;
+        if (strlen(GRANULARITIES[g].name) == n && !strncmp(s, GRANULARITIES[g].name, n)) return g;
     return -1;
 }
 
@@ -237,9 +237,9 @@ static int build_run_args(const Args *a, RunArgs *r) {
     if (a->tmb_s && (num(a->tmb_s, "--max-target-mb", 0, 1e7, &x) || (c->max_target_bytes = (size_t)(x * 1048576), 0))) return 2;
     if (a->ablation) {
         int k = 0;
-        while (k < 3 && strcmp(a->ablation, ABLATION_NAMES[k])) k++;
-        if (k == 3) return usage_error("--ablation must be corrupted, mean or zero", a->ablation);
-        c->ablation = (Ablation)k;
+        while (k < NUM_ABLATIONS && strcmp(a->ablation, ABLATIONS[k].name)) k++;
+        if (k == NUM_ABLATIONS) return usage_error("--ablation must be corrupted, mean or zero", a->ablation);
+        c->ablation = (AblationKind)k;
     }
     if (a->grans && strcmp(a->grans, "all")) {
         for (int g = 0; g < NUM_GRAN; g++) c->enabled[g] = 0;

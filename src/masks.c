@@ -7,18 +7,50 @@
 
 #include "prune.h"
 
-const char *const GRAN_NAMES[NUM_GRAN] = {"emb",  "layer",    "attn",   "mlp",
-                                          "head", "attn_dim", "neuron", "mlp_out"};
-const char *const ABLATION_NAMES[3] = {"corrupted", "mean", "zero"};
+// The one table of granularities (method.md §3). Adding one: a row here, its count in
+// gran_per_layer, its product at its point in point_gates_from_masks/masks_grad_from_points,
+// and its consistency rule in circuit_make_consistent.
+const GranInfo GRANULARITIES[NUM_GRAN] = {
+    [G_EMB] = {"emb", "1", -1, {POINT_EMB, -1}},
+    [G_LAYER] = {"layer", "L", -1, {POINT_ATTN, POINT_MLP}},
+    [G_ATTN] = {"attn", "L", G_LAYER, {POINT_ATTN, -1}},
+    [G_MLP] = {"mlp", "L", G_LAYER, {POINT_MLP, -1}},
+    [G_HEAD] = {"head", "L x NH", G_ATTN, {POINT_HEADS, -1}},
+    [G_ATTN_DIM] = {"attn_dim", "L x NH x hs", G_HEAD, {POINT_HEADS, -1}},
+    [G_NEURON] = {"neuron", "L x H", G_MLP, {POINT_NEURONS, -1}},
+    [G_MLP_OUT] = {"mlp_out", "L x C", G_MLP, {POINT_MLP, -1}},
+};
+
+int gran_per_layer(int g, const GPT2Config *c) {
+    switch (g) {
+    case G_EMB: return 1;
+    case G_HEAD: return c->NH;
+    case G_ATTN_DIM: return cfg_attn_width(c);
+    case G_NEURON: return c->H;
+    case G_MLP_OUT: return c->C;
+    default: return 1;  // layer, attn, mlp
+    }
+}
+
+int gran_count(int g, const GPT2Config *c) { return g == G_EMB ? 1 : c->L * gran_per_layer(g, c); }
+
+size_t gran_total(const GPT2Config *c) {
+    size_t n = 0;
+    for (int g = 0; g < NUM_GRAN; g++) n += (size_t)gran_count(g, c);
+    return n;
+}
 
 int masks_build(Masks *mk, const GPT2Config *c, const int enabled[NUM_GRAN], PruneErr *err) {
     memset(mk, 0, sizeof *mk);
-    mk->L = c->L, mk->NH = c->NH, mk->C = c->C, mk->hs = c->C / c->NH;
-    int counts[NUM_GRAN] = {1, c->L, c->L, c->L, c->L * c->NH, c->L * c->C, c->L * 4 * c->C, c->L * c->C};
+    mk->L = c->L, mk->NH = c->NH, mk->C = c->C, mk->hs = c->hs, mk->A = cfg_attn_width(c), mk->H = c->H;
+    ParamSpec spec[NUM_PARAM_TENSORS];
+    gpt2_param_table(spec, c);
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++)
+        if (spec[i].per_layer && spec[i].kind == PK_MATRIX) mk->block_weights += (double)param_layer_floats(&spec[i]);
     for (int g = 0; g < NUM_GRAN; g++) {
-        mk->count[g] = counts[g];
+        mk->count[g] = gran_count(g, c);
         mk->off[g] = mk->total;
-        mk->total += (size_t)counts[g];
+        mk->total += (size_t)mk->count[g];
         mk->enabled[g] = enabled[g];
     }
     mk->mem = pcalloc(sizeof(float) * mk->total * 6, "mask parameters", err);
@@ -104,14 +136,14 @@ double masks_density(const Masks *mk, int g) {
 // --- gated points ---------------------------------------------------------------------
 
 int point_gates_build(PointGates *pg, const GPT2Config *c, PruneErr *err) {
-    size_t C = c->C, L = c->L;
-    pg->mem = pcalloc(sizeof(float) * (C + L * (C + C + 4 * C + C)), "point gates", err);
+    size_t C = c->C, L = c->L, A = cfg_attn_width(c), H = c->H;
+    pg->mem = pcalloc(sizeof(float) * points_floats(c), "point gates", err);
     if (!pg->mem) return -1;
     pg->emb = pg->mem;
     pg->atty = pg->emb + C;
-    pg->attproj = pg->atty + L * C;
+    pg->attproj = pg->atty + L * A;
     pg->fch = pg->attproj + L * C;
-    pg->fcproj = pg->fch + L * 4 * C;
+    pg->fcproj = pg->fch + L * H;
     return 0;
 }
 
@@ -121,24 +153,24 @@ void point_gates_free(PointGates *pg) {
 }
 
 void point_gates_from_masks(PointGates *pg, const Masks *mk) {
-    int L = mk->L, C = mk->C, hs = mk->hs;
+    int L = mk->L, C = mk->C, hs = mk->hs, A = mk->A, H = mk->H;
     const float *z = mk->z;
     const float *zl = z + mk->off[G_LAYER], *za = z + mk->off[G_ATTN], *zm = z + mk->off[G_MLP],
                 *zh = z + mk->off[G_HEAD], *zd = z + mk->off[G_ATTN_DIM],
                 *zn = z + mk->off[G_NEURON], *zo = z + mk->off[G_MLP_OUT];
     for (int c = 0; c < C; c++) pg->emb[c] = z[mk->off[G_EMB]];
     for (int l = 0; l < L; l++) {
+        for (int d = 0; d < A; d++) pg->atty[l * A + d] = zh[l * mk->NH + d / hs] * zd[l * A + d];
         for (int c = 0; c < C; c++) {
-            pg->atty[l * C + c] = zh[l * mk->NH + c / hs] * zd[l * C + c];
             pg->attproj[l * C + c] = za[l] * zl[l];
             pg->fcproj[l * C + c] = zo[l * C + c] * zm[l] * zl[l];
         }
-        memcpy(pg->fch + (size_t)l * 4 * C, zn + (size_t)l * 4 * C, sizeof(float) * 4 * (size_t)C);
+        memcpy(pg->fch + (size_t)l * H, zn + (size_t)l * H, sizeof(float) * (size_t)H);
     }
 }
 
 void masks_grad_from_points(Masks *mk, const PointGates *dpg) {
-    int L = mk->L, C = mk->C, hs = mk->hs, NH = mk->NH;
+    int L = mk->L, C = mk->C, hs = mk->hs, NH = mk->NH, A = mk->A, H = mk->H;
     const float *z = mk->z;
     float *dz = mk->dz;
     const float *zl = z + mk->off[G_LAYER], *za = z + mk->off[G_ATTN], *zm = z + mk->off[G_MLP],
@@ -150,10 +182,10 @@ void masks_grad_from_points(Masks *mk, const PointGates *dpg) {
     for (int c = 0; c < C; c++) e += dpg->emb[c];
     dz[mk->off[G_EMB]] += (float)e;
     for (int l = 0; l < L; l++) {
-        for (int c = 0; c < C; c++) {  // head dims: z = head * attn_dim
-            float g = dpg->atty[l * C + c];
-            dd[l * C + c] += g * zh[l * NH + c / hs];
-            dh[l * NH + c / hs] += g * zd[l * C + c];
+        for (int d = 0; d < A; d++) {  // head dims: z = head * attn_dim
+            float g = dpg->atty[l * A + d];
+            dd[l * A + d] += g * zh[l * NH + d / hs];
+            dh[l * NH + d / hs] += g * zd[l * A + d];
         }
         double ga = 0, gm = 0;
         for (int c = 0; c < C; c++) {
@@ -165,7 +197,7 @@ void masks_grad_from_points(Masks *mk, const PointGates *dpg) {
         da[l] += (float)(ga * zl[l]);
         dl[l] += (float)(ga * za[l] + gm * zm[l]);
         dm[l] += (float)(gm * zl[l]);
-        for (int i = 0; i < 4 * C; i++) dn[(size_t)l * 4 * C + i] += dpg->fch[(size_t)l * 4 * C + i];
+        for (int i = 0; i < H; i++) dn[(size_t)l * H + i] += dpg->fch[(size_t)l * H + i];
     }
 }
 
@@ -181,7 +213,7 @@ void masks_readout(const Masks *mk, unsigned char *keep) {
 }
 
 void circuit_make_consistent(const Masks *mk, unsigned char *keep) {
-    int L = mk->L, C = mk->C, NH = mk->NH, hs = mk->hs;
+    int L = mk->L, C = mk->C, NH = mk->NH, hs = mk->hs, A = mk->A, H = mk->H;
     unsigned char *kl = keep + mk->off[G_LAYER], *ka = keep + mk->off[G_ATTN],
                   *km = keep + mk->off[G_MLP], *kh = keep + mk->off[G_HEAD],
                   *kd = keep + mk->off[G_ATTN_DIM], *kn = keep + mk->off[G_NEURON],
@@ -191,50 +223,52 @@ void circuit_make_consistent(const Masks *mk, unsigned char *keep) {
         if (!kl[l]) ka[l] = km[l] = 0;
         for (int h = 0; h < NH; h++) {
             if (!ka[l]) kh[l * NH + h] = 0;
-            if (!kh[l * NH + h]) memset(kd + (size_t)l * C + (size_t)h * hs, 0, (size_t)hs);
+            if (!kh[l * NH + h]) memset(kd + (size_t)l * A + (size_t)h * hs, 0, (size_t)hs);
         }
         if (!km[l]) {
-            memset(kn + (size_t)l * 4 * C, 0, 4 * (size_t)C);
+            memset(kn + (size_t)l * H, 0, (size_t)H);
             memset(ko + (size_t)l * C, 0, (size_t)C);
         }
         // upward: a container with nothing left inside is pruned
         int any_head = 0;
         for (int h = 0; h < NH; h++) {
             int any_dim = 0;
-            for (int d = 0; d < hs; d++) any_dim |= kd[(size_t)l * C + (size_t)h * hs + d];
+            for (int d = 0; d < hs; d++) any_dim |= kd[(size_t)l * A + (size_t)h * hs + d];
             if (!any_dim) kh[l * NH + h] = 0;
             any_head |= kh[l * NH + h];
         }
         if (!any_head) ka[l] = 0;
         int any_n = 0, any_o = 0;
-        for (int i = 0; i < 4 * C; i++) any_n |= kn[(size_t)l * 4 * C + i];
+        for (int i = 0; i < H; i++) any_n |= kn[(size_t)l * H + i];
         for (int c = 0; c < C; c++) any_o |= ko[(size_t)l * C + c];
         if (!any_n || !any_o) km[l] = 0;
         if (!ka[l] && !km[l]) kl[l] = 0;
         // and down again for what the upward pass removed
         if (!km[l]) {
-            memset(kn + (size_t)l * 4 * C, 0, 4 * (size_t)C);
+            memset(kn + (size_t)l * H, 0, (size_t)H);
             memset(ko + (size_t)l * C, 0, (size_t)C);
         }
         if (!ka[l]) {
             memset(kh + (size_t)l * NH, 0, (size_t)NH);
-            memset(kd + (size_t)l * C, 0, (size_t)C);
+            memset(kd + (size_t)l * A, 0, (size_t)A);
         }
     }
 }
 
-// Weights a kept unit uses, per layer (12 C^2 in all): a kept head uses its Q and K rows
-// (2 hs C); each kept dimension of it uses its V row and its output-projection column
-// (2 C); a kept neuron uses its fc row (C) and, in the output projection, the entries of
-// the kept output dimensions (one per kept mlp_out dimension).
+// Weights a kept unit uses, per layer (of the block's matrices in the parameter table: 12 C^2
+// for GPT-2): a kept head uses its Q and K rows (2 hs C); each kept dimension of
+// it uses its V row and its output-projection column (2 C); a kept neuron uses its fc row
+// (C) and, in the output projection, the entries of the kept output dimensions (one per
+// kept mlp_out dimension).
 double circuit_weight_share(const Masks *mk, const unsigned char *keep, int layer) {
-    int C = mk->C, NH = mk->NH, hs = mk->hs, lo = layer < 0 ? 0 : layer, hi = layer < 0 ? mk->L : layer + 1;
+    int C = mk->C, NH = mk->NH, hs = mk->hs, A = mk->A, H = mk->H;
+    int lo = layer < 0 ? 0 : layer, hi = layer < 0 ? mk->L : layer + 1;
     double used = 0, total = 0;
     for (int l = lo; l < hi; l++) {
-        total += 12.0 * C * C;
+        total += mk->block_weights;
         const unsigned char *kh = keep + mk->off[G_HEAD] + (size_t)l * NH,
-                            *kd = keep + mk->off[G_ATTN_DIM] + (size_t)l * C,
-                            *kn = keep + mk->off[G_NEURON] + (size_t)l * 4 * C,
+                            *kd = keep + mk->off[G_ATTN_DIM] + (size_t)l * A,
+                            *kn = keep + mk->off[G_NEURON] + (size_t)l * H,
                             *ko = keep + mk->off[G_MLP_OUT] + (size_t)l * C;
         for (int h = 0; h < NH; h++) {
             if (!kh[h]) continue;
@@ -242,7 +276,7 @@ double circuit_weight_share(const Masks *mk, const unsigned char *keep, int laye
             for (int d = 0; d < hs; d++) used += kd[h * hs + d] ? 2.0 * C : 0;
         }
         int nn = 0, no = 0;
-        for (int i = 0; i < 4 * C; i++) nn += kn[i];
+        for (int i = 0; i < H; i++) nn += kn[i];
         for (int c = 0; c < C; c++) no += ko[c];
         used += (double)nn * C + (double)nn * no;
     }

@@ -36,22 +36,28 @@ void prune_config_defaults(PruneConfig *cfg) {
 
 // --- workspace -------------------------------------------------------------------------
 
-static size_t ws_floats(const GPT2Config *c, int B, int T, Ablation ab) {
-    size_t BT = (size_t)B * T, C = c->C, L = c->L, att = (size_t)B * c->NH * T * T;
-    size_t la = layer_acts_floats(c, B, T);
-    size_t n = (2 * L + 1) * BT * C                      // resid_c, resid2_c
-               + (ab == ABL_CORRUPTED ? (2 * L + 1) * BT * C + la : 0)  // resid_r, resid2_r, ar
-               + (ab == ABL_CORRUPTED ? (L + 1) * BT * C * 5 : 0)  // ref_atty, ref_fch (+1 slot)
-               + BT * C                                  // emb_c
-               + la                                      // ac
-               + BT * C * 5                              // atty_out, fch_out
-               + BT * C * 10 + att                       // d1 d4a dln datty dqkv, datt
-               + BT * C                                  // dresid
-               + (size_t)B * (4 * C + 2 + 2 * (size_t)c->Vp + 2 * (size_t)c->V)  // logits etc.
-               + (ab == ABL_MEAN ? C + L * 7 * C : 0);   // means
-    return n;
+// Floats of the gated points' values for one set of gates (or means): emb (C), then per
+// layer heads (A), attention output (C), neurons (H), MLP output (C).
+size_t points_floats(const GPT2Config *c) {
+    return (size_t)c->C + (size_t)c->L * (cfg_attn_width(c) + 2 * (size_t)c->C + c->H);
 }
 
+static size_t ws_floats(const GPT2Config *c, int B, int T, AblationKind ab) {
+    const AblationInfo *ai = &ABLATIONS[ab];
+    size_t BT = (size_t)B * T, C = c->C, L = c->L, S = ai->streams, A = cfg_attn_width(c), H = c->H;
+    size_t la = layer_acts_floats(c, B, T);
+    size_t n = S * (2 * L + 1) * BT * C                 // resid, resid2: every stream
+               + (S == 2 ? (L + 1) * BT * (A + H) : 0)  // ref_atty, ref_fch (+1 slot)
+               + BT * C                                  // emb_c
+               + S * la                                  // ar over both streams (2B rows; ac its
+                                                         // second half), or ac alone
+               + BT * (A + H)                            // atty_out, fch_out
+               + block_grads_floats(c, B, T)             // d
+               + BT * C                                  // dresid
+               + (size_t)B * (4 * C + 2 + 2 * (size_t)c->Vp + 2 * (size_t)c->V)  // logits etc.
+               + (ai->needs_means ? points_floats(c) : 0);  // means
+    return n;
+}
 static int chunk_for(const PruneConfig *cfg, int maxT) {
     int chunk = cfg->chunk > 0 ? cfg->chunk : 512 / maxT;
     if (chunk < 1) chunk = 1;
@@ -64,7 +70,7 @@ MemoryPlan pruner_plan(const GPT2 *m, const PruneConfig *cfg, int maxT, int n_tr
     MemoryPlan mp = {0};
     int chunk = chunk_for(cfg, maxT);
     mp.chunk = chunk;
-    size_t gates = (size_t)c->L * (3 + c->NH + 2 * c->C + 4 * c->C) + 1, points = (size_t)c->C * (1 + 7 * c->L);
+    size_t gates = gran_total(c), points = points_floats(c);
     mp.weights = m->num_parameters * sizeof(float);
     mp.workspace = sizeof(float) * ws_floats(c, chunk, maxT, cfg->ablation)
                  + sizeof(float) * (size_t)chunk * ((size_t)c->V + c->Vp)  // full-model outputs
@@ -91,7 +97,7 @@ int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, Pru
     if (masks_build(&p->masks, c, cfg->enabled, err) || point_gates_build(&p->pg, c, err) ||
         point_gates_build(&p->dpg, c, err) || point_gates_build(&p->ones, c, err))
         goto fail;
-    for (size_t i = 0; i < (size_t)c->C + (size_t)c->L * 7 * c->C; i++) p->ones.mem[i] = 1.0f;
+    for (size_t i = 0; i < points_floats(c); i++) p->ones.mem[i] = 1.0f;
     p->full_buf = palloc(sizeof(float) * (size_t)chunk * ((size_t)c->V + c->Vp), "full-model outputs", err);
     if (!p->full_buf) goto fail;
     masks_init_log_alpha(&p->masks, cfg->seed);
@@ -104,14 +110,13 @@ int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, Pru
     p->pos = pcalloc(sizeof(int) * B, "positions", err);
     if (!p->mem || !p->tok_c || !p->tok_r || !p->lens || !p->pos) goto fail;
     float *q = p->mem;
+    size_t S = ABLATIONS[cfg->ablation].streams, A = cfg_attn_width(c), H = c->H;
 #define TAKE(ptr, n) (ptr = q, q += (n))
-    TAKE(p->resid_c, (L + 1) * BT * C);
-    TAKE(p->resid2_c, L * BT * C);
-    if (cfg->ablation == ABL_CORRUPTED) {
-        TAKE(p->resid_r, (L + 1) * BT * C);
-        TAKE(p->resid2_r, L * BT * C);
-        TAKE(p->ref_atty, (L + 1) * BT * C);
-        TAKE(p->ref_fch, (L + 1) * BT * 4 * C);
+    TAKE(p->resid, (L + 1) * S * BT * C);
+    TAKE(p->resid2, L * S * BT * C);
+    if (S == 2) {
+        TAKE(p->ref_atty, (L + 1) * BT * A);
+        TAKE(p->ref_fch, (L + 1) * BT * H);
         // ar and ac as one pair of twice the rows (layer_acts_second_half, per chunk), so the
         // forward runs each weight over both streams in one GEMM: the weights are packed
         // once, and sgemm runs faster at 2*512 rows than twice at 512
@@ -120,14 +125,9 @@ int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, Pru
         q = layer_acts_carve(&p->ac, q, c, chunk, maxT);
     }
     TAKE(p->emb_c, BT * C);
-    TAKE(p->atty_out, BT * C);
-    TAKE(p->fch_out, BT * 4 * C);
-    TAKE(p->d1, BT * C);
-    TAKE(p->d4a, BT * 4 * C);
-    TAKE(p->dln, BT * C);
-    TAKE(p->datty, BT * C);
-    TAKE(p->dqkv, BT * 3 * C);
-    TAKE(p->datt, B * (size_t)c->NH * maxT * maxT);
+    TAKE(p->atty_out, BT * A);
+    TAKE(p->fch_out, BT * H);
+    q = block_grads_carve(&p->d, q, c, chunk, maxT);
     TAKE(p->dresid, BT * C);
     TAKE(p->lnf_in, B * C);
     TAKE(p->lnf, B * C);
@@ -139,7 +139,7 @@ int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, Pru
     TAKE(p->dlogits, B * (size_t)c->Vp);
     TAKE(p->logp, B * (size_t)c->V);
     TAKE(p->dlogp, B * (size_t)c->V);
-    if (cfg->ablation == ABL_MEAN) TAKE(p->means, C + L * 7 * C);
+    if (ABLATIONS[cfg->ablation].needs_means) TAKE(p->means, points_floats(c));
 #undef TAKE
     CHECK((size_t)(q - p->mem) == p->nfloats);
     for (int g = 0; g < NUM_GRAN; g++)
@@ -167,101 +167,52 @@ void pruner_free(Pruner *p) {
 
 // --- one chunk --------------------------------------------------------------------------
 
-typedef struct {
-    const float *atty, *attproj, *fch, *fcproj;
-    size_t s1, s4;  // row strides: C and 4C for a tensor, 0 for a broadcast row (means)
-} Refs;
+// The residual streams of layer boundary l for the current chunk (N = rows x C of one
+// stream): S streams back to back per layer, the reference first, so a block over both
+// streams reads one (2 rows, C) tensor.
+static float *resid_at(const Pruner *p, float *base, int l, size_t N) {
+    return base + (size_t)l * ABLATIONS[p->cfg.ablation].streams * N;
+}
+static float *clean_at(const Pruner *p, float *base, int l, size_t N) {
+    return resid_at(p, base, l, N) + (ABLATIONS[p->cfg.ablation].streams - 1) * N;
+}
 
-// N: rows x C of the current chunk (where layer l's stored reference values start).
-static Refs refs_for(const Pruner *p, int l, size_t N) {
+// The taps of layer l: the gates of pg at its four points (their gradients to dpg), the
+// ablation's references, and where the gated heads and neurons go. pair: the forward over
+// both streams (row0 = the reference's rows); stream_ref = 0: the reference stream was not
+// run (every gate is 1: the full model).
+static BlockTaps taps_at(Pruner *p, const PointGates *pg, const PointGates *dpg, int l, int n, int T,
+                         int pair, int stream_ref) {
     const GPT2Config *c = &p->m->config;
-    size_t C = c->C;
-    Refs r = {0};
-    if (p->cfg.ablation == ABL_CORRUPTED) {
-        r = (Refs){p->ref_atty + l * N, p->ar.attproj, p->ref_fch + 4 * l * N, p->ar.fcproj, C, 4 * C};
-    } else if (p->cfg.ablation == ABL_MEAN) {
-        const float *m = p->means + C + (size_t)l * 7 * C;
-        r = (Refs){m, m + C, m + 2 * C, m + 6 * C, 0, 0};
+    size_t C = c->C, A = cfg_attn_width(c), H = c->H, BT = (size_t)n * T;
+    BlockTaps t = {0};
+    t.heads.z = pg->atty + l * A, t.attn.z = pg->attproj + l * C;
+    t.neurons.z = pg->fch + l * H, t.mlp.z = pg->fcproj + l * C;
+    if (dpg) {
+        t.heads.dz = dpg->atty + l * A, t.attn.dz = dpg->attproj + l * C;
+        t.neurons.dz = dpg->fch + l * H, t.mlp.dz = dpg->fcproj + l * C;
     }
-    return r;
-}
-
-typedef struct {
-    const float *atty, *attproj, *fch, *fcproj;
-} Gates;
-
-static Gates gates_at(const PointGates *pg, const GPT2Config *c, int l) {
-    size_t C = c->C;
-    Gates g = {pg->atty + l * C, pg->attproj + l * C, pg->fch + l * 4 * C, pg->fcproj + l * C};
-    return g;
-}
-
-// The clean stream's block with its four gated points. mid is where the residual between
-// attention and MLP is kept (resid2_c[l]). out == NULL recomputes for the backward: the
-// attention half then starts from the kept mid residual, so the attention output projection
-// is not recomputed (its gate's gradient does without it, see gated_block_backward).
-static void gated_block_forward(Pruner *p, float *out, float *mid, const float *inp,
-                                const LayerWeights *w, const Refs *r, const Gates *z, int B, int T) {
-    const GPT2Config *c = &p->m->config;
-    int C = c->C, BT = B * T;
-    LayerActs *a = &p->ac;
-    layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, inp, w->ln1w, w->ln1b, BT, C);
-    matmul_forward(a->qkv, a->ln1, w->qkvw, w->qkvb, BT, C, 3 * C);
-    attention_forward(a->atty, a->att, a->qkv, B, T, C, c->NH);
-    interchange_forward(p->atty_out, a->atty, r->atty, r->s1, z->atty, BT, C);
-    if (out) {
-        matmul_forward(a->attproj, p->atty_out, w->attprojw, w->attprojb, BT, C, C);
-        interchange_residual_forward(mid, inp, a->attproj, r->attproj, r->s1, z->attproj, BT, C);
+    ablation_refs(&t, p, l, n, T, stream_ref);
+    t.heads_out = p->atty_out, t.neurons_out = p->fch_out;
+    if (pair) {  // gated in place next to the stored reference (see pair_forward)
+        t.row0 = (int)BT;
+        t.heads_out = p->ref_atty + l * BT * A, t.neurons_out = p->ref_fch + l * BT * H;
     }
-    layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, mid, w->ln2w, w->ln2b, BT, C);
-    matmul_forward(a->fch, a->ln2, w->fcw, NULL, BT, C, 4 * C);
-    bias_gelu_forward(a->fch_gelu, a->fch, w->fcb, BT, 4 * C);
-    interchange_forward(p->fch_out, a->fch_gelu, r->fch, r->s4, z->fch, BT, 4 * C);
-    matmul_forward(a->fcproj, p->fch_out, w->fcprojw, w->fcprojb, BT, 4 * C, C);
-    if (!out) return;  // recomputation for the backward: nothing reads the block's output
-    interchange_residual_forward(out, mid, a->fcproj, r->fcproj, r->s1, z->fcproj, BT, C);
-}
-
-// dresid: in, dL/d(block output); out, dL/d(block input). Mask gradients go into dz.
-static void gated_block_backward(Pruner *p, float *dresid, const float *inp, const float *mid,
-                                 const LayerWeights *w, const Refs *r, const Gates *z,
-                                 const Gates *dz, int B, int T) {
-    const GPT2Config *c = &p->m->config;
-    int C = c->C, BT = B * T;
-    size_t N = (size_t)BT * C;
-    LayerActs *a = &p->ac;
-    // out = resid2 + fcproj_out: dresid becomes d resid2 where the MLP's LayerNorm adds to it
-    interchange_backward(p->d1, (float *)dz->fcproj, dresid, a->fcproj, r->fcproj, r->s1, z->fcproj, BT, C);
-    matmul_backward_data(p->d4a, p->d1, w->fcprojw, BT, 4 * C, C);
-    interchange_backward(p->d4a, (float *)dz->fch, p->d4a, a->fch_gelu, r->fch, r->s4, z->fch, BT, 4 * C);
-    gelu_backward_inplace(p->d4a, a->fch, p->d4a, N * 4);
-    matmul_backward_data(p->dln, p->d4a, w->fcw, BT, C, 4 * C);
-    layernorm_backward(dresid, NULL, NULL, p->dln, mid, w->ln2w, a->ln2_mean, a->ln2_rstd, BT, C);
-    // mid = inp + attproj_out, attproj_out = z attproj + (1 - z) ref with one z for the block:
-    // u = dresid W gives both the data gradient (z u) and, with atty_out, the gate's gradient.
-    matmul_backward_data(p->datty, dresid, w->attprojw, BT, C, C);
-    ((float *)dz->attproj)[0] += (float)interchange_dz_linear(p->atty_out, p->datty, w->attprojb, r->attproj,
-                                                              r->s1, dresid, BT, C, C);
-    float zb = z->attproj[0];
-#pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < N; i++) p->datty[i] *= zb;
-    interchange_backward(p->datty, (float *)dz->atty, p->datty, a->atty, r->atty, r->s1, z->atty, BT, C);
-    memset(p->dqkv, 0, sizeof(float) * N * 3);
-    attention_backward(p->dqkv, p->datt, p->datty, a->qkv, a->att, B, T, C, c->NH);
-    matmul_backward_data(p->dln, p->dqkv, w->qkvw, BT, C, 3 * C);
-    layernorm_backward(dresid, NULL, NULL, p->dln, inp, w->ln1w, a->ln1_mean, a->ln1_rstd, BT, C);
+    t.keep_mid = 1;
+    return t;
 }
 
 // The reference stream's block outputs of layer l for the clean stream's backward. The
-// forward (pair_block_forward) keeps the residual stream at both block boundaries
-// (resid_r[l], resid2_r[l], resid_r[l+1]) and the heads' and neurons' values (ref_atty[l],
-// ref_fch[l]); each block's output is the difference of the two residuals around it, so the
-// backward recomputes no GEMM of the reference stream (storing 5C floats per row and layer
-// saves 7 of a layer's 12 C^2 of recomputation).
+// forward keeps the residual stream at both block boundaries for both streams and the
+// reference's heads and neurons (ref_atty[l], ref_fch[l]); each block's output is the
+// difference of the two residuals around it, so the backward recomputes no GEMM of the
+// reference stream (storing its heads and neurons saves 7 of a layer's 12 C^2 of
+// recomputation).
 static void ref_block_outputs(Pruner *p, int l, int B, int T) {
     size_t N = (size_t)B * T * p->m->config.C;
     LayerActs *a = &p->ar;
-    const float *x = p->resid_r + l * N, *mid = p->resid2_r + l * N, *y = p->resid_r + (l + 1) * N;
+    const float *x = resid_at(p, p->resid, l, N), *mid = resid_at(p, p->resid2, l, N),
+                *y = resid_at(p, p->resid, l + 1, N);
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < N; i++) {
         a->attproj[i] = mid[i] - x[i];
@@ -269,53 +220,25 @@ static void ref_block_outputs(Pruner *p, int l, int B, int T) {
     }
 }
 
-// Layer l of both streams for the corrupted ablation, each weight applied to the two streams
-// in one GEMM over 2BT rows (reference rows first: p->ar's first half, p->ac its second).
-// What it leaves is what the clean stream's backward needs: the reference stream's
-// residuals, heads and neurons (ref_atty[l], ref_fch[l]) and block outputs (ar.attproj,
-// ar.fcproj), and the clean stream's block values in p->ac. The clean heads and neurons
-// after their gates go to slot l+1 of ref_atty and ref_fch, right after the reference's, so
-// attention, GELU and the projections each run once over both streams; layer l+1's
-// reference overwrites them (the last layer's gated heads are copied to p->atty_out, which
-// its backward reads).
-static void pair_block_forward(Pruner *p, const LayerWeights *w, int l, const Gates *z, int B, int T) {
+// Layer l of both streams (corrupted ablation): the one block over 2B examples, reference
+// rows first (p->ar's first half; p->ac its second). The reference's heads and neurons
+// are written straight into their store (ref_atty[l], ref_fch[l]) and the clean ones are
+// gated in place in the slot after it, which layer l+1's reference overwrites. The last
+// layer's backward reads the clean heads and neurons before their gates (it is not
+// recomputed), so there they stay in p->ac and the gated heads are also copied to
+// p->atty_out.
+static void pair_forward(Pruner *p, const PointGates *pg, int l, int n, int T) {
     const GPT2Config *c = &p->m->config;
-    int C = c->C, BT = B * T;
-    size_t N = (size_t)BT * C;
-    LayerActs *ar = &p->ar, *ac = &p->ac;
-    const float *xr = p->resid_r + l * N, *xc = p->resid_c + l * N;
-    float *midr = p->resid2_r + l * N, *midc = p->resid2_c + l * N;
-    float *heads = p->ref_atty + l * N, *neurons = p->ref_fch + 4 * l * N;  // (2BT, C), (2BT, 4C)
-    layernorm_forward(ar->ln1, ar->ln1_mean, ar->ln1_rstd, xr, w->ln1w, w->ln1b, BT, C);
-    layernorm_forward(ac->ln1, ac->ln1_mean, ac->ln1_rstd, xc, w->ln1w, w->ln1b, BT, C);
-    matmul_forward(ar->qkv, ar->ln1, w->qkvw, w->qkvb, 2 * BT, C, 3 * C);
-    // The last layer's backward reads the clean heads and neurons before their gates (no
-    // recomputation there), so they go to p->ac; other layers' are gated in place.
+    size_t N = (size_t)n * T * c->C;
     int last = l == c->L - 1;
-    if (last) {
-        attention_forward(heads, ar->att, ar->qkv, B, T, C, c->NH);
-        attention_forward(ac->atty, ac->att, ac->qkv, B, T, C, c->NH);
-    } else {
-        attention_forward(heads, ar->att, ar->qkv, 2 * B, T, C, c->NH);
-    }
-    interchange_forward(heads + N, last ? ac->atty : heads + N, heads, C, z->atty, BT, C);
-    matmul_forward(ar->attproj, heads, w->attprojw, w->attprojb, 2 * BT, C, C);
-    residual_forward(midr, xr, ar->attproj, N);
-    interchange_residual_forward(midc, xc, ac->attproj, ar->attproj, C, z->attproj, BT, C);
-    layernorm_forward(ar->ln2, ar->ln2_mean, ar->ln2_rstd, midr, w->ln2w, w->ln2b, BT, C);
-    layernorm_forward(ac->ln2, ac->ln2_mean, ac->ln2_rstd, midc, w->ln2w, w->ln2b, BT, C);
-    matmul_forward(ar->fch, ar->ln2, w->fcw, NULL, 2 * BT, C, 4 * C);
-    if (last) {
-        bias_gelu_forward(neurons, ar->fch, w->fcb, BT, 4 * C);
-        bias_gelu_forward(ac->fch_gelu, ac->fch, w->fcb, BT, 4 * C);
-    } else {
-        bias_gelu_forward(neurons, ar->fch, w->fcb, 2 * BT, 4 * C);
-    }
-    interchange_forward(neurons + 4 * N, last ? ac->fch_gelu : neurons + 4 * N, neurons, 4 * C, z->fch, BT, 4 * C);
-    matmul_forward(ar->fcproj, neurons, w->fcprojw, w->fcprojb, 2 * BT, 4 * C, C);
-    residual_forward(p->resid_r + (l + 1) * N, midr, ar->fcproj, N);
-    interchange_residual_forward(p->resid_c + (l + 1) * N, midc, ac->fcproj, ar->fcproj, C, z->fcproj, BT, C);
-    if (last) memcpy(p->atty_out, heads + N, sizeof(float) * N);
+    LayerWeights w = gpt2_layer_weights(p->m, l);
+    BlockTaps t = taps_at(p, pg, NULL, l, n, T, 1, 1);
+    t.keep_mid = 0;
+    LayerActs a = p->ar;
+    a.resid2 = resid_at(p, p->resid2, l, N);
+    if (!last) a.atty = t.heads_out, a.fch_gelu = t.neurons_out;
+    block_forward(resid_at(p, p->resid, l + 1, N), &a, resid_at(p, p->resid, l, N), &w, c, 2 * n, T, &t);
+    if (last) memcpy(p->atty_out, t.heads_out + (size_t)n * T * cfg_attn_width(c), sizeof(float) * (size_t)n * T * cfg_attn_width(c));
 }
 
 // Loads examples idx[0..n) of t into the token buffers, right-padded to their longest.
@@ -341,48 +264,28 @@ static int load_chunk(Pruner *p, const Task *t, const int *idx, int n) {
 static void forward_chunk(Pruner *p, const PointGates *pg, int n, int T, int need_ref, double *stats) {
     const GPT2 *m = p->m;
     const GPT2Config *c = &m->config;
-    int C = c->C, BT = n * T, corrupted = p->cfg.ablation == ABL_CORRUPTED && need_ref;
+    int C = c->C, BT = n * T, two = ABLATIONS[p->cfg.ablation].streams == 2, pair = two && need_ref;
     size_t N = (size_t)BT * C;
-    if (p->cfg.ablation == ABL_CORRUPTED) layer_acts_second_half(&p->ac, &p->ar, c, n, T);
-    encoder_forward(p->emb_c, p->tok_c, m->params.wte, m->params.wpe, n, T, C);
-    const float *emb_ref = NULL;
-    size_t emb_stride = 0;
-    if (corrupted) {
-        encoder_forward(p->resid_r, p->tok_r, m->params.wte, m->params.wpe, n, T, C);
-        emb_ref = p->resid_r, emb_stride = (size_t)C;
-    } else if (p->cfg.ablation == ABL_MEAN) {
-        emb_ref = p->means;
-    }
-    interchange_forward(p->resid_c, p->emb_c, emb_ref, emb_stride, pg->emb, BT, C);
+    if (two) layer_acts_second_half(&p->ac, &p->ar, c, n, T);
+    embed_forward(p->emb_c, p->tok_c, m, n, T);
+    if (pair) embed_forward(p->resid, p->tok_r, m, n, T);
+    Tap emb = {pg->emb, NULL, 0, NULL};
+    ablation_emb_ref(&emb, p, pair);
+    interchange_forward(clean_at(p, p->resid, 0, N), p->emb_c, emb.ref, emb.ref_stride, emb.z, BT, C);
     for (int l = 0; l < c->L; l++) {
-        LayerWeights w = gpt2_layer_weights(m, l);
-        Gates z = gates_at(pg, c, l);
-        if (corrupted) {
-            pair_block_forward(p, &w, l, &z, n, T);
+        if (pair) {
+            pair_forward(p, pg, l, n, T);
             continue;
         }
-        Refs r = refs_for(p, l, N);
-        if (p->cfg.ablation == ABL_CORRUPTED) memset(&r, 0, sizeof r);  // no reference: z = 1
-        gated_block_forward(p, p->resid_c + (l + 1) * N, p->resid2_c + l * N, p->resid_c + l * N, &w, &r, &z, n, T);
-        if (stats) {  // sums over real positions of the (ungated) activations
-            double *s = stats + C + (size_t)l * 7 * C;
-            const float *src[4] = {p->ac.atty, p->ac.attproj, p->ac.fch_gelu, p->ac.fcproj};  // the forward computes all four
-            const int width[4] = {C, C, 4 * C, C}, at[4] = {0, C, 2 * C, 6 * C};
-            for (int b = 0; b < n; b++)
-                for (int t = 0; t < p->lens[b]; t++)
-                    for (int k = 0; k < 4; k++) {
-                        const float *row = src[k] + ((size_t)b * T + t) * width[k];
-                        for (int i = 0; i < width[k]; i++) s[at[k] + i] += row[i];
-                    }
-            if (l == 0)
-                for (int b = 0; b < n; b++)
-                    for (int t = 0; t < p->lens[b]; t++)
-                        for (int i = 0; i < C; i++) stats[i] += p->emb_c[((size_t)b * T + t) * C + i];
-        }
+        LayerWeights w = gpt2_layer_weights(m, l);
+        BlockTaps t = taps_at(p, pg, NULL, l, n, T, 0, 0);
+        t.keep_mid = 0;
+        LayerActs a = p->ac;
+        a.resid2 = clean_at(p, p->resid2, l, N);
+        block_forward(clean_at(p, p->resid, l + 1, N), &a, clean_at(p, p->resid, l, N), &w, c, n, T, &t);
+        if (stats) ablation_accumulate_means(stats, p, &a, l, n, T);
     }
-    gather_forward(p->lnf_in, p->resid_c + (size_t)c->L * N, p->pos, n, C);
-    layernorm_forward(p->lnf, p->lnf_mean, p->lnf_rstd, p->lnf_in, m->params.lnfw, m->params.lnfb, n, C);
-    logits_forward(p->logits, p->lnf, m->params.wte, n, C, c->Vp);
+    head_forward(p->logits, p->lnf_in, p->lnf, p->lnf_mean, p->lnf_rstd, clean_at(p, p->resid, c->L, N), p->pos, n, m);
     log_softmax_forward(p->logp, p->logits, n, c->V, c->Vp);
 }
 
@@ -391,36 +294,34 @@ static void forward_chunk(Pruner *p, const PointGates *pg, int n, int T, int nee
 static void backward_chunk(Pruner *p, const PointGates *pg, int n, int T) {
     const GPT2 *m = p->m;
     const GPT2Config *c = &m->config;
-    int C = c->C, BT = n * T, corrupted = p->cfg.ablation == ABL_CORRUPTED;
+    int C = c->C, BT = n * T, two = ABLATIONS[p->cfg.ablation].streams == 2;
     size_t N = (size_t)BT * C;
-    if (corrupted) layer_acts_second_half(&p->ac, &p->ar, c, n, T);
-    memset(p->dlnf, 0, sizeof(float) * (size_t)n * C);
-    memset(p->dlnf_in, 0, sizeof(float) * (size_t)n * C);
+    if (two) layer_acts_second_half(&p->ac, &p->ar, c, n, T);
     memset(p->dresid, 0, sizeof(float) * N);
-    logits_backward(p->dlnf, NULL, p->dlogits, p->lnf, m->params.wte, n, C, c->Vp);
-    layernorm_backward(p->dlnf_in, NULL, NULL, p->dlnf, p->lnf_in, m->params.lnfw, p->lnf_mean,
-                       p->lnf_rstd, n, C);
-    gather_backward(p->dresid, p->dlnf_in, p->pos, n, C);
+    head_backward(p->dresid, p->dlnf_in, p->dlnf, NULL, p->dlogits, p->lnf_in, p->lnf, p->lnf_mean, p->lnf_rstd,
+                  p->pos, n, m);
     for (int l = c->L - 1; l >= 0; l--) {
         LayerWeights w = gpt2_layer_weights(m, l);
-        Refs r = refs_for(p, l, N);
-        Gates z = gates_at(pg, c, l), dz = gates_at(&p->dpg, c, l);
+        BlockTaps t = taps_at(p, pg, &p->dpg, l, n, T, 0, 1);
+        LayerActs a = p->ac;
+        a.resid2 = clean_at(p, p->resid2, l, N);
+        const float *inp = clean_at(p, p->resid, l, N);
         if (l < c->L - 1) {
-            if (corrupted) ref_block_outputs(p, l, n, T);
-            gated_block_forward(p, NULL, p->resid2_c + l * N, p->resid_c + l * N, &w, &r, &z, n, T);
+            if (two) ref_block_outputs(p, l, n, T);
+            block_forward(NULL, &a, inp, &w, c, n, T, &t);
         }
-        gated_block_backward(p, p->dresid, p->resid_c + l * N, p->resid2_c + l * N, &w, &r, &z, &dz, n, T);
+        block_backward(p->dresid, &p->d, NULL, &a, inp, &w, c, n, T, &t);
     }
-    const float *emb_ref = corrupted ? p->resid_r : p->cfg.ablation == ABL_MEAN ? p->means : NULL;
-    size_t emb_stride = corrupted ? (size_t)C : 0;
-    interchange_backward(p->d1, p->dpg.emb, p->dresid, p->emb_c, emb_ref, emb_stride, pg->emb, BT, C);
+    Tap emb = {pg->emb, NULL, 0, p->dpg.emb};
+    ablation_emb_ref(&emb, p, 1);
+    interchange_backward(p->d.dout, emb.dz, p->dresid, p->emb_c, emb.ref, emb.ref_stride, emb.z, BT, C);
 }
 
 // --- full-model targets and means ----------------------------------------------------------
 
 int pruner_compute_means(Pruner *p, const Task *train, PruneErr *err) {
     const GPT2Config *c = &p->m->config;
-    size_t n = (size_t)c->C + (size_t)c->L * 7 * c->C;
+    size_t n = points_floats(c);
     double *sum = pcalloc(sizeof(double) * n, "mean-ablation sums", err);
     if (!sum) return -1;
     long count = 0;
@@ -490,7 +391,7 @@ static double kl_chunk(Pruner *p, const float *full, int n, float w, int want_gr
 
 static double run_batch(Pruner *p, const Task *t, const int *idx, int B, int backward) {
     const GPT2Config *c = &p->m->config;
-    size_t npg = (size_t)c->C + (size_t)c->L * 7 * c->C;
+    size_t npg = points_floats(c);
     if (backward) memset(p->dpg.mem, 0, sizeof(float) * npg);
     int cached = p->targets && t == p->target_task;
     float *full = p->full_buf;
@@ -618,7 +519,7 @@ static void progress_line(Pruner *p, double kl, double t0, int total) {
     double eta = (total - p->step) / (rate > 0 ? rate : 1e-9);
     fprintf(f, "\rstep %d/%d  KL %.4f  density", p->step, total, kl);
     for (int g = 0; g < NUM_GRAN; g++)
-        if (p->masks.enabled[g]) fprintf(f, " %s %.3f", GRAN_NAMES[g], masks_density(&p->masks, g));
+        if (p->masks.enabled[g]) fprintf(f, " %s %.3f", GRANULARITIES[g].name, masks_density(&p->masks, g));
     if (p->cfg.mode == SPARSITY_KL_BUDGET) fprintf(f, "  lambda %.3g", p->lambda[0]);
     else if (p->cfg.mode == SPARSITY_TARGET) {
         fprintf(f, "  lambda");
@@ -635,9 +536,9 @@ static void log_row(Pruner *p, double kl) {
     if (ftell(f) == 0) {  // a fresh file (also after --resume: the log covers this run)
         fprintf(f, "step,kl,expected_l0");
         for (int g = 0; g < NUM_GRAN; g++)
-            if (p->masks.enabled[g]) fprintf(f, ",density_%s", GRAN_NAMES[g]);
+            if (p->masks.enabled[g]) fprintf(f, ",density_%s", GRANULARITIES[g].name);
         for (int g = 0; g < NUM_GRAN; g++)
-            if (p->masks.enabled[g]) fprintf(f, ",lambda_%s", GRAN_NAMES[g]);
+            if (p->masks.enabled[g]) fprintf(f, ",lambda_%s", GRANULARITIES[g].name);
         fprintf(f, "\n");
     }
     double l0 = 0;

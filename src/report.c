@@ -69,18 +69,18 @@ static int circ_load(Circ *c, const char *path, PruneErr *err) {
             free(tmp);
             return perr(err, "out of memory.");
         }
-        json_t *e = json_object_get(masks, GRAN_NAMES[g]);
+        json_t *e = json_object_get(masks, GRANULARITIES[g].name);
         json_t *k = json_object_get(e, "keep"), *l = json_object_get(e, "log_alpha");
         for (int i = 0; i < counts[g]; i++) tmp[i] = 1, c->la[g][i] = NAN;
         if (k && flatten(k, tmp, counts[g], 0) != counts[g]) {
             free(tmp);
             return perr(err, "%s: masks.%s.keep: expected %d entries for L=%d NH=%d C=%d.", path,
-                        GRAN_NAMES[g], counts[g], c->L, c->NH, c->C);
+                        GRANULARITIES[g].name, counts[g], c->L, c->NH, c->C);
         }
         for (int i = 0; i < counts[g]; i++) c->keep[g][i] = tmp[i] > 0.5;
         if (l && flatten(l, c->la[g], counts[g], 0) != counts[g]) {
             free(tmp);
-            return perr(err, "%s: masks.%s.log_alpha: expected %d entries.", path, GRAN_NAMES[g], counts[g]);
+            return perr(err, "%s: masks.%s.log_alpha: expected %d entries.", path, GRANULARITIES[g].name, counts[g]);
         }
         free(tmp);
     }
@@ -160,7 +160,7 @@ static void write_circuit_svg(FILE *f, const Circ *c) {
             gate_colour(col, sizeof col, c->keep[bg[k]][l], c->la[bg[k]][l]);
             fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#333\"><title>%s "
                        "gate, layer %d: %s</title></rect><text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
-                    62 + k * (cell + 4), y, cell, cell, col, GRAN_NAMES[bg[k]], l,
+                    62 + k * (cell + 4), y, cell, cell, col, GRANULARITIES[bg[k]].name, l,
                     c->keep[bg[k]][l] ? "kept" : "pruned", 62 + k * (cell + 4) + cell / 2, y + cell - 6, bl[k]);
         }
         for (int h = 0; h < c->NH; h++) {

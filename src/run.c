@@ -78,10 +78,10 @@ static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
 static void print_settings(FILE *out, const Pruner *p) {
     const PruneConfig *cfg = &p->cfg;
     const GPT2Config *c = &p->m->config;
-    fprintf(out, "search\n  %s ablation; granularities", ABLATION_NAMES[cfg->ablation]);
+    fprintf(out, "search\n  %s ablation; granularities", ABLATIONS[cfg->ablation].name);
     size_t learned = 0;  // gates of switched-off granularities stay at 1 and are not learned
     for (int g = 0; g < NUM_GRAN; g++)
-        if (cfg->enabled[g]) fprintf(out, " %s", GRAN_NAMES[g]);
+        if (cfg->enabled[g]) fprintf(out, " %s", GRANULARITIES[g].name);
     for (int g = 0; g < NUM_GRAN; g++)
         if (p->masks.enabled[g]) learned += (size_t)p->masks.count[g];
     fprintf(out, " (%zu gates learned)\n", learned);
@@ -94,7 +94,7 @@ static void print_settings(FILE *out, const Pruner *p) {
         fprintf(out, "  sparsity: %s", cfg->mode == SPARSITY_TARGET ? "targets (fraction pruned)" : "fixed lambda");
         for (int g = 0; g < NUM_GRAN; g++)
             if (cfg->enabled[g])
-                fprintf(out, " %s=%g", GRAN_NAMES[g], cfg->mode == SPARSITY_TARGET ? cfg->target[g] : cfg->lambda[g]);
+                fprintf(out, " %s=%g", GRANULARITIES[g].name, cfg->mode == SPARSITY_TARGET ? cfg->target[g] : cfg->lambda[g]);
         fprintf(out, "\n");
     }
     double targets_mb = p->targets ? (double)p->n_targets * c->V * 4 / 1e6 : 0;
@@ -268,7 +268,7 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
     AtomicFile csv;
     if (atomic_open(&csv, path, err)) goto done;
     fprintf(csv.f, "target");
-    for (int g = 0; g < NUM_GRAN; g++) fprintf(csv.f, ",kept_%s", GRAN_NAMES[g]);
+    for (int g = 0; g < NUM_GRAN; g++) fprintf(csv.f, ",kept_%s", GRANULARITIES[g].name);
     fprintf(csv.f, ",weight_share,kl,logit_diff,logit_diff_full,logit_diff_recovered,prob_diff,accuracy_pairwise\n");
     for (int i = 0; i < n_targets; i++) {
         PruneConfig cfg = base;

@@ -66,26 +66,29 @@ static int fill_sequence(const Corpus *c, int line, int end_line, int T, int *to
     return n > 1 ? (int)n - 1 : 0;
 }
 
+// An MLP matrix or bias (not its norm): what an attention-only model holds at exactly 0.
+static int mlp_weight(const ParamSpec *s) {
+    return s->part == PART_MLP && (s->kind == PK_MATRIX || s->kind == PK_BIAS);
+}
+
 static void init_weights(GPT2 *m, uint64_t seed, int attn_only) {
     const GPT2Config *c = &m->config;
     Rng r;
     rng_seed(&r, seed);
     float *p = m->params_memory;
     float resid_std = 0.02f / sqrtf(2.0f * c->L);  // GPT-2: residual projections scaled down
+    ParamSpec spec[NUM_PARAM_TENSORS];
+    gpt2_param_table(spec, c);
     for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
-        int ln_w = t == 2 || t == 8 || t == 14, bias = t == 3 || t == 5 || t == 7 || t == 9 || t == 11 ||
-                   t == 13 || t == 15, resid = t == 6 || t == 12;
+        int ln_w = spec[t].kind == PK_NORM_WEIGHT, bias = spec[t].kind == PK_BIAS || spec[t].kind == PK_NORM_BIAS;
         for (size_t i = 0; i < m->param_sizes[t]; i++)
-            p[i] = ln_w ? 1.0f : bias ? 0.0f : (resid ? resid_std : 0.02f) * rng_normal(&r);
+            p[i] = ln_w ? 1.0f : bias ? 0.0f : (spec[t].resid_proj ? resid_std : 0.02f) * rng_normal(&r);
         p += m->param_sizes[t];
     }
     memset(m->params.wte + (size_t)c->V * c->C, 0, sizeof(float) * (size_t)(c->Vp - c->V) * c->C);
-    if (attn_only) {  // the MLP computes exactly 0 and is never updated
-        memset(m->params.fcw, 0, sizeof(float) * m->param_sizes[10]);
-        memset(m->params.fcb, 0, sizeof(float) * m->param_sizes[11]);
-        memset(m->params.fcprojw, 0, sizeof(float) * m->param_sizes[12]);
-        memset(m->params.fcprojb, 0, sizeof(float) * m->param_sizes[13]);
-    }
+    if (attn_only)  // the MLP computes exactly 0 and is never updated
+        for (int t = 0; t < NUM_PARAM_TENSORS; t++)
+            if (mlp_weight(&spec[t])) memset(*param_field(&m->params, (ParamId)t), 0, sizeof(float) * m->param_sizes[t]);
 }
 
 // Mean cross-entropy over the real positions of a batch; with grads, also the backward.
@@ -144,7 +147,7 @@ int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
     init_weights(&m, cfg->seed, cfg->attn_only);
     int B = cfg->batch, T = cfg->ctx, P = B * T;
     size_t np = m.num_parameters;
-    if (gpt2_workspace_build(&ws, &mc, B, T, P, 0, err)) goto done;
+    if (gpt2_workspace_build(&ws, &m.config, B, T, P, 0, err)) goto done;
     gmem = pcalloc(sizeof(float) * np, "gradients", err);
     mom = pcalloc(sizeof(float) * np, "AdamW state", err);
     vel = pcalloc(sizeof(float) * np, "AdamW state", err);
@@ -160,6 +163,8 @@ int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
     ParameterTensors grads;
     gpt2_point_params(&grads, gmem, m.param_sizes);
     // weight decay applies to the matrices (wte, wpe, qkvw, attprojw, fcw, fcprojw)
+    ParamSpec spec[NUM_PARAM_TENSORS];
+    gpt2_param_table(spec, &m.config);
     size_t off[NUM_PARAM_TENSORS + 1] = {0};
     for (int t = 0; t < NUM_PARAM_TENSORS; t++) off[t + 1] = off[t] + m.param_sizes[t];
     Rng r;
@@ -200,8 +205,8 @@ int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
                                : cfg->lr * (0.1f + 0.45f * (1 + cosf(3.14159265f * (step - warm) / (cfg->steps - warm + 1))));
         float b1 = 0.9f, b2 = 0.95f, c1 = 1 - powf(b1, step + 1.0f), c2 = 1 - powf(b2, step + 1.0f);
         for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
-            if (cfg->attn_only && t >= 10 && t <= 13) continue;  // the MLP stays exactly 0
-            float wd = (t == 0 || t == 1 || t == 4 || t == 6 || t == 10 || t == 12) ? cfg->weight_decay : 0;
+            if (cfg->attn_only && mlp_weight(&spec[t])) continue;  // the MLP stays exactly 0
+            float wd = param_decays(&spec[t]) ? cfg->weight_decay : 0;
             for (size_t i = off[t]; i < off[t + 1]; i++) {
                 float g = gmem[i] * clip;
                 mom[i] = b1 * mom[i] + (1 - b1) * g;

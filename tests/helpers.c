@@ -108,6 +108,7 @@ void assert_same_file(const char *dir1, const char *dir2, const char *name) {
 
 GPT2Config tiny_config(void) {
     GPT2Config c = {.maxT = 8, .V = 11, .Vp = 16, .L = 2, .NH = 2, .C = 8};
+    gpt2_config_defaults(&c);
     return c;
 }
 

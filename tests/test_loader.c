@@ -209,7 +209,7 @@ static void test_hf_dtypes_prefixes_shards(void **state) {
                 want[i] = !strcmp(cases[k].dtype, "F32") ? pa[i]
                           : !strcmp(cases[k].dtype, "F16") ? round_f16(pa[i]) : round_bf16(pa[i]);
             char what[96];
-            snprintf(what, sizeof what, "%s %s%s shards=%d", GPT2_TENSOR_NAMES[t], cases[k].prefix,
+            snprintf(what, sizeof what, "%s %s%s shards=%d", gpt2_param_name((ParamId)t), cases[k].prefix,
                      cases[k].dtype, cases[k].shards);
             assert_close(what, pb, want, n, 0, 0);
             free(want);
@@ -342,7 +342,7 @@ static void test_config_pure(void **state) {
         {"{\"n_embd\":8,\"n_layer\":2,\"n_head\":2,\"vocab_size\":29}", "\"n_ctx\" is missing"},
         {"{\"n_embd\":8,\"n_layer\":2,\"n_head\":3,\"n_positions\":16,\"vocab_size\":29}", "multiple of NH"},
         {"{\"n_embd\":8,\"n_layer\":2,\"n_head\":2,\"n_positions\":16,\"vocab_size\":29,\"activation_function\":\"relu\"}", "activation_function"},
-        {"{\"n_embd\":8,\"n_layer\":2,\"n_head\":2,\"n_positions\":16,\"vocab_size\":29,\"n_inner\":16}", "n_inner"},
+        {"{\"n_embd\":8,\"n_layer\":2,\"n_head\":2,\"n_positions\":16,\"vocab_size\":29,\"n_inner\":0}", "n_inner"},
         {"{\"n_embd\":8,\"n_layer\":2,\"n_head\":2,\"n_positions\":16,\"vocab_size\":29,\"layer_norm_epsilon\":1e-6}", "layer_norm_epsilon"},
         {"{\"model_type\":\"llama\",\"n_embd\":8}", "model_type"},
         {"{\"n_embd\":8,", "not valid JSON"},
@@ -352,6 +352,11 @@ static void test_config_pure(void **state) {
         if (rc != -1 || !strstr(err.msg, bad[i].needle) || !strstr(err.msg, "config.json"))
             fail_msg("case %zu: rc %d, message: %s", i, rc, rc ? err.msg : "(none)");
     }
+    // n_inner is the MLP width the config carries (no longer assumed 4C); null means 4C
+    const char *inner = "{\"n_embd\":8,\"n_layer\":2,\"n_head\":2,\"n_positions\":16,\"vocab_size\":29,\"n_inner\":16}";
+    assert_int_equal(hf_parse_config(inner, strlen(inner), "config.json", &c, &err), 0);
+    assert_int_equal(c.H, 16);
+    assert_int_equal(c.hs, 4);
 }
 
 // A folder with the tiny fixture's config.json and a hand-made model.safetensors.

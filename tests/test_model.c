@@ -121,7 +121,7 @@ static void test_grad_wrt_weights(void **state) {
         size_t idx[8];
         for (int k = 0; k < 8; k++) idx[k] = off + rng_u64(&r) % n;
         char what[64];
-        snprintf(what, sizeof what, "d loss / d %s", GPT2_TENSOR_NAMES[t]);
+        snprintf(what, sizeof what, "d loss / d %s", gpt2_param_name((ParamId)t));
         fd_check(what, loss_full, c, c->m.params_memory, gmem, idx, 8, 1e-3f, 2e-3, 2e-2);
         off += c->m.param_sizes[t];
     }

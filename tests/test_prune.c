@@ -57,7 +57,7 @@ static double kl_loss(void *vp) {
     return pruner_kl(k->p, k->t, k->idx, k->B, 0);
 }
 
-static void build(Pruner *p, GPT2 *m, Ablation ab, int chunk, int batch, Task *t) {
+static void build(Pruner *p, GPT2 *m, AblationKind ab, int chunk, int batch, Task *t) {
     PruneErr err;
     PruneConfig cfg;
     prune_config_defaults(&cfg);
@@ -79,7 +79,7 @@ static void test_gradient_every_gate_every_ablation(void **state) {
     int idx[5] = {0, 1, 2, 3, 4};
     for (int ab = 0; ab < 3; ab++) {
         Pruner p;
-        build(&p, &m, (Ablation)ab, 2, 5, &t);  // chunks of 2: accumulation is in the check
+        build(&p, &m, (AblationKind)ab, 2, 5, &t);  // chunks of 2: accumulation is in the check
         Rng r;
         rng_seed(&r, 100 + ab);
         // gates strictly inside (0, 1), where the deterministic gate is differentiable
@@ -91,7 +91,7 @@ static void test_gradient_every_gate_every_ablation(void **state) {
         KlCtx k = {&p, &t, idx, 5};
         for (int gr = 0; gr < NUM_GRAN; gr++) {
             char what[96];
-            snprintf(what, sizeof what, "dKL/dlog_alpha %s, %s ablation", GRAN_NAMES[gr], ABLATION_NAMES[ab]);
+            snprintf(what, sizeof what, "dKL/dlog_alpha %s, %s ablation", GRANULARITIES[gr].name, ABLATIONS[ab].name);
             fd_check(what, kl_loss, &k, p.masks.log_alpha + p.masks.off[gr], g + p.masks.off[gr],
                      NULL, (size_t)p.masks.count[gr], 1e-2f, 1e-5, 1e-2);
         }
@@ -112,10 +112,10 @@ static void test_identities(void **state) {
     int idx[6] = {0, 1, 2, 3, 4, 5};
     for (int ab = 0; ab < 3; ab++) {
         Pruner p;
-        build(&p, &m, (Ablation)ab, 4, 6, &t);
+        build(&p, &m, (AblationKind)ab, 4, 6, &t);
         masks_set(&p.masks, NULL);  // every gate 1: the full model
         double kl = pruner_kl(&p, &t, idx, 6, 0);
-        if (!(fabs(kl) < 1e-6)) fail_msg("%s: all gates 1 gives KL %g", ABLATION_NAMES[ab], kl);
+        if (!(fabs(kl) < 1e-6)) fail_msg("%s: all gates 1 gives KL %g", ABLATIONS[ab].name, kl);
         pruner_free(&p);
     }
     // all gates 0, corrupted ablation: the full model on the corrupted prompts
@@ -323,6 +323,22 @@ static void test_checkpoint_rejections(void **state) {
     assert_int_equal(checkpoint_parse(buf, len, total, "ck", &h, &err), -1);
     assert_non_null(strstr(err.msg, "version"));
     free(buf);
+    // The fingerprint covers every setting that shapes the result: the same run resumes; a
+    // different chunk (float sums split otherwise) or changed corrupted prompts do not.
+    Pruner q;
+    assert_int_equal(pruner_build(&q, &m, &cfg, t.max_len, &err), 0);
+    assert_int_equal(pruner_resume(&q, &t, ck, &err), 0);
+    pruner_free(&q);
+    PruneConfig other = cfg;
+    other.chunk = 1;
+    assert_int_equal(pruner_build(&q, &m, &other, t.max_len, &err), 0);
+    assert_int_equal(pruner_resume(&q, &t, ck, &err), -1);
+    assert_non_null(strstr(err.msg, "ck"));
+    pruner_free(&q);
+    t.ex[2].corrupt[1] = (t.ex[2].corrupt[1] + 1) % c.V;
+    assert_int_equal(pruner_build(&q, &m, &cfg, t.max_len, &err), 0);
+    assert_int_equal(pruner_resume(&q, &t, ck, &err), -1);
+    pruner_free(&q);
     pruner_free(&p);
     task_free(&t);
     gpt2_free(&m);
@@ -368,7 +384,7 @@ static void test_memory_plan_matches_allocation(void **state) {
     for (int ab = 0; ab < 3; ab++) {
         PruneConfig cfg;
         prune_config_defaults(&cfg);
-        cfg.ablation = (Ablation)ab;
+        cfg.ablation = (AblationKind)ab;
         cfg.batch = 5;
         MemoryPlan mp = pruner_plan(&m, &cfg, 6, 10);
         Pruner p;
@@ -403,6 +419,7 @@ enum { PC = 32, PNH = 4, PHS = 8, PL = 2, PV = 8 };
 static void planted_model(GPT2 *m, uint64_t seed) {
     PruneErr err;
     GPT2Config c = {.maxT = 8, .V = PV, .Vp = PV, .L = PL, .NH = PNH, .C = PC};
+    gpt2_config_defaults(&c);
     assert_int_equal(gpt2_build_random(m, &c, seed, 0.5f, &err), 0);
     ParameterTensors *p = &m->params;
     Rng r;
@@ -528,7 +545,7 @@ static void test_planted_circuit(void **state) {
         if (planted[i] && !keep[i]) {
             int g = NUM_GRAN - 1;
             while (i < mk->off[g]) g--;
-            fail_msg("planted unit %s[%zu] was pruned (log_alpha %.3f)", GRAN_NAMES[g], i - mk->off[g], mk->log_alpha[i]);
+            fail_msg("planted unit %s[%zu] was pruned (log_alpha %.3f)", GRANULARITIES[g].name, i - mk->off[g], mk->log_alpha[i]);
         }
         if (!planted[i]) rest++, dropped += !keep[i];
     }

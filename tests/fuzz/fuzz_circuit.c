@@ -10,6 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static unsigned char *keep;
     if (!keep) {
         GPT2Config c = {.maxT = 8, .V = 11, .Vp = 16, .L = 2, .NH = 2, .C = 8};
+        gpt2_config_defaults(&c);
         int enabled[NUM_GRAN] = {1, 1, 1, 1, 1, 1, 1, 1};
         PruneErr err;
         if (masks_build(&mk, &c, enabled, &err)) abort();

@@ -1,0 +1,79 @@
+// ablation.c: what a pruned unit's value becomes (method.md §4), as one object: the table
+// of ablations and, for each gated point of a layer, the reference the taps mix in.
+// corrupted: the same activation of the reference stream (the corrupted prompt) run beside
+// the clean one in the same pass; mean: the per-unit mean over the train prompts' real
+// positions, gathered once before the search; zero: nothing (x_ref = 0).
+// Adding an ablation (e.g. resample) touches this file and its CLI name only. It does not
+// run the model: the search (pruner.c) runs the streams this table asks for.
+#include <string.h>
+
+#include "prune.h"
+
+const AblationInfo ABLATIONS[NUM_ABLATIONS] = {
+    [ABL_CORRUPTED] = {"corrupted", 2, 0},
+    [ABL_MEAN] = {"mean", 1, 1},
+    [ABL_ZERO] = {"zero", 1, 0},
+};
+
+// Offset of layer l's point pt in a points_floats array (the means): the embedding, then
+// per layer heads, attention output, neurons, MLP output.
+static size_t point_offset(const GPT2Config *c, int l, GatedPoint pt) {
+    size_t C = c->C, A = cfg_attn_width(c), H = c->H, layer = C + (size_t)l * (A + 2 * C + H);
+    switch (pt) {
+    case POINT_HEADS: return layer;
+    case POINT_ATTN: return layer + A;
+    case POINT_NEURONS: return layer + A + C;
+    case POINT_MLP: return layer + A + C + H;
+    default: return 0;  // POINT_EMB
+    }
+}
+
+void ablation_refs(BlockTaps *t, const Pruner *p, int l, int n, int T, int stream_ref) {
+    const GPT2Config *c = &p->m->config;
+    size_t C = c->C, A = cfg_attn_width(c), H = c->H, BT = (size_t)n * T;
+    Tap *tap[4] = {&t->heads, &t->attn, &t->neurons, &t->mlp};
+    const GatedPoint pts[4] = {POINT_HEADS, POINT_ATTN, POINT_NEURONS, POINT_MLP};
+    switch (p->cfg.ablation) {
+    case ABL_CORRUPTED:
+        if (!stream_ref) break;  // the reference stream was not run: every gate is 1
+        // the stored reference heads and neurons, and its block outputs in p->ar's first half
+        t->heads.ref = p->ref_atty + l * BT * A, t->heads.ref_stride = A;
+        t->attn.ref = p->ar.attproj, t->attn.ref_stride = C;
+        t->neurons.ref = p->ref_fch + l * BT * H, t->neurons.ref_stride = H;
+        t->mlp.ref = p->ar.fcproj, t->mlp.ref_stride = C;
+        break;
+    case ABL_MEAN:
+        for (int k = 0; k < 4; k++) tap[k]->ref = p->means + point_offset(c, l, pts[k]), tap[k]->ref_stride = 0;
+        break;
+    default: break;  // zero
+    }
+}
+
+void ablation_emb_ref(Tap *t, const Pruner *p, int stream_ref) {
+    if (p->cfg.ablation == ABL_CORRUPTED && stream_ref)
+        t->ref = p->resid, t->ref_stride = (size_t)p->m->config.C;  // the reference's embedding
+    else if (p->cfg.ablation == ABL_MEAN)
+        t->ref = p->means, t->ref_stride = 0;
+}
+
+// Sums over real positions of layer l's (ungated) values at its four points, and of the
+// embedding with layer 0: stats has points_floats(c) entries in the means' layout.
+void ablation_accumulate_means(double *stats, const Pruner *p, const LayerActs *a, int l, int n, int T) {
+    const GPT2Config *c = &p->m->config;
+    int C = c->C, A = cfg_attn_width(c), H = c->H;
+    const float *src[4] = {a->atty, a->attproj, a->fch_gelu, a->fcproj};
+    const int width[4] = {A, C, H, C};
+    const GatedPoint pts[4] = {POINT_HEADS, POINT_ATTN, POINT_NEURONS, POINT_MLP};
+    for (int k = 0; k < 4; k++) {
+        double *s = stats + point_offset(c, l, pts[k]);
+        for (int b = 0; b < n; b++)
+            for (int t = 0; t < p->lens[b]; t++) {
+                const float *row = src[k] + ((size_t)b * T + t) * width[k];
+                for (int i = 0; i < width[k]; i++) s[i] += row[i];
+            }
+    }
+    if (l == 0)
+        for (int b = 0; b < n; b++)
+            for (int t = 0; t < p->lens[b]; t++)
+                for (int i = 0; i < C; i++) stats[i] += p->emb_c[((size_t)b * T + t) * C + i];
+}
