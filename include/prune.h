@@ -216,6 +216,16 @@ int checkpoint_parse(const void *buf, size_t len, size_t total, const char *path
 int pruner_save(const Pruner *p, const Task *train, const char *path, PruneErr *err);
 int pruner_resume(Pruner *p, const Task *train, const char *path, PruneErr *err);
 
+// The passes other parts of the search share (search.c): load examples idx[0..n) into the
+// token buffers (returns T); forward a loaded chunk with gates pg (need_ref 0: the
+// reference stream is skipped, valid when every gate is 1; stats: mean-ablation sums);
+// KL(full || circuit) of the chunk (full: (n,V) log-probs) and, with want_grad, dlogits
+// for weight w; and a batch chunk by chunk with the gates in p->pg (mean KL).
+int pruner_load_chunk(Pruner *p, const Task *t, const int *idx, int n);
+void pruner_forward_chunk(Pruner *p, const PointGates *pg, int n, int T, int need_ref, double *stats);
+double pruner_kl_chunk(Pruner *p, const float *full, int n, float w, int want_grad);
+double pruner_run_batch(Pruner *p, const Task *t, const int *idx, int B, int backward);
+
 // Loss and gradient for tests: the batch-mean KL with the gates currently in p->masks.z
 // (no sampling), accumulating dL/dz into p->masks.dz when backward is set.
 double pruner_kl(Pruner *p, const Task *t, const int *idx, int B, int backward);

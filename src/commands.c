@@ -40,11 +40,11 @@ int cmd_info(const char *model_path, int json, FILE *out, PruneErr *err) {
     if (gpt2_load(&m, model_path, 0, err)) return -1;
     const GPT2Config *c = &m.config;
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I}", "model",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I}", "model",
                               model_path, "format", gpt2_format_name(m.format), "dtype", m.dtype,
                               "maxT", c->maxT, "V", c->V, "Vp", c->Vp, "L", c->L, "NH", c->NH,
-                              "C", c->C, "hs", c->C / c->NH, "parameters",
-                              (json_int_t)m.num_parameters);
+                              "C", c->C, "hs", c->hs, "NKV", c->NKV, "H", c->H, "parameters",
+                              (json_int_t)m.num_parameters, "gates", (json_int_t)gran_total(c));
         char *s = json_dumps(o, JSON_INDENT(2));
         fprintf(out, "%s\n", s);
         free(s);
@@ -54,14 +54,16 @@ int cmd_info(const char *model_path, int json, FILE *out, PruneErr *err) {
         fprintf(out, "format      %s\n", gpt2_format_name(m.format));
         fprintf(out, "dtype       %s on disk, fp32 in memory\n", m.dtype);
         fprintf(out, "layers      L  = %d\n", c->L);
-        fprintf(out, "heads       NH = %d (head size hs = %d)\n", c->NH, c->C / c->NH);
-        fprintf(out, "channels    C  = %d (MLP width %d)\n", c->C, 4 * c->C);
+        fprintf(out, "heads       NH = %d (head size hs = %d, key/value heads %d)\n", c->NH, c->hs, c->NKV);
+        fprintf(out, "channels    C  = %d (MLP width H = %d)\n", c->C, c->H);
         fprintf(out, "vocabulary  V  = %d (padded Vp = %d)\n", c->V, c->Vp);
         fprintf(out, "context     maxT = %d\n", c->maxT);
         fprintf(out, "parameters  %zu (%.1f MB as fp32)\n", m.num_parameters,
                 m.num_parameters * 4.0 / 1e6);
-        size_t gates = 1 + (size_t)c->L * (3 + c->NH + (size_t)c->C + 4 * (size_t)c->C + c->C);
-        fprintf(out, "mask gates  %zu over 8 granularities\n", gates);
+        fprintf(out, "mask gates  %zu over %d granularities:", gran_total(c), NUM_GRAN);
+        for (int g = 0; g < NUM_GRAN; g++)
+            fprintf(out, " %s %d (%s)%s", GRANULARITIES[g].name, gran_count(g, c), GRANULARITIES[g].shape,
+                    g + 1 < NUM_GRAN ? "," : "\n");
     }
     gpt2_free(&m);
     return 0;

@@ -1,38 +1,26 @@
-// pruner.c: the circuit search (method.md §4-§9 as built; docs/method-as-built.md).
+// search.c: the circuit search's passes (method.md §4, §7; docs/method-as-built.md): the
+// workspace, the chunks of examples, the forward and backward of the clean and reference
+// streams through the model's one block (block.c) with taps at the gated points, the
+// full model's targets, the mean ablation's statistics, and the loss KL(full || circuit).
+// It does not choose gates (masks.c), references (ablation.c), steps (optim.c) or
+// metrics (metrics.c).
 //
 // Two streams run side by side over a chunk of examples: the reference stream (the
 // corrupted prompt, ungated) and the clean stream, where each gated point becomes
-// z x_clean + (1 - z) x_ref; in the forward they share each GEMM (pair_block_forward). Only
-// the residual stream at each block boundary is kept, for both streams, plus the reference
+// z x_clean + (1 - z) x_ref; in the forward they are one block over 2B rows. Only the
+// residual stream at each block boundary is kept, for both streams, plus the reference
 // stream's heads and neurons; each clean layer's internals are recomputed just before its
-// backward (the last layer's are still in place after the forward). The backward computes data gradients only, and the
-// mask gradients sum (x_clean - x_ref) * dL/dx_out over batch and positions
-// (interchange_backward). A batch is processed chunk by chunk, accumulating the mask
-// gradients, so memory follows the chunk size, not the batch size; one hard-concrete sample
-// per step is shared by the whole batch.
+// backward (the last layer's are still in place after the forward). The backward computes
+// data gradients only, and the mask gradients sum (x_clean - x_ref) * dL/dx_out over batch
+// and positions. A batch is processed chunk by chunk, accumulating the mask gradients, so
+// memory follows the chunk size, not the batch size; one hard-concrete sample per step is
+// shared by the whole batch.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
 #include "prune.h"
-
-void prune_config_defaults(PruneConfig *cfg) {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->ablation = ABL_CORRUPTED;
-    for (int g = 0; g < NUM_GRAN; g++) cfg->enabled[g] = 1;
-    cfg->steps = 500;
-    cfg->batch = 32;
-    cfg->chunk = 0;  // 0: examples such that chunk * T is about 512 rows
-    cfg->lr = 0.05f;
-    cfg->seed = 0;
-    cfg->mode = SPARSITY_KL_BUDGET;
-    cfg->kl_budget = 0.05f;
-    cfg->dual_lr = 0.05f;
-    cfg->warmup = 0.5f;
-    cfg->max_target_bytes = (size_t)512 << 20;
-    cfg->checkpoint_every = 50;
-}
 
 // --- workspace -------------------------------------------------------------------------
 
@@ -242,7 +230,7 @@ static void pair_forward(Pruner *p, const PointGates *pg, int l, int n, int T) {
 }
 
 // Loads examples idx[0..n) of t into the token buffers, right-padded to their longest.
-static int load_chunk(Pruner *p, const Task *t, const int *idx, int n) {
+int pruner_load_chunk(Pruner *p, const Task *t, const int *idx, int n) {
     int T = 1;
     for (int b = 0; b < n; b++) T = t->ex[idx[b]].len > T ? t->ex[idx[b]].len : T;
     CHECK(n <= p->maxB && T <= p->maxT);
@@ -261,7 +249,7 @@ static int load_chunk(Pruner *p, const Task *t, const int *idx, int n) {
 // Forward of both streams with gates pg; leaves logits (n,Vp) and logp (n,V) at the
 // answer positions. need_ref = 0 skips the reference stream (only valid when every gate
 // is 1). stats, when set, accumulates the mean-ablation sums (ungated pass).
-static void forward_chunk(Pruner *p, const PointGates *pg, int n, int T, int need_ref, double *stats) {
+void pruner_forward_chunk(Pruner *p, const PointGates *pg, int n, int T, int need_ref, double *stats) {
     const GPT2 *m = p->m;
     const GPT2Config *c = &m->config;
     int C = c->C, BT = n * T, two = ABLATIONS[p->cfg.ablation].streams == 2, pair = two && need_ref;
@@ -329,8 +317,8 @@ int pruner_compute_means(Pruner *p, const Task *train, PruneErr *err) {
     for (int s = 0; s < train->n; s += p->maxB) {
         int k = train->n - s < p->maxB ? train->n - s : p->maxB;
         for (int b = 0; b < k; b++) idx[b] = s + b, count += train->ex[s + b].len;
-        int T = load_chunk(p, train, idx, k);
-        forward_chunk(p, &p->ones, k, T, 0, sum);
+        int T = pruner_load_chunk(p, train, idx, k);
+        pruner_forward_chunk(p, &p->ones, k, T, 0, sum);
     }
     for (size_t i = 0; i < n; i++) p->means[i] = (float)(sum[i] / (double)count);
     free(sum);
@@ -351,8 +339,8 @@ int pruner_prepare_targets(Pruner *p, const Task *train, PruneErr *err) {
     for (int s = 0; s < train->n; s += p->maxB) {
         int k = train->n - s < p->maxB ? train->n - s : p->maxB;
         for (int b = 0; b < k; b++) idx[b] = s + b;
-        int T = load_chunk(p, train, idx, k);
-        forward_chunk(p, &p->ones, k, T, 0, NULL);
+        int T = pruner_load_chunk(p, train, idx, k);
+        pruner_forward_chunk(p, &p->ones, k, T, 0, NULL);
         memcpy(p->targets + (size_t)s * c->V, p->logp, sizeof(float) * (size_t)k * c->V);
     }
     p->n_targets = train->n;
@@ -363,7 +351,7 @@ int pruner_prepare_targets(Pruner *p, const Task *train, PruneErr *err) {
 
 // KL(full || circuit) of each example of the chunk, summed, and dlogits for weight w
 // (dKL/dlogp_circuit = -p_full). full: (n,V) log-probs.
-static double kl_chunk(Pruner *p, const float *full, int n, float w, int want_grad) {
+double pruner_kl_chunk(Pruner *p, const float *full, int n, float w, int want_grad) {
     const GPT2Config *c = &p->m->config;
     int V = c->V;
     double total = 0;
@@ -387,9 +375,7 @@ static double kl_chunk(Pruner *p, const float *full, int n, float w, int want_gr
 
 // Runs idx[0..B) chunk by chunk with the gates in p->pg; returns the mean KL. With
 // backward, dL/dz at the points is accumulated into p->dpg (zeroed here).
-#define KL_CHECK 10  // steps between measurements of the read-out circuit's KL
-
-static double run_batch(Pruner *p, const Task *t, const int *idx, int B, int backward) {
+double pruner_run_batch(Pruner *p, const Task *t, const int *idx, int B, int backward) {
     const GPT2Config *c = &p->m->config;
     size_t npg = points_floats(c);
     if (backward) memset(p->dpg.mem, 0, sizeof(float) * npg);
@@ -398,17 +384,17 @@ static double run_batch(Pruner *p, const Task *t, const int *idx, int B, int bac
     double kl = 0;
     for (int s = 0; s < B; s += p->maxB) {
         int n = B - s < p->maxB ? B - s : p->maxB;
-        int T = load_chunk(p, t, idx + s, n);
+        int T = pruner_load_chunk(p, t, idx + s, n);
         if (cached) {
             for (int b = 0; b < n; b++)
                 memcpy(full + (size_t)b * c->V, p->targets + (size_t)idx[s + b] * c->V,
                        sizeof(float) * c->V);
         } else {  // past the cache limit: the full model again, chunk by chunk
-            forward_chunk(p, &p->ones, n, T, 0, NULL);
+            pruner_forward_chunk(p, &p->ones, n, T, 0, NULL);
             memcpy(full, p->logp, sizeof(float) * (size_t)n * c->V);
         }
-        forward_chunk(p, &p->pg, n, T, 1, NULL);
-        kl += kl_chunk(p, full, n, 1.0f / B, backward);
+        pruner_forward_chunk(p, &p->pg, n, T, 1, NULL);
+        kl += pruner_kl_chunk(p, full, n, 1.0f / B, backward);
         if (backward) backward_chunk(p, &p->pg, n, T);
     }
     return kl / B;
@@ -416,7 +402,7 @@ static double run_batch(Pruner *p, const Task *t, const int *idx, int B, int bac
 
 double pruner_kl(Pruner *p, const Task *t, const int *idx, int B, int backward) {
     point_gates_from_masks(&p->pg, &p->masks);
-    double kl = run_batch(p, t, idx, B, backward);
+    double kl = pruner_run_batch(p, t, idx, B, backward);
     if (backward) {
         memset(p->masks.dz, 0, sizeof(float) * p->masks.total);
         masks_grad_from_points(&p->masks, &p->dpg);
@@ -429,256 +415,9 @@ void pruner_forward_logits(Pruner *p, const Task *t, const int *idx, int B, floa
     point_gates_from_masks(&p->pg, &p->masks);
     for (int s = 0; s < B; s += p->maxB) {
         int n = B - s < p->maxB ? B - s : p->maxB;
-        int T = load_chunk(p, t, idx + s, n);
-        forward_chunk(p, &p->pg, n, T, 1, NULL);
+        int T = pruner_load_chunk(p, t, idx + s, n);
+        pruner_forward_chunk(p, &p->pg, n, T, 1, NULL);
         memcpy(out + (size_t)s * c->Vp, p->logits, sizeof(float) * (size_t)n * c->Vp);
     }
 }
 
-// --- optimisation ----------------------------------------------------------------------
-
-double pruner_step(Pruner *p, const Task *train, const int *idx, int B) {
-    Masks *mk = &p->masks;
-    const PruneConfig *cfg = &p->cfg;
-    Rng r;  // the sample of step k depends only on (seed, k): resumable, reproducible
-    rng_seed(&r, cfg->seed * 0x100000001B3ull + (uint64_t)p->step + 1);
-    masks_sample(mk, &r);
-    double kl = pruner_kl(p, train, idx, B, 1);
-    // loss = KL + sum_g lambda_g * sum_{i in g} P(z_i != 0)  (method.md §6; each gate counts
-    // once). In KL-budget mode one lambda serves every granularity.
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
-    int t = p->step + 1;
-    float c1 = 1.0f - powf(b1, (float)t), c2 = 1.0f - powf(b2, (float)t);
-    for (int g = 0; g < NUM_GRAN; g++) {
-        if (!mk->enabled[g]) continue;
-        float lam = (float)(cfg->mode == SPARSITY_KL_BUDGET ? p->lambda[0] : p->lambda[g]);
-        for (int i = 0; i < mk->count[g]; i++) {
-            size_t k = mk->off[g] + (size_t)i;
-            float la = mk->log_alpha[k], pn = hc_p_nonzero(la);
-            float grad = mk->dz[k] * mk->dzdla[k] + lam * pn * (1.0f - pn);
-            mk->adam_m[k] = b1 * mk->adam_m[k] + (1 - b1) * grad;
-            mk->adam_v[k] = b2 * mk->adam_v[k] + (1 - b2) * grad * grad;
-            mk->log_alpha[k] = la - cfg->lr * (mk->adam_m[k] / c1) / (sqrtf(mk->adam_v[k] / c2) + eps);
-        }
-    }
-    // The budget is on the circuit that would be read out now (log_alpha > 0), not on the
-    // sampled gates: early on ~40% of samples fall below 1 and their KL says little about
-    // the circuit. Every KL_CHECK steps a forward pass (no backward) measures it on the first
-    // chunk of this step's batch; the controller sees a moving average of that.
-    if (cfg->mode == SPARSITY_KL_BUDGET && (p->step % KL_CHECK == 0)) {
-        for (size_t k = 0; k < mk->total; k++) mk->z[k] = mk->log_alpha[k] > 0.0f;
-        for (int g = 0; g < NUM_GRAN; g++)
-            if (!mk->enabled[g])
-                for (int i = 0; i < mk->count[g]; i++) mk->z[mk->off[g] + (size_t)i] = 1.0f;
-        point_gates_from_masks(&p->pg, mk);
-        int n1 = B < p->maxB ? B : p->maxB;
-        double klb = run_batch(p, train, idx, n1, 0);
-        p->kl_ema = p->step ? 0.7 * p->kl_ema + 0.3 * klb : klb;
-        // The multiplier overshoots (the problem is discrete: the KL jumps when a needed
-        // unit goes), so the result is the smallest circuit seen that met the budget, both in
-        // this measurement and on the moving average (one chunk alone is noisy).
-        long kept = 0;
-        for (size_t k = 0; k < mk->total; k++) kept += mk->z[k] > 0.5f;
-        if (klb <= cfg->kl_budget && p->kl_ema <= cfg->kl_budget &&
-            (p->best_kept < 0 || kept < p->best_kept)) {
-            p->best_kept = kept;
-            p->best_step = p->step;
-            memcpy(p->best_la, mk->log_alpha, sizeof(float) * mk->total);
-        }
-    }
-    if (cfg->mode == SPARSITY_TARGET) {
-        // dual ascent per granularity on density_g <= 1 - target_g (targets ramp up first)
-        float ramp = cfg->warmup > 0 ? (float)t / (cfg->warmup * cfg->steps) : 1.0f;
-        if (ramp > 1) ramp = 1;
-        for (int g = 0; g < NUM_GRAN; g++) {
-            if (!mk->enabled[g] || cfg->target[g] <= 0) continue;
-            double want = 1.0 - ramp * cfg->target[g];
-            p->lambda[g] += cfg->dual_lr * (masks_density(mk, g) - want);
-            if (p->lambda[g] < 0) p->lambda[g] = 0;
-        }
-    } else if (cfg->mode == SPARSITY_KL_BUDGET) {
-        // dual ascent on log lambda for KL <= budget: the pressure to prune grows while the
-        // circuit is within budget and shrinks when it is not; in log space it is scale-free
-        // (the right lambda differs by orders of magnitude between models and tasks)
-        // Over budget it retreats up to five times faster than it advances.
-        double v = (cfg->kl_budget - p->kl_ema) / (cfg->kl_budget > 0 ? cfg->kl_budget : 1);
-        if (v > 1) v = 1;
-        if (v < -5) v = -5;
-        p->lambda[0] *= exp(cfg->dual_lr * v);
-        if (p->lambda[0] < 1e-8) p->lambda[0] = 1e-8;
-        if (p->lambda[0] > 1e4) p->lambda[0] = 1e4;
-    }
-    p->step++;
-    return kl;
-}
-
-static void progress_line(Pruner *p, double kl, double t0, int total) {
-    FILE *f = p->cfg.progress;
-    if (!f) return;
-    double el = now_seconds() - t0, rate = p->step / (el > 0 ? el : 1e-9);
-    double eta = (total - p->step) / (rate > 0 ? rate : 1e-9);
-    fprintf(f, "\rstep %d/%d  KL %.4f  density", p->step, total, kl);
-    for (int g = 0; g < NUM_GRAN; g++)
-        if (p->masks.enabled[g]) fprintf(f, " %s %.3f", GRANULARITIES[g].name, masks_density(&p->masks, g));
-    if (p->cfg.mode == SPARSITY_KL_BUDGET) fprintf(f, "  lambda %.3g", p->lambda[0]);
-    else if (p->cfg.mode == SPARSITY_TARGET) {
-        fprintf(f, "  lambda");
-        for (int g = 0; g < NUM_GRAN; g++)
-            if (p->masks.enabled[g] && p->cfg.target[g] > 0) fprintf(f, " %.3g", p->lambda[g]);
-    }
-    fprintf(f, "  %.1f steps/s  ETA %.0fs   ", rate, eta);
-    fflush(f);
-}
-
-static void log_row(Pruner *p, double kl) {
-    FILE *f = p->cfg.log;
-    if (!f) return;
-    if (ftell(f) == 0) {  // a fresh file (also after --resume: the log covers this run)
-        fprintf(f, "step,kl,expected_l0");
-        for (int g = 0; g < NUM_GRAN; g++)
-            if (p->masks.enabled[g]) fprintf(f, ",density_%s", GRANULARITIES[g].name);
-        for (int g = 0; g < NUM_GRAN; g++)
-            if (p->masks.enabled[g]) fprintf(f, ",lambda_%s", GRANULARITIES[g].name);
-        fprintf(f, "\n");
-    }
-    double l0 = 0;
-    for (int g = 0; g < NUM_GRAN; g++)
-        if (p->masks.enabled[g]) l0 += masks_density(&p->masks, g) * p->masks.count[g];
-    fprintf(f, "%d,%.6g,%.6g", p->step, kl, l0);
-    for (int g = 0; g < NUM_GRAN; g++)
-        if (p->masks.enabled[g]) fprintf(f, ",%.6g", masks_density(&p->masks, g));
-    for (int g = 0; g < NUM_GRAN; g++)
-        if (p->masks.enabled[g])
-            fprintf(f, ",%.6g", p->cfg.mode == SPARSITY_KL_BUDGET ? p->lambda[0] : p->lambda[g]);
-    fprintf(f, "\n");
-}
-
-int pruner_train(Pruner *p, const Task *train, int *nonfinite, PruneErr *err) {
-    int n = train->n, B = p->cfg.batch < n ? p->cfg.batch : n;
-    size_t total = p->masks.total;
-    *nonfinite = 0;
-    // the order buffer and a copy of the state before each step (a non-finite loss restores it)
-    int *order = palloc(sizeof(int) * (size_t)n, "batch order", err);
-    float *keep_state = order ? palloc(sizeof(float) * 3 * total, "state copy", err) : NULL;
-    if (!keep_state) {
-        free(order);
-        return -1;
-    }
-    Rng r;
-    rng_seed(&r, p->cfg.seed ^ 0x6261746368ull);  // "batch"
-    int pos = n;  // forces a shuffle first
-    int rc = 0;
-    double t0 = now_seconds();
-    for (int s = 0; s <= p->step && s < p->cfg.steps; s++) {
-        // the batch order of step s: replayed from step 0, so a resumed run sees the batches
-        // an uninterrupted one would
-        if (s > 0) pos += B;
-        if (pos + B > n) {  // a new epoch: reshuffle (Fisher-Yates)
-            for (int i = 0; i < n; i++) order[i] = i;
-            for (int i = n - 1; i > 0; i--) {
-                int j = (int)(rng_u64(&r) % (uint64_t)(i + 1)), tmp = order[i];
-                order[i] = order[j], order[j] = tmp;
-            }
-            pos = 0;
-        }
-        if (s < p->step) continue;
-        if (p->cfg.stop && *p->cfg.stop) break;
-        double lam[NUM_GRAN], ema = p->kl_ema;
-        memcpy(lam, p->lambda, sizeof lam);
-        memcpy(keep_state, p->masks.log_alpha, sizeof(float) * total);
-        memcpy(keep_state + total, p->masks.adam_m, sizeof(float) * total);
-        memcpy(keep_state + 2 * total, p->masks.adam_v, sizeof(float) * total);
-        double kl = pruner_step(p, train, order + pos, B);
-        if (!isfinite(kl)) {
-            memcpy(p->masks.log_alpha, keep_state, sizeof(float) * total);
-            memcpy(p->masks.adam_m, keep_state + total, sizeof(float) * total);
-            memcpy(p->masks.adam_v, keep_state + 2 * total, sizeof(float) * total);
-            memcpy(p->lambda, lam, sizeof lam);
-            p->kl_ema = ema;
-            p->step--;
-            *nonfinite = 1;
-            rc = perr(err, "step %d: the loss is not finite (KL = %g); the masks of step %d are kept. "
-                           "Hint: lower --lr.", p->step + 1, kl, p->step);
-            break;
-        }
-        log_row(p, kl);
-        progress_line(p, kl, t0, p->cfg.steps);
-        if (p->cfg.checkpoint && p->cfg.checkpoint_every > 0 && p->step % p->cfg.checkpoint_every == 0 &&
-            p->step < p->cfg.steps && pruner_save(p, train, p->cfg.checkpoint, err)) {
-            rc = -1;
-            break;
-        }
-    }
-    if (p->cfg.progress) fprintf(p->cfg.progress, "\n");
-    if (p->cfg.log) fflush(p->cfg.log);
-    // stopped early: the state goes to the checkpoint so --resume can go on from here
-    if (rc == 0 && p->cfg.checkpoint && p->step < p->cfg.steps && pruner_save(p, train, p->cfg.checkpoint, err))
-        rc = -1;
-    if (p->cfg.mode == SPARSITY_KL_BUDGET && p->best_kept >= 0)
-        memcpy(p->masks.log_alpha, p->best_la, sizeof(float) * total);
-    free(order), free(keep_state);
-    return rc ? -1 : p->step;
-}
-
-// --- evaluation -------------------------------------------------------------------------
-
-int pruner_evaluate(Pruner *p, const Task *t, const unsigned char *keep, Metrics *out,
-                    PruneErr *err) {
-    const GPT2Config *c = &p->m->config;
-    int V = c->V, Vp = c->Vp;
-    (void)err;
-    memset(out, 0, sizeof *out);
-    float *full = p->full_buf, *full_logits = p->full_buf + (size_t)p->maxB * V;
-    masks_set(&p->masks, keep);
-    point_gates_from_masks(&p->pg, &p->masks);
-    int idx[1024];
-    for (int s = 0; s < t->n; s += p->maxB) {
-        int n = t->n - s < p->maxB ? t->n - s : p->maxB;
-        for (int b = 0; b < n; b++) idx[b] = s + b;
-        int T = load_chunk(p, t, idx, n);
-        forward_chunk(p, &p->ones, n, T, 0, NULL);
-        memcpy(full, p->logp, sizeof(float) * (size_t)n * V);
-        memcpy(full_logits, p->logits, sizeof(float) * (size_t)n * Vp);
-        forward_chunk(p, &p->pg, n, T, 1, NULL);
-        // KL >= 0; float rounding can leave a near-identical distribution at -1e-9
-        double klc = kl_chunk(p, full, n, 0, 0);
-        out->kl += klc > 0 ? klc : 0;
-        for (int b = 0; b < n; b++) {
-            const TaskExample *e = &t->ex[s + b];
-            const float *lg = p->logits + (size_t)b * Vp, *lf = full_logits + (size_t)b * Vp;
-            const float *lp = p->logp + (size_t)b * V;
-            double mc = 0, mw = 0, fc = 0, fw = 0, pc = 0, pw = 0, best_c = -INFINITY, best_w = -INFINITY;
-            for (int i = 0; i < e->n_correct; i++) {
-                mc += lg[e->correct[i]], fc += lf[e->correct[i]], pc += exp(lp[e->correct[i]]);
-                best_c = lg[e->correct[i]] > best_c ? lg[e->correct[i]] : best_c;
-            }
-            for (int i = 0; i < e->n_wrong; i++) {
-                mw += lg[e->wrong[i]], fw += lf[e->wrong[i]], pw += exp(lp[e->wrong[i]]);
-                best_w = lg[e->wrong[i]] > best_w ? lg[e->wrong[i]] : best_w;
-            }
-            if (e->n_wrong) {
-                out->ld += mc / e->n_correct - mw / e->n_wrong;
-                out->ld_full += fc / e->n_correct - fw / e->n_wrong;
-                out->n_ld++;
-            }
-            out->pd += pc - pw;
-            out->acc_pair += best_c > best_w;
-            int top = 0, ftop = 0;
-            for (int v = 1; v < V; v++) {
-                if (lg[v] > lg[top]) top = v;
-                if (lf[v] > lf[ftop]) ftop = v;
-            }
-            int in_correct = 0;
-            for (int i = 0; i < e->n_correct; i++) in_correct |= e->correct[i] == top;
-            out->acc_argmax += in_correct;
-            out->exact += top == ftop;
-        }
-        out->n += n;
-    }
-    if (out->n) {
-        out->kl /= out->n, out->pd /= out->n, out->acc_pair /= out->n, out->acc_argmax /= out->n,
-            out->exact /= out->n;
-    }
-    if (out->n_ld) out->ld /= out->n_ld, out->ld_full /= out->n_ld;
-    return 0;
-}

@@ -1,0 +1,70 @@
+// metrics.c: the evaluator every circuit goes through (method.md §9): KL(full || circuit)
+// at the answer position, logit and probability differences, pairwise and argmax
+// accuracy, exact match; with gates fixed to a circuit's keep mask.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "prune.h"
+
+int pruner_evaluate(Pruner *p, const Task *t, const unsigned char *keep, Metrics *out,
+                    PruneErr *err) {
+    const GPT2Config *c = &p->m->config;
+    int V = c->V, Vp = c->Vp;
+    (void)err;
+    memset(out, 0, sizeof *out);
+    float *full = p->full_buf, *full_logits = p->full_buf + (size_t)p->maxB * V;
+    masks_set(&p->masks, keep);
+    point_gates_from_masks(&p->pg, &p->masks);
+    int idx[1024];
+    for (int s = 0; s < t->n; s += p->maxB) {
+        int n = t->n - s < p->maxB ? t->n - s : p->maxB;
+        for (int b = 0; b < n; b++) idx[b] = s + b;
+        int T = pruner_load_chunk(p, t, idx, n);
+        pruner_forward_chunk(p, &p->ones, n, T, 0, NULL);
+        memcpy(full, p->logp, sizeof(float) * (size_t)n * V);
+        memcpy(full_logits, p->logits, sizeof(float) * (size_t)n * Vp);
+        pruner_forward_chunk(p, &p->pg, n, T, 1, NULL);
+        // KL >= 0; float rounding can leave a near-identical distribution at -1e-9
+        double klc = pruner_kl_chunk(p, full, n, 0, 0);
+        out->kl += klc > 0 ? klc : 0;
+        for (int b = 0; b < n; b++) {
+            const TaskExample *e = &t->ex[s + b];
+            const float *lg = p->logits + (size_t)b * Vp, *lf = full_logits + (size_t)b * Vp;
+            const float *lp = p->logp + (size_t)b * V;
+            double mc = 0, mw = 0, fc = 0, fw = 0, pc = 0, pw = 0, best_c = -INFINITY, best_w = -INFINITY;
+            for (int i = 0; i < e->n_correct; i++) {
+                mc += lg[e->correct[i]], fc += lf[e->correct[i]], pc += exp(lp[e->correct[i]]);
+                best_c = lg[e->correct[i]] > best_c ? lg[e->correct[i]] : best_c;
+            }
+            for (int i = 0; i < e->n_wrong; i++) {
+                mw += lg[e->wrong[i]], fw += lf[e->wrong[i]], pw += exp(lp[e->wrong[i]]);
+                best_w = lg[e->wrong[i]] > best_w ? lg[e->wrong[i]] : best_w;
+            }
+            if (e->n_wrong) {
+                out->ld += mc / e->n_correct - mw / e->n_wrong;
+                out->ld_full += fc / e->n_correct - fw / e->n_wrong;
+                out->n_ld++;
+            }
+            out->pd += pc - pw;
+            out->acc_pair += best_c > best_w;
+            int top = 0, ftop = 0;
+            for (int v = 1; v < V; v++) {
+                if (lg[v] > lg[top]) top = v;
+                if (lf[v] > lf[ftop]) ftop = v;
+            }
+            int in_correct = 0;
+            for (int i = 0; i < e->n_correct; i++) in_correct |= e->correct[i] == top;
+            out->acc_argmax += in_correct;
+            out->exact += top == ftop;
+        }
+        out->n += n;
+    }
+    if (out->n) {
+        out->kl /= out->n, out->pd /= out->n, out->acc_pair /= out->n, out->acc_argmax /= out->n,
+            out->exact /= out->n;
+    }
+    if (out->n_ld) out->ld /= out->n_ld, out->ld_full /= out->n_ld;
+    return 0;
+}
