@@ -31,14 +31,22 @@ void *palloc(size_t bytes, const char *what, PruneErr *err);
 // Zeroed variant.
 void *pcalloc(size_t bytes, const char *what, PruneErr *err);
 
-// Reads a whole file into a NUL-terminated buffer (the NUL is not counted in *len).
+// Reads a whole file into a NUL-terminated buffer (the NUL is not counted in *len). Both
+// readers refuse anything but a regular file (a FIFO, a device, a folder) without blocking.
 int read_file(const char *path, char **out, size_t *len, PruneErr *err);
-// Memory-maps a file read-only (writable=1 gives a private copy-on-write mapping).
+// Memory-maps a file read-only (writable=1 gives a private copy-on-write mapping). If the
+// file is truncated while mapped, an access to the lost pages ends prune with a message
+// naming the file on stderr (SIGBUS), or, inside map_guarded_call, an error.
 int map_file(const char *path, int writable, void **out, size_t *len, PruneErr *err);
 void unmap_file(void *p, size_t len);
+// Runs fn(ctx, err) with a SIGBUS on any mapped file turned into an error naming path (the
+// loaders' single-threaded passes over a mapping). Returns fn's result, or -1.
+int map_guarded_call(int (*fn)(void *ctx, PruneErr *err), void *ctx, const char *path,
+                     PruneErr *err);
 
-// Atomic output: write to "<path>.tmp.<pid>", then rename over path. On any failure the
-// temporary file is removed and path is left as it was.
+// Atomic output: write to "<path>.tmp.<pid>.<random>", created exclusively (a file or
+// symlink already at that name is never opened), then rename over path. On any failure
+// the temporary file is removed and path is left as it was.
 typedef struct {
     FILE *f;
     char path[4096];
