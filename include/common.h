@@ -82,6 +82,8 @@ const char *prune_blas_core(void);
 int path_is_dir(const char *p);
 int path_is_file(const char *p);
 int str_ends_with(const char *s, const char *suffix);
+// 3 if s[0..n) starts with a UTF-8 byte-order mark (EF BB BF), else 0: text readers skip it.
+size_t utf8_bom_len(const char *s, size_t n);
 
 double now_seconds(void);
 

@@ -565,7 +565,8 @@ static int load_sharded(HfLoad *hl, const char *index_path, const char *dir, Pru
     size_t len;
     if (read_file(index_path, &text, &len, err)) return -1;
     json_error_t je;
-    json_t *root = json_loadb(text, len, 0, &je);
+    size_t bom = utf8_bom_len(text, len);
+    json_t *root = json_loadb(text + bom, len - bom, 0, &je);
     free(text);
     if (!root) return json_error(err, index_path, "the shard index", &je);
     int rc = -1;
@@ -643,7 +644,8 @@ int gpt2_load_hf(GPT2 *m, const char *path, PruneErr *err) {
         return perr(err, "%s: cannot read config.json beside the weights. Hint: a Hugging Face "
                          "model folder holds config.json next to model.safetensors.", cfg);
     GPT2Config c;
-    int rc = hf_parse_config(text, len, cfg, &c, err);
+    size_t bom = utf8_bom_len(text, len);  // a byte-order mark is not JSON
+    int rc = hf_parse_config(text + bom, len - bom, cfg, &c, err);
     free(text);
     if (rc) return -1;
     m->config = c;

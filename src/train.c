@@ -32,7 +32,8 @@ typedef struct {
 // Tokenises each line (with its newline) and records where lines start.
 static int tokenize_corpus(Tokenizer *tok, const char *text, size_t len, Corpus *c, PruneErr *err) {
     IdVec all = {0};
-    size_t cap = 1024;
+    size_t cap = 1024, bom = utf8_bom_len(text, len);  // a byte-order mark is not corpus text
+    text += bom, len -= bom;
     c->line_off = palloc(sizeof(size_t) * cap, "line offsets", err);
     if (!c->line_off) return -1;
     c->nlines = 0;

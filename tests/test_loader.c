@@ -18,6 +18,7 @@
 #include "helpers.h"
 #include "kernels.h"
 #include "safetensors.h"
+#include "tokenizer.h"
 
 #define DATA TEST_DATA_DIR
 
@@ -663,6 +664,36 @@ static void test_st_exactness(void **state) {
     }
 }
 
+// A config.json, vocab.json and merges.txt saved with a UTF-8 byte-order mark still load.
+static void test_bom_text_files(void **state) {
+    (void)state;
+    PruneErr err;
+    const char *dir = tmp_path("hf_bom");
+    mkdir(dir, 0755);
+    const char *names[] = {"config.json", "vocab.json", "merges.txt", "model.safetensors"};
+    for (int i = 0; i < 4; i++) {
+        char src[600], dst[600], *text;
+        size_t len;
+        snprintf(src, sizeof src, DATA "/lm_buddy_tiny_gpt2/%s", names[i]);
+        snprintf(dst, sizeof dst, "%s/%s", dir, names[i]);
+        assert_int_equal(read_file(src, &text, &len, &err), 0);
+        FILE *f = fopen(dst, "wb");
+        if (i < 3) fputs("\xEF\xBB\xBF", f);
+        fwrite(text, 1, len, f);
+        fclose(f);
+        free(text);
+    }
+    GPT2 m;
+    if (gpt2_load(&m, dir, 0, &err)) fail_msg("%s", err.msg);
+    gpt2_free(&m);
+    Tokenizer a, b;
+    assert_int_equal(tok_load(&a, DATA "/lm_buddy_tiny_gpt2", &err), 0);
+    if (tok_load(&b, dir, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(a.n_vocab, b.n_vocab);
+    tok_free(&a);
+    tok_free(&b);
+}
+
 static void test_info_command(void **state) {
     (void)state;
     PruneErr err;
@@ -690,7 +721,7 @@ int main(void) {
         cmocka_unit_test(test_missing_layer_tensor_is_named), cmocka_unit_test(test_info_command),
         cmocka_unit_test(test_atomic_write_ignores_planted_symlink), cmocka_unit_test(test_fifo_input_refused),
         cmocka_unit_test(test_truncated_while_mapped), cmocka_unit_test(test_nonfinite_weights_refused),
-        cmocka_unit_test(test_st_exactness),
+        cmocka_unit_test(test_st_exactness),             cmocka_unit_test(test_bom_text_files),
     };
     return cmocka_run_group_tests_name("loader", tests, NULL, NULL);
 }
