@@ -74,6 +74,9 @@ int prune_get_threads(void);
 // flags allow, this sets OPENBLAS_CORETYPE and re-executes the program once (the variable
 // is read only when the library loads). Returns normally when nothing needs fixing or
 // the re-exec is not possible. A user's own OPENBLAS_CORETYPE is always left alone.
+// The same re-exec sets OMP_WAIT_POLICY=passive unless OMP_WAIT_POLICY or GOMP_SPINCOUNT
+// is set: spinning OpenMP workers collapse under load (libgomp reads the variable only at
+// start-up, before main). Call it first thing in main.
 void prune_fix_blas_coretype(char **argv);
 // The core OpenBLAS is using, e.g. "SkylakeX".
 const char *prune_blas_core(void);
@@ -86,6 +89,11 @@ int str_ends_with(const char *s, const char *suffix);
 size_t utf8_bom_len(const char *s, size_t n);
 
 double now_seconds(void);
+// Throttles a progress stream. On a terminal every update is shown (each rewrites the line
+// with '\r'): returns 1. On a file or pipe (a log, CI) one full line at most every `every`
+// seconds, and the final one: returns 2 when a line ending in '\n' is due, else 0. *last is
+// the caller's clock, 0 to start.
+int progress_due(FILE *f, double *last, double every, int final);
 
 // Parses a whole decimal integer in [lo, hi]; returns -1 on anything else.
 int parse_int(const char *s, long lo, long hi, long *out);

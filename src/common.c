@@ -341,27 +341,50 @@ static int core_in(const char *core, const char *const *list) {
     return 0;
 }
 
+// Why the wait policy: libgomp's default lets an idle worker spin for up to ~300,000
+// iterations before sleeping. On a machine whose cores are busy with other work the
+// spinning workers steal the time the working ones need, and a 30-step search took 257 s
+// instead of 6 s (docs/performance.md). OMP_WAIT_POLICY=passive makes idle workers sleep at
+// once. libgomp reads it only in its constructor, which runs before main (a setenv in
+// main, or in a constructor of prune's own, is too late: measured, no effect), so it is
+// set here together with OPENBLAS_CORETYPE and the program re-executes itself once.
 void prune_fix_blas_coretype(char **argv) {
-    if (getenv("OPENBLAS_CORETYPE") || getenv("PRUNE_BLAS_REEXEC")) return;
+    if (getenv("PRUNE_BLAS_REEXEC")) return;  // never loop
+    int set_wait = !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT");
     const char *want = NULL;
     static const char *const avx512[] = {"skylakex", "cooperlake", "sapphirerapids", NULL};
     static const char *const avx2[] = {"haswell", "zen", "skylakex", "cooperlake",
                                        "sapphirerapids", NULL};
-    const char *core = openblas_get_corename();
-    if (!core) return;
+    const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : openblas_get_corename();
     // __builtin_cpu_supports also checks that the OS saves the wide registers (XCR0).
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+    if (!core) {
+    } else if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
         if (!core_in(core, avx512)) want = "SkylakeX";
     } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         if (!core_in(core, avx2)) want = "Haswell";
     }
-    if (!want) return;
-    setenv("OPENBLAS_CORETYPE", want, 1);
-    setenv("PRUNE_BLAS_REEXEC", "1", 1);  // never loop
+    if (!want && !set_wait) return;
+    if (want) setenv("OPENBLAS_CORETYPE", want, 1);
+    if (set_wait) setenv("OMP_WAIT_POLICY", "passive", 1);
+    setenv("PRUNE_BLAS_REEXEC", "1", 1);
     execv("/proc/self/exe", argv);
-    // exec failed: carry on with the slower kernels, results are the same
-    unsetenv("OPENBLAS_CORETYPE");
+    // exec failed: carry on as we are (slower kernels or spinning workers, same results)
+    if (want) unsetenv("OPENBLAS_CORETYPE");
+    if (set_wait) unsetenv("OMP_WAIT_POLICY");
+}
+
+int progress_due(FILE *f, double *last, double every, int final) {
+    if (!f) return 0;
+    if (isatty(fileno(f))) return 1;
+    double now = now_seconds();
+    if (!final && *last > 0 && now - *last < every) return 0;
+    if (*last == 0 && !final) {  // the first call starts the clock: a line after `every` s
+        *last = now;
+        return 0;
+    }
+    *last = now;
+    return 2;
 }
 
 double now_seconds(void) {

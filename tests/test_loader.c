@@ -694,6 +694,21 @@ static void test_bom_text_files(void **state) {
     tok_free(&b);
 }
 
+// Progress on a file or pipe: a line at most every `every` seconds, and the final one.
+static void test_progress_due(void **state) {
+    (void)state;
+    FILE *f = tmpfile();
+    double last = 0;
+    assert_int_equal(progress_due(NULL, &last, 5, 0), 0);
+    assert_int_equal(progress_due(f, &last, 5, 0), 0);  // starts the clock
+    assert_int_equal(progress_due(f, &last, 5, 0), 0);  // too soon
+    assert_int_equal(progress_due(f, &last, 5, 1), 2);  // the final line always
+    last = now_seconds() - 6;
+    assert_int_equal(progress_due(f, &last, 5, 0), 2);  // due
+    assert_int_equal(progress_due(f, &last, 5, 0), 0);
+    fclose(f);
+}
+
 static void test_info_command(void **state) {
     (void)state;
     PruneErr err;
@@ -722,6 +737,7 @@ int main(void) {
         cmocka_unit_test(test_atomic_write_ignores_planted_symlink), cmocka_unit_test(test_fifo_input_refused),
         cmocka_unit_test(test_truncated_while_mapped), cmocka_unit_test(test_nonfinite_weights_refused),
         cmocka_unit_test(test_st_exactness),             cmocka_unit_test(test_bom_text_files),
+        cmocka_unit_test(test_progress_due),
     };
     return cmocka_run_group_tests_name("loader", tests, NULL, NULL);
 }
