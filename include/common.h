@@ -31,14 +31,22 @@ void *palloc(size_t bytes, const char *what, PruneErr *err);
 // Zeroed variant.
 void *pcalloc(size_t bytes, const char *what, PruneErr *err);
 
-// Reads a whole file into a NUL-terminated buffer (the NUL is not counted in *len).
+// Reads a whole file into a NUL-terminated buffer (the NUL is not counted in *len). Both
+// readers refuse anything but a regular file (a FIFO, a device, a folder) without blocking.
 int read_file(const char *path, char **out, size_t *len, PruneErr *err);
-// Memory-maps a file read-only (writable=1 gives a private copy-on-write mapping).
+// Memory-maps a file read-only (writable=1 gives a private copy-on-write mapping). If the
+// file is truncated while mapped, an access to the lost pages ends prune with a message
+// naming the file on stderr (SIGBUS), or, inside map_guarded_call, an error.
 int map_file(const char *path, int writable, void **out, size_t *len, PruneErr *err);
 void unmap_file(void *p, size_t len);
+// Runs fn(ctx, err) with a SIGBUS on any mapped file turned into an error naming path (the
+// loaders' single-threaded passes over a mapping). Returns fn's result, or -1.
+int map_guarded_call(int (*fn)(void *ctx, PruneErr *err), void *ctx, const char *path,
+                     PruneErr *err);
 
-// Atomic output: write to "<path>.tmp.<pid>", then rename over path. On any failure the
-// temporary file is removed and path is left as it was.
+// Atomic output: write to "<path>.tmp.<pid>.<random>", created exclusively (a file or
+// symlink already at that name is never opened), then rename over path. On any failure
+// the temporary file is removed and path is left as it was.
 typedef struct {
     FILE *f;
     char path[4096];
@@ -66,6 +74,9 @@ int prune_get_threads(void);
 // flags allow, this sets OPENBLAS_CORETYPE and re-executes the program once (the variable
 // is read only when the library loads). Returns normally when nothing needs fixing or
 // the re-exec is not possible. A user's own OPENBLAS_CORETYPE is always left alone.
+// The same re-exec sets OMP_WAIT_POLICY=passive unless OMP_WAIT_POLICY or GOMP_SPINCOUNT
+// is set: spinning OpenMP workers collapse under load (libgomp reads the variable only at
+// start-up, before main). Call it first thing in main.
 void prune_fix_blas_coretype(char **argv);
 // The core OpenBLAS is using, e.g. "SkylakeX".
 const char *prune_blas_core(void);
@@ -74,8 +85,15 @@ const char *prune_blas_core(void);
 int path_is_dir(const char *p);
 int path_is_file(const char *p);
 int str_ends_with(const char *s, const char *suffix);
+// 3 if s[0..n) starts with a UTF-8 byte-order mark (EF BB BF), else 0: text readers skip it.
+size_t utf8_bom_len(const char *s, size_t n);
 
 double now_seconds(void);
+// Throttles a progress stream. On a terminal every update is shown (each rewrites the line
+// with '\r'): returns 1. On a file or pipe (a log, CI) one full line at most every `every`
+// seconds, and the final one: returns 2 when a line ending in '\n' is due, else 0. *last is
+// the caller's clock, 0 to start.
+int progress_due(FILE *f, double *last, double every, int final);
 
 // Parses a whole decimal integer in [lo, hi]; returns -1 on anything else.
 int parse_int(const char *s, long lo, long hi, long *out);

@@ -8,6 +8,7 @@
 //   "PRUNECK1", u32 version, u64 fingerprint, i32 step, i32 best_step, i64 best_kept,
 //   f64 kl_ema, f64 lambda[8], u64 total, f32 log_alpha/adam_m/adam_v/best_la[total],
 //   u64 FNV-1a of every byte before it.
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +85,28 @@ int checkpoint_parse(const void *buf, size_t len, size_t total, const char *path
     if (out->step < 0 || out->best_kept < -1 || out->best_step < 0 || out->best_step > out->step)
         return perr(err, "%s: field step/best_step: inconsistent values %d/%d.", path, out->step, out->best_step);
     out->arrays = b + o;
+    // A state that is not finite would resume into NaN masks and a meaningless circuit: a
+    // checkpoint written after a bad step, or damaged in a way the checksum was recomputed for.
+    if (!isfinite(out->kl_ema))
+        return perr(err, "%s: field kl_ema is %g, not a finite number. Hint: the checkpoint holds a "
+                         "broken search state; start the search again without --resume.", path,
+                    out->kl_ema);
+    for (int g = 0; g < NUM_GRAN; g++)
+        if (!isfinite(out->lambda[g]))
+            return perr(err, "%s: field lambda[%d] is %g, not a finite number. Hint: the checkpoint "
+                             "holds a broken search state; start again without --resume.", path, g,
+                        out->lambda[g]);
+    static const char *const names[4] = {"log_alpha", "adam_m", "adam_v", "best_log_alpha"};
+    int arrays = out->best_kept >= 0 ? 4 : 3;  // no best circuit yet: that array is unused
+    for (int k = 0; k < arrays; k++)
+        for (size_t i = 0; i < total; i++) {
+            float v;
+            memcpy(&v, out->arrays + 4 * (total * (size_t)k + i), 4);
+            if (!isfinite(v) || (k == 2 && v < 0))
+                return perr(err, "%s: field %s[%zu] is %g, expected a finite number%s. Hint: the "
+                                 "checkpoint holds a broken search state; start again without "
+                                 "--resume.", path, names[k], i, v, k == 2 ? " >= 0" : "");
+        }
     return 0;
 }
 

@@ -6,11 +6,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <omp.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,62 +34,160 @@ void prune_check_failed(const char *cond, const char *file, int line) {
     abort();
 }
 
+// The message names what the bytes were for (callers put the file or setting in `what`)
+// and their size in GB, so a damaged header claiming terabytes reads as such.
+static void oom(size_t bytes, const char *what, PruneErr *err) {
+    perr(err, "out of memory allocating %zu bytes (%.2f GB) for %s. Hint: if that size is "
+              "unexpected, the file or the settings named are wrong; otherwise free memory or "
+              "use a machine with more.", bytes, (double)bytes / 1e9, what);
+}
+
 void *palloc(size_t bytes, const char *what, PruneErr *err) {
     void *p = malloc(bytes ? bytes : 1);
-    if (!p)
-        perr(err, "out of memory allocating %zu bytes for %s. Hint: use a smaller batch or "
-                  "sequence length, or a machine with more memory.", bytes, what);
+    if (!p) oom(bytes, what, err);
     return p;
 }
 
 void *pcalloc(size_t bytes, const char *what, PruneErr *err) {
     void *p = calloc(1, bytes ? bytes : 1);
-    if (!p)
-        perr(err, "out of memory allocating %zu bytes for %s. Hint: use a smaller batch or "
-                  "sequence length, or a machine with more memory.", bytes, what);
+    if (!p) oom(bytes, what, err);
     return p;
+}
+
+// Opens an input for reading without blocking: O_NONBLOCK makes open() return at once on a
+// FIFO with no writer (a plain open waits there for ever), and the S_ISREG check refuses
+// FIFOs, devices and folders before anything is read. The flag is harmless on a regular file.
+static int open_input(const char *path, struct stat *st, PruneErr *err) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return perr(err, "%s: cannot open: %s. Hint: check the path.", path, strerror(errno));
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+        int dir = S_ISDIR(st->st_mode);
+        close(fd);
+        return perr(err, "%s: not a regular file (%s). Hint: give the path of a file%s.", path,
+                    dir ? "a folder" : S_ISFIFO(st->st_mode) ? "a FIFO or pipe"
+                                                              : "a device, socket or pipe",
+                    dir ? ", not a folder" : "; write a stream to a file first");
+    }
+    return fd;
 }
 
 int read_file(const char *path, char **out, size_t *len, PruneErr *err) {
     *out = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return perr(err, "%s: cannot open: %s. Hint: check the path.", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return perr(err, "%s: not a regular file. Hint: give the path of a file, not a folder.",
-                    path);
-    }
-    size_t n = (size_t)st.st_size;
+    int fd = open_input(path, &st, err);
+    if (fd < 0) return -1;
+    size_t n = (size_t)st.st_size, got = 0;
     char *buf = palloc(n + 1, path, err);
     if (!buf) {
-        fclose(f);
+        close(fd);
         return -1;
     }
-    if (n && fread(buf, 1, n, f) != n) {
-        free(buf);
-        fclose(f);
-        return perr(err, "%s: read failed after fewer than %zu bytes.", path, n);
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            int e = r < 0 ? errno : 0;
+            free(buf);
+            close(fd);
+            return perr(err, "%s: read failed after %zu of %zu bytes%s%s. Hint: was the file "
+                             "changed while prune read it?", path, got, n, e ? ": " : "",
+                        e ? strerror(e) : "");
+        }
+        got += (size_t)r;
     }
-    fclose(f);
+    close(fd);
     buf[n] = 0;
     *out = buf;
     *len = n;
     return 0;
 }
 
+// --- mapped files and SIGBUS ---------------------------------------------------------
+// A mapped file that another process truncates makes every later access to the lost pages
+// raise SIGBUS; without a handler prune would die with no word of why. Mapped regions are
+// registered here and one SIGBUS handler looks the faulting address up:
+// - inside map_guarded_call (the loaders' one-pass reads of a mapping) the fault jumps back
+//   to the caller, which returns an error naming the file;
+// - anywhere else (the search reading a memory-mapped fp32 model) there is no safe way to
+//   carry on, so the handler writes one line naming the file to stderr with write(2) (async-
+//   signal-safe), restores the default action and returns: the access faults again and the
+//   process ends by SIGBUS, as before, but no longer silently.
+// A SIGBUS outside every registered region gets the default action too.
+#define MAX_MAPS 32
+static struct {
+    char *p;
+    size_t len;
+    char msg[600];
+} g_maps[MAX_MAPS];
+static volatile sig_atomic_t g_nmaps;
+static _Thread_local sigjmp_buf *g_guard;
+
+static int find_map(const void *addr) {
+    const char *a = addr;
+    for (int i = 0; i < g_nmaps; i++)
+        if (g_maps[i].p && a >= g_maps[i].p && a < g_maps[i].p + g_maps[i].len) return i;
+    return -1;
+}
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc) {
+    (void)uc;
+    int i = find_map(si->si_addr);
+    if (i >= 0 && g_guard) siglongjmp(*g_guard, 1);
+    if (i >= 0) {
+        ssize_t w = write(2, g_maps[i].msg, strlen(g_maps[i].msg));
+        (void)w;
+    }
+    signal(sig, SIG_DFL);  // a fault is retried on return and ends the process
+    if (si->si_code <= 0) raise(sig);  // sent by kill(): no retry, so raise it again
+}
+
+static void register_map(void *p, size_t len, const char *path) {
+    struct sigaction old;
+    // (re)installed when another handler took SIGBUS since (a test harness, a library)
+    if (sigaction(SIGBUS, NULL, &old) == 0 && old.sa_sigaction != on_sigbus) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_sigbus;
+        sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGBUS, &sa, NULL);
+    }
+    int slot = -1;
+    for (int i = 0; i < g_nmaps && slot < 0; i++)
+        if (!g_maps[i].p) slot = i;
+    if (slot < 0 && g_nmaps < MAX_MAPS) slot = g_nmaps;
+    if (slot < 0) return;  // more maps than slots: that one is unguarded, as before
+    snprintf(g_maps[slot].msg, sizeof g_maps[slot].msg,
+             "\nprune: %s: the file shrank (was it overwritten or truncated?) while prune had it "
+             "memory-mapped; stopping. Hint: do not change a model file while prune uses it; "
+             "write a new file and rename it instead.\n", path);
+    g_maps[slot].len = len;
+    g_maps[slot].p = p;
+    if (slot == g_nmaps) g_nmaps = slot + 1;
+}
+
+int map_guarded_call(int (*fn)(void *ctx, PruneErr *err), void *ctx, const char *path,
+                     PruneErr *err) {
+    sigjmp_buf jb, *prev = g_guard;
+    if (sigsetjmp(jb, 1)) {
+        g_guard = prev;
+        return perr(err, "%s: the file shrank while prune was reading it (was it overwritten or "
+                         "truncated?). Hint: do not change a model file while prune reads it.",
+                    path);
+    }
+    g_guard = &jb;
+    int rc = fn(ctx, err);
+    g_guard = prev;
+    return rc;
+}
+
 int map_file(const char *path, int writable, void **out, size_t *len, PruneErr *err) {
     *out = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return perr(err, "%s: cannot open: %s. Hint: check the path.", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return perr(err, "%s: not a regular file. Hint: give the path of a file, not a folder.",
-                    path);
-    }
+    int fd = open_input(path, &st, err);
+    if (fd < 0) return -1;
     size_t n = (size_t)st.st_size;
     if (n == 0) {
         close(fd);
@@ -96,15 +197,41 @@ int map_file(const char *path, int writable, void **out, size_t *len, PruneErr *
     // MAP_PRIVATE + PROT_WRITE is copy-on-write: pages are copied only when training writes
     // them, so frozen weights are never duplicated. Read-only maps catch stray writes.
     void *p = mmap(NULL, n, PROT_READ | (writable ? PROT_WRITE : 0), MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        close(fd);
+        return perr(err, "%s: mmap failed: %s.", path, strerror(e));
+    }
+    // The size again, now that the map exists: a file cut between the first fstat and mmap
+    // is refused here rather than faulting later.
+    struct stat st2;
+    int bad = fstat(fd, &st2) != 0 || (size_t)st2.st_size < n;
     close(fd);
-    if (p == MAP_FAILED) return perr(err, "%s: mmap failed: %s.", path, strerror(errno));
+    if (bad) {
+        munmap(p, n);
+        return perr(err, "%s: the file shrank from %zu bytes while prune opened it. Hint: do not "
+                         "change a model file while prune reads it.", path, n);
+    }
+    register_map(p, n, path);
     *out = p;
     *len = n;
     return 0;
 }
 
 void unmap_file(void *p, size_t len) {
-    if (p) munmap(p, len);
+    if (!p) return;
+    for (int i = 0; i < g_nmaps; i++)
+        if (g_maps[i].p == p) g_maps[i].p = NULL;
+    munmap(p, len);
+}
+
+// A temporary name no other process can predict: pid plus 48 random bits.
+static void tmp_name(char *out, size_t cap, const char *path) {
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+        r = (uint64_t)(now_seconds() * 1e9) ^ ((uint64_t)(uintptr_t)out << 17);
+    snprintf(out, cap, "%s.tmp.%ld.%012llx", path, (long)getpid(),
+             (unsigned long long)(r & 0xFFFFFFFFFFFFull));
 }
 
 int atomic_open(AtomicFile *af, const char *path, PruneErr *err) {
@@ -113,11 +240,29 @@ int atomic_open(AtomicFile *af, const char *path, PruneErr *err) {
         return perr(err, "%s: output path too long (%zu bytes, at most %zu).", path, strlen(path),
                     sizeof af->path - 1);
     snprintf(af->path, sizeof af->path, "%s", path);
-    snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
-    af->f = fopen(af->tmp, "wb");
-    if (!af->f)
+    // O_CREAT | O_EXCL creates a new file or fails: it never opens what is already there and
+    // never follows a symlink (not even a dangling one), so nothing planted at the temporary
+    // name is written through. The random suffix makes the name unguessable; a collision
+    // just draws another.
+    int fd = -1, e = 0;
+    for (int tries = 0; tries < 16 && fd < 0; tries++) {
+        tmp_name(af->tmp, sizeof af->tmp, path);
+        fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        e = errno;
+        if (fd < 0 && e != EEXIST) break;
+    }
+    if (fd < 0 || !(af->f = fdopen(fd, "wb"))) {
+        if (fd >= 0) {
+            e = errno;
+            close(fd);
+            remove(af->tmp);
+        }
+        char tmp[sizeof af->tmp];
+        snprintf(tmp, sizeof tmp, "%s", af->tmp);
+        af->tmp[0] = 0;
         return perr(err, "%s: cannot create the temporary file %s: %s. Hint: does the folder "
-                         "exist and is it writable?", path, af->tmp, strerror(errno));
+                         "exist and is it writable?", path, tmp, strerror(e));
+    }
     return 0;
 }
 
@@ -179,6 +324,10 @@ int path_is_file(const char *p) {
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+size_t utf8_bom_len(const char *s, size_t n) {
+    return n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3) ? 3 : 0;
+}
+
 int str_ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && !strcmp(s + a - b, suffix);
@@ -192,27 +341,50 @@ static int core_in(const char *core, const char *const *list) {
     return 0;
 }
 
+// Why the wait policy: libgomp's default lets an idle worker spin for up to ~300,000
+// iterations before sleeping. On a machine whose cores are busy with other work the
+// spinning workers steal the time the working ones need, and a 30-step search took 257 s
+// instead of 6 s (docs/performance.md). OMP_WAIT_POLICY=passive makes idle workers sleep at
+// once. libgomp reads it only in its constructor, which runs before main (a setenv in
+// main, or in a constructor of prune's own, is too late: measured, no effect), so it is
+// set here together with OPENBLAS_CORETYPE and the program re-executes itself once.
 void prune_fix_blas_coretype(char **argv) {
-    if (getenv("OPENBLAS_CORETYPE") || getenv("PRUNE_BLAS_REEXEC")) return;
+    if (getenv("PRUNE_BLAS_REEXEC")) return;  // never loop
+    int set_wait = !getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT");
     const char *want = NULL;
     static const char *const avx512[] = {"skylakex", "cooperlake", "sapphirerapids", NULL};
     static const char *const avx2[] = {"haswell", "zen", "skylakex", "cooperlake",
                                        "sapphirerapids", NULL};
-    const char *core = openblas_get_corename();
-    if (!core) return;
+    const char *core = getenv("OPENBLAS_CORETYPE") ? NULL : openblas_get_corename();
     // __builtin_cpu_supports also checks that the OS saves the wide registers (XCR0).
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+    if (!core) {
+    } else if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
         if (!core_in(core, avx512)) want = "SkylakeX";
     } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         if (!core_in(core, avx2)) want = "Haswell";
     }
-    if (!want) return;
-    setenv("OPENBLAS_CORETYPE", want, 1);
-    setenv("PRUNE_BLAS_REEXEC", "1", 1);  // never loop
+    if (!want && !set_wait) return;
+    if (want) setenv("OPENBLAS_CORETYPE", want, 1);
+    if (set_wait) setenv("OMP_WAIT_POLICY", "passive", 1);
+    setenv("PRUNE_BLAS_REEXEC", "1", 1);
     execv("/proc/self/exe", argv);
-    // exec failed: carry on with the slower kernels, results are the same
-    unsetenv("OPENBLAS_CORETYPE");
+    // exec failed: carry on as we are (slower kernels or spinning workers, same results)
+    if (want) unsetenv("OPENBLAS_CORETYPE");
+    if (set_wait) unsetenv("OMP_WAIT_POLICY");
+}
+
+int progress_due(FILE *f, double *last, double every, int final) {
+    if (!f) return 0;
+    if (isatty(fileno(f))) return 1;
+    double now = now_seconds();
+    if (!final && *last > 0 && now - *last < every) return 0;
+    if (*last == 0 && !final) {  // the first call starts the clock: a line after `every` s
+        *last = now;
+        return 0;
+    }
+    *last = now;
+    return 2;
 }
 
 double now_seconds(void) {

@@ -32,6 +32,44 @@ static int json_error(PruneErr *err, const char *path, const char *what, const j
                 je->column);
 }
 
+static const char *json_typename(const json_t *v) {
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
+    case JSON_INTEGER: return "integer";
+    case JSON_REAL: return "number";
+    case JSON_TRUE: case JSON_FALSE: return "boolean";
+    default: return "null";
+    }
+}
+
+static int by_begin(const void *a, const void *b) {
+    const StTensor *x = *(const StTensor *const *)a, *y = *(const StTensor *const *)b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
+}
+
+// Two tensors may not share bytes: each non-empty [begin, end) is disjoint from the others
+// (empty tensors own no bytes). Checked in order of begin, so n log n.
+static int check_overlaps(const StHeader *h, const char *path, PruneErr *err) {
+    if (h->n < 2) return 0;
+    const StTensor **o = malloc(sizeof *o * (size_t)h->n);
+    if (!o) return perr(err, "%s: out of memory checking the safetensors header.", path);
+    int n = 0;
+    for (int i = 0; i < h->n; i++)
+        if (h->t[i].end > h->t[i].begin) o[n++] = &h->t[i];
+    qsort(o, (size_t)n, sizeof *o, by_begin);
+    int rc = 0;
+    for (int i = 1; i < n && !rc; i++)
+        if (o[i]->begin < o[i - 1]->end)
+            rc = perr(err, "%s: tensors '%s' (data_offsets [%zu, %zu]) and '%s' ([%zu, %zu]) "
+                           "overlap. Hint: the header is damaged; in a safetensors file every "
+                           "tensor has bytes of its own.", path, o[i - 1]->name, o[i - 1]->begin,
+                      o[i - 1]->end, o[i]->name, o[i]->begin, o[i]->end);
+    free(o);
+    return rc;
+}
+
 int st_parse_header(const char *json, size_t n, size_t data_len, const char *path, StHeader *h,
                     PruneErr *err) {
     h->t = NULL;
@@ -54,7 +92,28 @@ int st_parse_header(const char *json, size_t n, size_t data_len, const char *pat
     json_t *v;
     int rc = 0;
     json_object_foreach(root, key, v) {
-        if (!strcmp(key, "__metadata__")) continue;
+        if (!strcmp(key, "__metadata__")) {
+            // the format's only free-form entry: a map of strings to strings
+            const char *mk;
+            json_t *mv;
+            if (!json_is_object(v)) {
+                rc = perr(err, "%s: \"__metadata__\" must be an object of strings (e.g. "
+                               "{\"format\": \"pt\"}), found a %s. Hint: the header is damaged "
+                               "or was not written by a safetensors library.", path,
+                          json_typename(v));
+                break;
+            }
+            json_object_foreach(v, mk, mv) {
+                if (!json_is_string(mv)) {
+                    rc = perr(err, "%s: \"__metadata__\".\"%.80s\" must be a string, found a %s. "
+                                   "Hint: safetensors metadata maps strings to strings.", path,
+                              mk, json_typename(mv));
+                    break;
+                }
+            }
+            if (rc) break;
+            continue;
+        }
         StTensor *t = &h->t[h->n];
         if (strlen(key) >= ST_MAX_NAME) {
             rc = perr(err, "%s: tensor name '%.60s...' is longer than %d bytes.", path, key,
@@ -131,6 +190,7 @@ int st_parse_header(const char *json, size_t n, size_t data_len, const char *pat
         h->n++;
     }
     json_decref(root);
+    if (!rc) rc = check_overlaps(h, path, err);
     if (rc) st_header_free(h);
     return rc;
 }
@@ -237,6 +297,21 @@ static const LayerName LAYER_NAMES[] = {
 };
 #define N_LAYER_NAMES 12  // the first 12 entries are weights; the rest are skipped buffers
 
+// The layer index at s in canonical decimal ("0", "17"; not "+0", "00", " 0", "0x1"),
+// followed by '.': returns the position of the '.', or NULL. strtol would accept all of
+// those, so h.00 and h.+0 would both be read as layer 0.
+static const char *layer_index(const char *s, long *l) {
+    size_t k = 0;
+    *l = 0;
+    while (s[k] >= '0' && s[k] <= '9') {
+        if (k == 9) return NULL;  // more layers than any config allows
+        *l = *l * 10 + (s[k] - '0');
+        k++;
+    }
+    if (k == 0 || s[k] != '.' || (s[0] == '0' && k > 1)) return NULL;
+    return s + k;
+}
+
 static float half_to_float(uint16_t h) {
     uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
     if (exp == 0) {
@@ -306,6 +381,46 @@ static int shape_error(PruneErr *err, const char *path, const StTensor *t, int64
                 (long long)a);
 }
 
+// The first stored element of t that is NaN or infinite (exponent bits all ones in F32,
+// BF16 and F16 alike), named by its index in the stored shape; 0 when all are finite.
+static int check_finite(const StTensor *t, const uint8_t *src, const char *path, PruneErr *err) {
+    size_t count = (t->end - t->begin) / (size_t)t->dsize;
+    int f32 = t->dtype[0] == 'F' && t->dtype[1] == '3', bf16 = t->dtype[0] == 'B';
+    for (size_t i = 0; i < count; i++) {
+        int bad;
+        if (f32) {
+            uint32_t u;
+            memcpy(&u, src + 4 * i, 4);
+            bad = (u & 0x7f800000u) == 0x7f800000u;
+        } else {
+            uint16_t u;
+            memcpy(&u, src + 2 * i, 2);
+            bad = bf16 ? (u & 0x7f80u) == 0x7f80u : (u & 0x7c00u) == 0x7c00u;
+        }
+        if (!bad) continue;
+        char at[160] = "[";
+        size_t rest = i;  // row-major: the last index runs fastest
+        size_t idx[ST_MAX_DIMS] = {0};
+        for (int d = t->ndim - 1; d >= 0; d--) {
+            size_t dim = t->shape[d] ? (size_t)t->shape[d] : 1;
+            idx[d] = rest % dim;
+            rest /= dim;
+        }
+        for (int d = 0; d < t->ndim; d++) {
+            char n[32];
+            snprintf(n, sizeof n, "%s%zu", d ? ", " : "", idx[d]);
+            strncat(at, n, sizeof at - strlen(at) - 2);
+        }
+        strcat(at, "]");
+        float v = load_elem(src, i, t->dtype);
+        return perr(err, "%s: tensor '%s' (%s): entry %s is %s. Hint: the weights are damaged "
+                         "(a diverged training run, or a value too large for %s when the model "
+                         "was converted); prune needs finite weights.", path, t->name, t->dtype,
+                    at, isnan(v) ? "NaN" : "infinite", t->dtype);
+    }
+    return 0;
+}
+
 static int apply_tensor(HfLoad *hl, const StTensor *t, const uint8_t *data, const char *path,
                         PruneErr *err) {
     GPT2 *m = hl->m;
@@ -324,7 +439,7 @@ static int apply_tensor(HfLoad *hl, const StTensor *t, const uint8_t *data, cons
     if (!strcmp(name, "wte.weight") || !strcmp(name, "lm_head.weight")) {
         if (!shape_is(t, c->V, c->C)) return shape_error(err, path, t, c->V, c->C);
         if (name[0] == 'l') {
-            if (!hl->lm_head) hl->lm_head = palloc((size_t)c->V * C * 4, "lm_head.weight", err);
+            if (!hl->lm_head) hl->lm_head = palloc((size_t)c->V * C * 4, "lm_head.weight (to compare with wte)", err);
             if (!hl->lm_head) return -1;
             dst = hl->lm_head;
             slot = -1;
@@ -342,11 +457,12 @@ static int apply_tensor(HfLoad *hl, const StTensor *t, const uint8_t *data, cons
         dst = w ? m->params.lnfw : m->params.lnfb;
         slot = w ? 2 : 3;
     } else if (!strncmp(name, "h.", 2)) {
-        char *end;
-        long l = strtol(name + 2, &end, 10);
-        if (end == name + 2 || *end != '.' || l < 0)
-            return perr(err, "%s: tensor '%s': cannot read the layer index. Hint: GPT-2 names look "
-                             "like h.0.attn.c_attn.weight.", path, t->name);
+        long l = 0;
+        const char *end = layer_index(name + 2, &l);
+        if (!end)
+            return perr(err, "%s: tensor '%s': the layer index must be a plain decimal number "
+                             "(0, 1, ... 47; no sign, space or leading zero) followed by '.'. Hint: "
+                             "GPT-2 names look like h.0.attn.c_attn.weight.", path, t->name);
         if (l >= c->L)
             return perr(err, "%s: tensor '%s': layer %ld, but config.json has n_layer = %d. Hint: "
                              "config.json does not belong to these weights.", path, t->name, l,
@@ -360,6 +476,7 @@ static int apply_tensor(HfLoad *hl, const StTensor *t, const uint8_t *data, cons
                              "(GPT2Model / GPT2LMHeadModel) only.", path, t->name);
         const LayerName *ln = &LAYER_NAMES[k];
         if (ln->tensor < 0) return 0;  // causal-mask buffers: not weights
+        if (check_finite(t, src, path, err)) return -1;
         // the shape from the parameter table; Hugging Face stores the matrices (in, out)
         ParamSpec spec[NUM_PARAM_TENSORS];
         gpt2_param_table(spec, c);
@@ -386,6 +503,7 @@ static int apply_tensor(HfLoad *hl, const StTensor *t, const uint8_t *data, cons
         return perr(err, "%s: unknown tensor '%s'. Hint: prune reads GPT-2 models (GPT2Model / "
                          "GPT2LMHeadModel) only.", path, t->name);
     }
+    if (check_finite(t, src, path, err)) return -1;
     if (slot >= 0) {
         if (hl->seen[slot])
             return perr(err, "%s: tensor '%s' appears twice (also in another shard?).", path,
@@ -398,38 +516,48 @@ static int apply_tensor(HfLoad *hl, const StTensor *t, const uint8_t *data, cons
     return 0;
 }
 
-// Maps one .safetensors file, checks its framing and header, and copies its tensors in.
+typedef struct {
+    HfLoad *hl;
+    const uint8_t *map;
+    size_t len;
+    const char *path;
+    StHeader h;
+} StRead;
+
+// Checks the framing and header of a mapped file and copies its tensors in (under
+// map_guarded_call: a file cut short meanwhile is an error, not a SIGBUS).
+static int st_read(void *ctx, PruneErr *err) {
+    StRead *r = ctx;
+    const char *path = r->path;
+    uint64_t n;
+    if (r->len < 8)
+        return perr(err, "%s: file is truncated: %zu bytes, a safetensors file starts with an "
+                         "8-byte header length.", path, r->len);
+    memcpy(&n, r->map, 8);
+    if (n > ST_MAX_HEADER || n > r->len - 8)
+        return perr(err, "%s: header length field (bytes 0-7) is %llu, but the file has %zu bytes "
+                         "after it. Hint: not a safetensors file, or truncated.", path,
+                    (unsigned long long)n, r->len - 8);
+    if (st_parse_header((const char *)r->map + 8, (size_t)n, r->len - 8 - (size_t)n, path, &r->h,
+                        err))
+        return -1;
+    const uint8_t *data = r->map + 8 + n;
+    for (int i = 0; i < r->h.n; i++)
+        if (apply_tensor(r->hl, &r->h.t[i], data, path, err)) return -1;
+    return 0;
+}
+
+// Maps one .safetensors file and reads it into the model.
 static int load_st_file(HfLoad *hl, const char *path, PruneErr *err) {
     void *map;
     size_t len;
     if (map_file(path, 0, &map, &len, err)) return -1;
-    int rc = -1;
-    StHeader h = {0};
-    uint64_t n;
-    if (len < 8) {
-        perr(err, "%s: file is truncated: %zu bytes, a safetensors file starts with an 8-byte "
-                  "header length.", path, len);
-        goto done;
-    }
-    memcpy(&n, map, 8);
-    if (n > ST_MAX_HEADER || n > len - 8) {
-        perr(err, "%s: header length field (bytes 0-7) is %llu, but the file has %zu bytes after "
-                  "it. Hint: not a safetensors file, or truncated.", path, (unsigned long long)n,
-             len - 8);
-        goto done;
-    }
-    if (st_parse_header((const char *)map + 8, (size_t)n, len - 8 - (size_t)n, path, &h, err))
-        goto done;
-    const uint8_t *data = (const uint8_t *)map + 8 + n;
-    for (int i = 0; i < h.n; i++)
-        if (apply_tensor(hl, &h.t[i], data, path, err)) goto done;
-    rc = 0;
-done:
-    st_header_free(&h);
+    StRead r = {hl, map, len, path, {0}};
+    int rc = map_guarded_call(st_read, &r, path, err);
+    st_header_free(&r.h);
     unmap_file(map, len);
     return rc;
 }
-
 
 // Loads every shard named in a model.safetensors.index.json weight_map.
 static int load_sharded(HfLoad *hl, const char *index_path, const char *dir, PruneErr *err) {
@@ -437,7 +565,8 @@ static int load_sharded(HfLoad *hl, const char *index_path, const char *dir, Pru
     size_t len;
     if (read_file(index_path, &text, &len, err)) return -1;
     json_error_t je;
-    json_t *root = json_loadb(text, len, 0, &je);
+    size_t bom = utf8_bom_len(text, len);
+    json_t *root = json_loadb(text + bom, len - bom, 0, &je);
     free(text);
     if (!root) return json_error(err, index_path, "the shard index", &je);
     int rc = -1;
@@ -515,13 +644,17 @@ int gpt2_load_hf(GPT2 *m, const char *path, PruneErr *err) {
         return perr(err, "%s: cannot read config.json beside the weights. Hint: a Hugging Face "
                          "model folder holds config.json next to model.safetensors.", cfg);
     GPT2Config c;
-    int rc = hf_parse_config(text, len, cfg, &c, err);
+    size_t bom = utf8_bom_len(text, len);  // a byte-order mark is not JSON
+    int rc = hf_parse_config(text + bom, len - bom, cfg, &c, err);
     free(text);
     if (rc) return -1;
     m->config = c;
     gpt2_param_sizes(m->param_sizes, &c);
     m->num_parameters = gpt2_num_parameters(&c);
-    m->owned = pcalloc(m->num_parameters * sizeof(float), "model parameters", err);
+    char what[9000];
+    snprintf(what, sizeof what, "the fp32 weights of %s (%s: n_layer %d, n_embd %d, vocab_size %d)",
+             path, cfg, c.L, c.C, c.V);
+    m->owned = pcalloc(m->num_parameters * sizeof(float), what, err);
     if (!m->owned) return -1;
     m->params_memory = m->owned;
     gpt2_point_params(&m->params, m->params_memory, m->param_sizes);

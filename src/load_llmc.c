@@ -2,6 +2,7 @@
 // are never copied; version 5 (bf16, the upper 16 bits of fp32) is converted on load.
 // The writer produces version 3, atomically. Header parsing is a pure function so tests
 // can reach every rejection.
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,57 @@ int llmc_parse_header(const int32_t hdr[LLMC_HEADER_INTS], size_t file_size, con
     return 0;
 }
 
+// The first weight that is not a finite number, named by tensor, layer and (row, column),
+// or 0 when all are finite. Reads every weight once: a NaN bias or an inf left by an
+// overflow would otherwise load and turn every metric into NaN.
+static int check_finite(const GPT2 *m, const char *path, PruneErr *err) {
+    ParamSpec spec[NUM_PARAM_TENSORS];
+    gpt2_param_table(spec, &m->config);
+    const float *p = m->params_memory;
+    for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
+        size_t n = m->param_sizes[t], per = param_layer_floats(&spec[t]);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t bits;
+            memcpy(&bits, &p[i], 4);
+            if ((bits & 0x7f800000u) != 0x7f800000u) continue;  // exponent all ones: inf or NaN
+            size_t l = i / per, k = i % per, cols = spec[t].cols ? spec[t].cols : 1;
+            char where[96];
+            if (spec[t].per_layer)
+                snprintf(where, sizeof where, "layer %zu, ", l);
+            else
+                where[0] = 0;
+            return perr(err, "%s: tensor '%s' (%sentry [%zu, %zu], float #%zu of the file's "
+                             "weights) is %s. Hint: the weights are damaged (a diverged training "
+                             "run or an overflow when converting); prune needs finite weights.",
+                        path, spec[t].name, where, k / cols, k % cols,
+                        (size_t)(p + i - m->params_memory), isnan(p[i]) ? "NaN" : "infinite");
+        }
+        p += n;
+    }
+    return 0;
+}
+
+typedef struct {
+    GPT2 *m;
+    const void *map;
+    int version;
+    const char *path;
+} LlmcRead;
+
+// Everything that reads the mapping after the header, under map_guarded_call.
+static int llmc_read_weights(void *ctx, PruneErr *err) {
+    LlmcRead *r = ctx;
+    GPT2 *m = r->m;
+    if (r->version == 5) {
+        const uint16_t *src = (const uint16_t *)((const char *)r->map + LLMC_HEADER_INTS * 4);
+        for (size_t i = 0; i < m->num_parameters; i++) {
+            uint32_t bits = (uint32_t)src[i] << 16;
+            memcpy(&m->owned[i], &bits, 4);
+        }
+    }
+    return check_finite(m, r->path, err);
+}
+
 int gpt2_load_llmc(GPT2 *m, const char *path, int writable, PruneErr *err) {
     memset(m, 0, sizeof *m);
     void *map;
@@ -76,20 +128,24 @@ int gpt2_load_llmc(GPT2 *m, const char *path, int writable, PruneErr *err) {
         m->format = FORMAT_LLMC_FP32;
         snprintf(m->dtype, sizeof m->dtype, "F32");
     } else {
-        m->owned = palloc(m->num_parameters * sizeof(float), "model parameters (bf16 -> fp32)", err);
+        char what[1200];
+        snprintf(what, sizeof what, "the fp32 weights of %s (bf16 in the file; header: L %d, C %d, "
+                 "V %d)", path, m->config.L, m->config.C, m->config.V);
+        m->owned = palloc(m->num_parameters * sizeof(float), what, err);
         if (!m->owned) {
             unmap_file(map, len);
             return -1;
         }
-        const uint16_t *src = (const uint16_t *)((char *)map + LLMC_HEADER_INTS * 4);
-        for (size_t i = 0; i < m->num_parameters; i++) {
-            uint32_t bits = (uint32_t)src[i] << 16;
-            memcpy(&m->owned[i], &bits, 4);
-        }
-        unmap_file(map, len);
         m->params_memory = m->owned;
         m->format = FORMAT_LLMC_BF16;
         snprintf(m->dtype, sizeof m->dtype, "BF16");
+    }
+    LlmcRead r = {m, map, version, path};
+    int rc = map_guarded_call(llmc_read_weights, &r, path, err);
+    if (version == 5) unmap_file(map, len);
+    if (rc) {
+        gpt2_free(m);  // unmaps an fp32 map, frees the bf16 copy
+        return -1;
     }
     gpt2_point_params(&m->params, m->params_memory, m->param_sizes);
     return 0;

@@ -39,7 +39,30 @@ typedef struct {
     int n, cap, invalid, max_len;
     IdVec ids;
     char first_error[1536];
+    char prompt_end;  // the clean prompt's last byte, for the leading-space check
+    int space_line;   // the last line warned about a missing leading space
+    int space_warned; // lines warned about it
 } Builder;
+
+#define SPACE_WARN_MAX 5  // lines listed; the rest are counted
+
+// An answer is scored as the token that follows the prompt. GPT-2's tokens carry the space
+// before a word (" Mary"), so "Mary" after a prompt ending in a word or punctuation is the
+// token that would continue that word ("toMary"), almost never what was meant. Warned, not
+// refused: some tasks do continue a word or number (the greater-than task's "17" + "33").
+static void check_leading_space(Builder *b, int line, const char *what, const char *alt, size_t al) {
+    unsigned char end = (unsigned char)b->prompt_end, first = al ? (unsigned char)alt[0] : 0;
+    int end_joins = end > ' ' && !strchr("([{<\"'`-/_@#$", end);
+    int starts_word = (first >= 'A' && first <= 'Z') || (first >= 'a' && first <= 'z') || first >= 0xC0;
+    if (!end_joins || !starts_word || b->space_line == line) return;
+    b->space_line = line;
+    if (++b->space_warned <= SPACE_WARN_MAX && b->opt->warn)
+        fprintf(b->opt->warn, "prune: warning: %s:%d: the %s answer \"%.*s\" has no leading space and "
+                              "the prompt ends in '%c', so it is scored as the token that continues "
+                              "the prompt's last word, not as a new word. Hint: write \" %.*s\".\n",
+                b->path, line, what, (int)(al < 60 ? al : 60), alt, end >= 0x80 ? '?' : end,
+                (int)(al < 60 ? al : 60), alt);
+}
 
 // Records an invalid line: printed to the warning stream, the first one kept for err.
 static void invalid(Builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -88,6 +111,7 @@ static int add_answers(Builder *b, int line, const char *what, char *f, size_t n
         char *alt = f + start;
         size_t al = task_unescape(alt, i - start);
         start = i + 1;
+        if (al) check_leading_space(b, line, what, alt, al);
         if (al == 0) {
             invalid(b, "%s:%d: empty alternative in the %s answers. Hint: alternatives are "
                        "separated by '|', e.g. \" he| she\"; a literal '|' is written \\|.",
@@ -141,6 +165,7 @@ static int add_example(Builder *b, int line, const char *clean, size_t cl, const
         return 0;
     }
     size_t mark = b->ids.n;
+    b->prompt_end = clean[cl - 1];
     IdVec a = {0}, c = {0};
     int rc = 0;
     if (encode(b, clean, cl, &a, err) || (has_corrupt && encode(b, corrupt, crl, &c, err))) {
@@ -370,7 +395,11 @@ int task_parse(Task *t, const char *text_in, size_t len, const char *path, Token
     Builder b = {.path = path, .tok = tok, .opt = opt};
     char *text = palloc(len + 1, path, err);  // parsing unescapes in place
     if (!text) return -1;
-    memcpy(text, text_in, len);
+    // A byte-order mark (Windows editors write one) is not text: it would become three byte
+    // tokens at the start of the first prompt.
+    size_t bom = utf8_bom_len(text_in, len);
+    len -= bom;
+    memcpy(text, text_in + bom, len);
     text[len] = 0;
     size_t first = 0;
     while (first < len && (text[first] == ' ' || text[first] == '\n' || text[first] == '\r' ||
@@ -380,6 +409,9 @@ int task_parse(Task *t, const char *text_in, size_t len, const char *path, Token
                                                : parse_txt(&b, t, text, len, err);
     free(text);
     if (rc) goto fail;
+    if (b.space_warned > SPACE_WARN_MAX && opt->warn)
+        fprintf(opt->warn, "prune: warning: %s: %d more lines with an answer that has no leading "
+                           "space (%d in all).\n", path, b.space_warned - SPACE_WARN_MAX, b.space_warned);
     if (b.invalid && !opt->skip_invalid) {
         if (b.invalid == 1)
             perr(err, "%s", b.first_error);

@@ -432,7 +432,8 @@ static int load_pair(Tokenizer *t, const char *vocab, const char *merges, PruneE
         free(vt);
         return -1;
     }
-    int rc = tok_build(t, vt, vl, mt, ml, vocab, merges, err);
+    size_t vb = vt ? utf8_bom_len(vt, vl) : 0, mb = utf8_bom_len(mt, ml);  // not text: skipped
+    int rc = tok_build(t, vt ? vt + vb : NULL, vl - vb, mt + mb, ml - mb, vocab, merges, err);
     free(vt), free(mt);
     return rc;
 }
@@ -746,6 +747,8 @@ int bpe_train(const char *text, size_t len, int vocab_size, int max_digits, cons
               int *merges_done, PruneErr *err) {
     if (vocab_size < 257)
         return perr(err, "--vocab-size %d: at least 257 (256 bytes + <|endoftext|>).", vocab_size);
+    size_t bom = utf8_bom_len(text, len);  // a byte-order mark is not corpus text
+    text += bom, len -= bom;
     int rc = -1, ntok = 256;
     PreTokenizer pre = {0};
     StrMap words = {0};

@@ -32,7 +32,8 @@ typedef struct {
 // Tokenises each line (with its newline) and records where lines start.
 static int tokenize_corpus(Tokenizer *tok, const char *text, size_t len, Corpus *c, PruneErr *err) {
     IdVec all = {0};
-    size_t cap = 1024;
+    size_t cap = 1024, bom = utf8_bom_len(text, len);  // a byte-order mark is not corpus text
+    text += bom, len -= bom;
     c->line_off = palloc(sizeof(size_t) * cap, "line offsets", err);
     if (!c->line_off) return -1;
     c->nlines = 0;
@@ -118,6 +119,16 @@ static double batch_loss(GPT2 *m, GPT2Workspace *ws, const int *tok, const int *
     return loss / P;
 }
 
+// Puts the model file and the sizes that set every allocation in front of err's message,
+// so an out-of-memory error says which run and which settings asked for the bytes.
+static int train_context(PruneErr *err, const TrainConfig *cfg) {
+    if (!err) return -1;
+    char m[sizeof err->msg];
+    snprintf(m, sizeof m, "%s", err->msg);
+    return perr(err, "%s/model.bin (--layers %d --dim %d --heads %d --ctx %d --batch %d): %.1500s",
+                cfg->out_dir, cfg->layers, cfg->dim, cfg->heads, cfg->ctx, cfg->batch, m);
+}
+
 int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
     memset(res, 0, sizeof *res);
     if (cfg->dim % cfg->heads)
@@ -143,11 +154,17 @@ int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
     int n_eval = (int)(corp.nlines * cfg->eval_frac), n_train = corp.nlines - n_eval;
     GPT2Config mc = {.maxT = cfg->ctx, .V = tok.n_vocab, .Vp = (tok.n_vocab + 63) / 64 * 64,
                      .L = cfg->layers, .NH = cfg->heads, .C = cfg->dim};
-    if (gpt2_build_random(&m, &mc, cfg->seed, 0.02f, err)) goto done;
+    if (gpt2_build_random(&m, &mc, cfg->seed, 0.02f, err)) {
+        train_context(err, cfg);
+        goto done;
+    }
     init_weights(&m, cfg->seed, cfg->attn_only);
     int B = cfg->batch, T = cfg->ctx, P = B * T;
     size_t np = m.num_parameters;
-    if (gpt2_workspace_build(&ws, &m.config, B, T, P, 0, err)) goto done;
+    if (gpt2_workspace_build(&ws, &m.config, B, T, P, 0, err)) {
+        train_context(err, cfg);
+        goto done;
+    }
     gmem = pcalloc(sizeof(float) * np, "gradients", err);
     mom = pcalloc(sizeof(float) * np, "AdamW state", err);
     vel = pcalloc(sizeof(float) * np, "AdamW state", err);
@@ -159,7 +176,10 @@ int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
     lens = pcalloc(sizeof(int) * (size_t)B, "lengths", err);
     pos = pcalloc(sizeof(int) * (size_t)P, "positions", err);
     order = palloc(sizeof(int) * (size_t)n_train, "order", err);
-    if (!gmem || !mom || !vel || !logp || !dlogp || !dlogits || !tk || !tg || !lens || !pos || !order) goto done;
+    if (!gmem || !mom || !vel || !logp || !dlogp || !dlogits || !tk || !tg || !lens || !pos || !order) {
+        train_context(err, cfg);
+        goto done;
+    }
     ParameterTensors grads;
     gpt2_point_params(&grads, gmem, m.param_sizes);
     // weight decay applies to the matrices (wte, wpe, qkvw, attprojw, fcw, fcprojw)

@@ -2,7 +2,8 @@
 # test_browser.sh: the report opens in a real browser. Makes a report from a short search
 # on the bundled IOI model, opens index.html in headless Chromium and takes a screenshot
 # (build/report-screenshot.png); the screenshot must be a PNG of the requested size with
-# more than a blank page in it. Skipped (exit 0, with a note) when Chromium is absent.
+# more than a blank page in it. Skipped (exit 0, with a note, and a line in
+# $PRUNE_SKIP_LOG when set) when Chromium is absent.
 # Usage: bash tests/test_browser.sh ./prune
 set -u
 PRUNE=${1:-./prune}
@@ -10,6 +11,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CHROME=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 if [ -z "$CHROME" ]; then
   echo "browser: SKIPPED (no chromium; apt-get install -y chromium)"
+  # make test names every skipped check on its last line
+  [ -n "${PRUNE_SKIP_LOG:-}" ] && echo "browser check: chromium not found" >> "$PRUNE_SKIP_LOG"
   exit 0
 fi
 TMP=$(mktemp -d)

@@ -8,6 +8,11 @@ DATA=$(dirname "$0")/data
 pass=0 fail=0
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+# skip NAME WHY: a check not run for a missing tool; make test's last line lists them
+skip() {
+  echo "note: SKIPPED $1: $2"
+  [ -n "${PRUNE_SKIP_LOG:-}" ] && echo "$1: $2" >> "$PRUNE_SKIP_LOG"
+}
 
 # expect NAME EXIT_CODE PATTERN(stdout+stderr, grep -E) -- command...
 expect() {
@@ -35,6 +40,11 @@ expect "bad --ids"                 2 "'4x' is not a token id" -- "$PRUNE" next "
 expect "bad --top"                 2 "--top needs"            -- "$PRUNE" next "$DATA/golden_l2h2.bin" --ids 3 --top 0
 expect "bad --threads"             2 "--threads needs"        -- "$PRUNE" next "$DATA/golden_l2h2.bin" --ids 3 --threads x
 expect "missing file"              1 "nope.bin: cannot open"  -- "$PRUNE" info "$TMP/nope.bin"
+# a FIFO as any input is refused at once (it used to block for ever); timeout marks a hang
+mkfifo "$TMP/fifo"
+expect "FIFO as model refused"     1 "fifo: not a regular file \(a FIFO" -- timeout 20 "$PRUNE" info "$TMP/fifo"
+expect "FIFO as task refused"      1 "fifo: not a regular file" -- timeout 20 "$PRUNE" check "$DATA/lm_buddy_fake_gpt2" "$TMP/fifo"
+expect "FIFO as vocabulary refused" 1 "fifo: not a regular file" -- timeout 20 "$PRUNE" tokenize --vocab "$TMP/fifo" "x"
 printf 'not a model at all, just some text that is long enough.%.0s' {1..40} > "$TMP/text.bin"
 expect "not a model"               1 "text.bin: header field 'magic'" -- "$PRUNE" info "$TMP/text.bin"
 expect "id past vocabulary"        1 "token id 29 outside the vocabulary 0..28" -- "$PRUNE" next "$DATA/golden_l2h2.bin" --ids "3 29"
@@ -112,9 +122,13 @@ expect "trained model's vocab"     0 "^[0-9]+( [0-9]+)*$"        -- "$PRUNE" tok
 printf 'red green\tred green\tb\tp\nred green\tred green\tp\tb\n' > "$TMP/ao/t.txt"
 expect "attention-only detected"   0 "attention-only model"   -- "$PRUNE" "$TMP/ao/model.bin" "$TMP/ao/t.txt" --steps 3
 # Ctrl-C during training: stops after the current step; the checkpoint is whole
-"$PRUNE" train --corpus "$TMP/colors.txt" --out "$TMP/ti" --steps 10000000 --layers 1 --dim 32 --heads 2 --ctx 16 --vocab-size 270 > "$TMP/ti.log" 2>&1 &
+env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$PRUNE" train --corpus "$TMP/colors.txt" --out "$TMP/ti" --steps 10000000 --layers 1 --dim 32 --heads 2 --ctx 16 --vocab-size 270 > "$TMP/ti.log" 2>&1 &
 tpid=$!
 sleep 2
+# OpenMP workers sleep rather than spin (they collapsed under load): prune re-executes itself
+# with OMP_WAIT_POLICY=passive when the user has not chosen a policy (issue 15, item 11)
+if tr '\0' '\n' < /proc/$tpid/environ 2>/dev/null | grep -qx "OMP_WAIT_POLICY=passive"; then
+  pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: prune runs without OMP_WAIT_POLICY=passive"; fi
 kill -INT $tpid
 wait $tpid
 trc=$?
@@ -200,19 +214,25 @@ if command -v xmllint > /dev/null; then
     expect "well-formed $f"        0 "^$"                     -- xmllint --noout "$TMP/$f"
   done
 else
-  echo "note: xmllint absent (apt-get install -y libxml2-utils): SVG/HTML well-formedness not checked"
+  skip "SVG/HTML well-formedness" "xmllint not found (apt-get install -y libxml2-utils)"
 fi
 if command -v dot > /dev/null; then
   expect "dot parses circuit.dot"  0 "^$"                     -- dot -Tsvg "$TMP/rep/circuit.dot" -o "$TMP/g.svg"
   expect "graph drawn"             0 "circuit-graph.svg"     -- ls "$TMP/rep"
 else
-  echo "note: Graphviz absent: circuit.dot not parsed"
+  skip "circuit.dot parse" "Graphviz dot not found (apt-get install -y graphviz)"
 fi
 expect "edges header"              0 "^writer.reader.input$"  -- head -1 "$TMP/rep/edges.tsv"
 expect "sweep"                     0 "wrote .*sw/sweep.csv"   -- "$PRUNE" sweep "$M" "$K" --targets 0.3,0.9 --steps 8 --out "$TMP/sw"
 expect "sweep rows"                0 "^3$"                    -- bash -c "wc -l < '$TMP/sw/sweep.csv'"
 expect "sweep needs targets"       2 "needs --targets"        -- "$PRUNE" sweep "$M" "$K"
 expect "sweep bad target"          2 "--targets needs"        -- "$PRUNE" sweep "$M" "$K" --targets 0.5,2
+
+# a check skipped for a missing tool is recorded for make test's last line (issue 15)
+mkdir -p "$TMP/nobin" && ln -sf "$(command -v dirname)" "$TMP/nobin/dirname"
+out=$(PATH="$TMP/nobin" PRUNE_SKIP_LOG="$TMP/skips.txt" "$BASH" "$(dirname "$0")/test_browser.sh" "$PRUNE" 2>&1)
+if [ $? -eq 0 ] && grep -q "SKIPPED" <<<"$out" && grep -qx "browser check: chromium not found" "$TMP/skips.txt"; then
+  pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: a skipped browser check is not recorded: $out"; fi
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -3,16 +3,22 @@
 // llm.c golden model does too; llm.c write -> read is bit-identical; bf16 llm.c files and
 // F32/F16/BF16, prefixed and sharded safetensors load to the values they store; and every
 // malformed file is a clear error naming the file and the field, never a crash.
+#include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "commands.h"
 #include "helpers.h"
 #include "kernels.h"
 #include "safetensors.h"
+#include "tokenizer.h"
 
 #define DATA TEST_DATA_DIR
 
@@ -111,6 +117,21 @@ static void assert_same_params(const GPT2 *a, const GPT2 *b) {
     assert_memory_equal(a->params_memory, b->params_memory, a->num_parameters * sizeof(float));
 }
 
+// Files in path's folder whose names start with "<basename of path>.tmp.".
+static int count_tmp_files(const char *path) {
+    char dir[600], pre[600];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    *slash = 0;
+    snprintf(pre, sizeof pre, "%s.tmp.", slash + 1);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += !strncmp(e->d_name, pre, strlen(pre));
+    closedir(d);
+    return n;
+}
+
 static void test_llmc_round_trip(void **state) {
     (void)state;
     GPT2 a, b;
@@ -131,10 +152,7 @@ static void test_llmc_round_trip(void **state) {
     gpt2_free(&b);
     gpt2_free(&a);
     // no temporary file is left behind
-    struct stat st;
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    assert_int_not_equal(stat(tmp, &st), 0);
+    assert_int_equal(count_tmp_files(path), 0);
 }
 
 static void test_llmc_write_failure_leaves_nothing(void **state) {
@@ -436,6 +454,261 @@ static void test_missing_layer_tensor_is_named(void **state) {
     gpt2_free(&a);
 }
 
+// --- issue 15: temporary files, non-regular inputs, files cut while mapped -----------
+
+// A symlink planted where an output's temporary file used to be named (<path>.tmp.<pid>)
+// must not be written through: its target stays as it was.
+static void test_atomic_write_ignores_planted_symlink(void **state) {
+    (void)state;
+    PruneErr err;
+    const char *victim = tmp_path("victim.txt"), *out = tmp_path("out.json");
+    assert_int_equal(write_bytes(victim, "precious", 8), 0);
+    char planted[600];
+    snprintf(planted, sizeof planted, "%s.tmp.%ld", out, (long)getpid());
+    assert_int_equal(symlink(victim, planted), 0);
+    assert_int_equal(write_file_atomic(out, "new contents", 12, &err), 0);
+    char *text;
+    size_t len;
+    assert_int_equal(read_file(victim, &text, &len, &err), 0);
+    assert_int_equal(len, 8);
+    assert_memory_equal(text, "precious", 8);
+    free(text);
+    assert_int_equal(read_file(out, &text, &len, &err), 0);
+    assert_memory_equal(text, "new contents", 12);
+    free(text);
+    struct stat st;
+    assert_int_equal(lstat(planted, &st), 0);  // left alone, still a symlink
+    assert_true(S_ISLNK(st.st_mode));
+    unlink(planted);
+    // two writers of one path at once get distinct temporary files, each a new regular file
+    AtomicFile a, b;
+    assert_int_equal(atomic_open(&a, out, &err), 0);
+    assert_int_equal(atomic_open(&b, out, &err), 0);
+    assert_string_not_equal(a.tmp, b.tmp);
+    assert_int_equal(lstat(a.tmp, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    atomic_abort(&a);
+    atomic_abort(&b);
+    assert_int_equal(count_tmp_files(out), 0);
+}
+
+static void on_alarm(int sig) {
+    (void)sig;
+    static const char m[] = "FAIL: reading a FIFO blocked\n";
+    ssize_t w = write(2, m, sizeof m - 1);
+    (void)w;
+    _exit(3);
+}
+
+// A FIFO (no writer) given as any input is refused at once, not waited on for ever.
+static void test_fifo_input_refused(void **state) {
+    (void)state;
+    PruneErr err;
+    const char *fifo = tmp_path("model.fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    signal(SIGALRM, on_alarm);
+    alarm(10);
+    char *text;
+    size_t len;
+    void *map;
+    assert_int_equal(read_file(fifo, &text, &len, &err), -1);
+    assert_non_null(strstr(err.msg, "model.fifo: not a regular file (a FIFO"));
+    assert_int_equal(map_file(fifo, 0, &map, &len, &err), -1);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    expect_load_error(fifo, "not a regular file", NULL);
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+    unlink(fifo);
+}
+
+static int touch_map(void *ctx, PruneErr *err) {
+    (void)err;
+    volatile const char *p = ctx;
+    long sum = 0;
+    for (size_t i = 0; i < 3 * 4096; i += 4096) sum += p[i];
+    return (int)(sum & 0);
+}
+
+// A file cut short while mapped: the loaders' guarded reads return an error naming it; an
+// unguarded access (the search reading an fp32 model) ends the process by SIGBUS with a
+// message naming the file on stderr.
+static void test_truncated_while_mapped(void **state) {
+    (void)state;
+    PruneErr err = {{0}};
+    const char *path = tmp_path("shrinks.bin");
+    char *zeros = calloc(1, 3 * 4096);
+    assert_int_equal(write_bytes(path, zeros, 3 * 4096), 0);
+    free(zeros);
+    void *map;
+    size_t len;
+    assert_int_equal(map_file(path, 0, &map, &len, &err), 0);
+    assert_int_equal(map_guarded_call(touch_map, map, path, &err), 0);
+    assert_int_equal(truncate(path, 100), 0);
+    assert_int_equal(map_guarded_call(touch_map, map, path, &err), -1);
+    assert_non_null(strstr(err.msg, "shrinks.bin: the file shrank"));
+    unmap_file(map, len);
+
+    char *big = calloc(1, 3 * 4096);
+    assert_int_equal(write_bytes(path, big, 3 * 4096), 0);
+    free(big);
+    const char *log = tmp_path("sigbus.log");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
+        if (map_file(path, 0, &map, &len, &err)) _exit(4);
+        if (truncate(path, 0)) _exit(5);
+        touch_map(map, &err);
+        _exit(0);  // not reached: the access faults
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGBUS);
+    char *text;
+    assert_int_equal(read_file(log, &text, &len, &err), 0);
+    if (!strstr(text, "shrinks.bin: the file shrank")) fail_msg("stderr of the child: %s", text);
+    free(text);
+}
+
+// --- issue 15: non-finite weights are refused on load, naming the tensor ---------------
+
+static void test_nonfinite_weights_refused(void **state) {
+    (void)state;
+    PruneErr err;
+    GPT2 a;
+    GPT2Config c = tiny_config();
+    assert_int_equal(gpt2_build_random(&a, &c, 9, 0.3f, &err), 0);
+    // llm.c fp32: a NaN in layer 1's MLP bias, entry 5
+    float saved = a.params.fcb[c.H + 5];
+    a.params.fcb[c.H + 5] = NAN;
+    const char *p = tmp_path("nan.bin");
+    assert_int_equal(gpt2_write_llmc(&a, p, &err), 0);
+    expect_load_error(p, "tensor 'fcb' (layer 1, entry [5, 0]", "NaN");
+    a.params.fcb[c.H + 5] = saved;
+    // llm.c bf16: an infinity in wte
+    size_t np = a.num_parameters;
+    uint16_t *h = calloc(np, 2);
+    for (size_t i = 0; i < np; i++) {
+        uint32_t u;
+        memcpy(&u, &a.params_memory[i], 4);
+        h[i] = (uint16_t)(u >> 16);
+    }
+    h[3 * c.C + 1] = 0x7f80;  // +inf, wte row 3
+    int32_t hdr[256] = {LLMC_MAGIC, 5, c.maxT, c.V, c.L, c.NH, c.C, c.Vp};
+    write_llmc_raw(p, hdr, h, 2 * np);
+    expect_load_error(p, "tensor 'wte' (entry [3, 1]", "infinite");
+    free(h);
+    // safetensors: F16 overflowing to inf, BF16 and F32 NaN; the error names the HF tensor
+    struct { const char *dtype; float *at; float v; const char *needle; } cases[] = {
+        {"F16", &a.params.attprojb[c.C + 2], 65536.0f, "'h.1.attn.c_proj.bias' (F16): entry [2] is infinite"},
+        {"BF16", &a.params.lnfb[1], NAN, "'ln_f.bias' (BF16): entry [1] is NaN"},
+        {"F32", &a.params.fcw[3 * c.C + 4], -INFINITY, "'h.0.mlp.c_fc.weight' (F32): entry [4, 3] is infinite"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "hf_nan%zu", k);
+        const char *dir = tmp_path(name);
+        mkdir(dir, 0755);
+        float keep = *cases[k].at;
+        *cases[k].at = cases[k].v;
+        assert_int_equal(write_hf_model(dir, &a, cases[k].dtype, "", 1), 0);
+        *cases[k].at = keep;
+        expect_load_error(dir, cases[k].needle, NULL);
+    }
+    gpt2_free(&a);
+}
+
+// --- issue 15: safetensors exactness ----------------------------------------------------
+
+static void test_st_exactness(void **state) {
+    (void)state;
+    StHeader h;
+    PruneErr err;
+    struct { const char *json; size_t data; const char *needle; } bad[] = {
+        // two tensors sharing bytes
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, "overlap"},
+        {"{\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},"
+         "\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 16, "overlap"},
+        {"{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+         "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "overlap"},
+        // __metadata__ is an object of strings
+        {"{\"__metadata__\":5}", 0, "\"__metadata__\" must be an object of strings"},
+        {"{\"__metadata__\":[\"pt\"]}", 0, "found a array"},
+        {"{\"__metadata__\":{\"format\":1}}", 0, "\"__metadata__\".\"format\" must be a string"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = st_parse_header(bad[i].json, strlen(bad[i].json), bad[i].data, "m.safetensors", &h, &err);
+        if (rc != -1 || !strstr(err.msg, bad[i].needle) || !strstr(err.msg, "m.safetensors"))
+            fail_msg("case %zu: rc %d, message: %s", i, rc, rc ? err.msg : "(none)");
+    }
+    // adjacent tensors and empty ones at the same offset are fine
+    const char *ok = "{\"__metadata__\":{},\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                     "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,8]},"
+                     "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}";
+    assert_int_equal(st_parse_header(ok, strlen(ok), 12, "m.safetensors", &h, &err), 0);
+    st_header_free(&h);
+    // layer indices: canonical decimal only
+    const char *names[] = {"h.+0.ln_1.weight", "h.00.ln_1.weight", "h. 0.ln_1.weight",
+                           "h.0x0.ln_1.weight", "h.-0.ln_1.weight", "h..ln_1.weight"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char hdr[256], dir[32];
+        snprintf(hdr, sizeof hdr, "{\"%s\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+                 names[i]);
+        snprintf(dir, sizeof dir, "st_layer%zu", i);
+        char needle[128];
+        snprintf(needle, sizeof needle, "tensor '%s': the layer index must be a plain decimal", names[i]);
+        expect_load_error(st_dir(dir, hdr, 8, -1), needle, NULL);
+    }
+}
+
+// A config.json, vocab.json and merges.txt saved with a UTF-8 byte-order mark still load.
+static void test_bom_text_files(void **state) {
+    (void)state;
+    PruneErr err;
+    const char *dir = tmp_path("hf_bom");
+    mkdir(dir, 0755);
+    const char *names[] = {"config.json", "vocab.json", "merges.txt", "model.safetensors"};
+    for (int i = 0; i < 4; i++) {
+        char src[600], dst[600], *text;
+        size_t len;
+        snprintf(src, sizeof src, DATA "/lm_buddy_tiny_gpt2/%s", names[i]);
+        snprintf(dst, sizeof dst, "%s/%s", dir, names[i]);
+        assert_int_equal(read_file(src, &text, &len, &err), 0);
+        FILE *f = fopen(dst, "wb");
+        if (i < 3) fputs("\xEF\xBB\xBF", f);
+        fwrite(text, 1, len, f);
+        fclose(f);
+        free(text);
+    }
+    GPT2 m;
+    if (gpt2_load(&m, dir, 0, &err)) fail_msg("%s", err.msg);
+    gpt2_free(&m);
+    Tokenizer a, b;
+    assert_int_equal(tok_load(&a, DATA "/lm_buddy_tiny_gpt2", &err), 0);
+    if (tok_load(&b, dir, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(a.n_vocab, b.n_vocab);
+    tok_free(&a);
+    tok_free(&b);
+}
+
+// Progress on a file or pipe: a line at most every `every` seconds, and the final one.
+static void test_progress_due(void **state) {
+    (void)state;
+    FILE *f = tmpfile();
+    double last = 0;
+    assert_int_equal(progress_due(NULL, &last, 5, 0), 0);
+    assert_int_equal(progress_due(f, &last, 5, 0), 0);  // starts the clock
+    assert_int_equal(progress_due(f, &last, 5, 0), 0);  // too soon
+    assert_int_equal(progress_due(f, &last, 5, 1), 2);  // the final line always
+    last = now_seconds() - 6;
+    assert_int_equal(progress_due(f, &last, 5, 0), 2);  // due
+    assert_int_equal(progress_due(f, &last, 5, 0), 0);
+    fclose(f);
+}
+
 static void test_info_command(void **state) {
     (void)state;
     PruneErr err;
@@ -461,6 +734,10 @@ int main(void) {
         cmocka_unit_test(test_llmc_header_pure),         cmocka_unit_test(test_st_header_pure),
         cmocka_unit_test(test_config_pure),              cmocka_unit_test(test_safetensors_file_rejections),
         cmocka_unit_test(test_missing_layer_tensor_is_named), cmocka_unit_test(test_info_command),
+        cmocka_unit_test(test_atomic_write_ignores_planted_symlink), cmocka_unit_test(test_fifo_input_refused),
+        cmocka_unit_test(test_truncated_while_mapped), cmocka_unit_test(test_nonfinite_weights_refused),
+        cmocka_unit_test(test_st_exactness),             cmocka_unit_test(test_bom_text_files),
+        cmocka_unit_test(test_progress_due),
     };
     return cmocka_run_group_tests_name("loader", tests, NULL, NULL);
 }

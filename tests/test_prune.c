@@ -322,6 +322,33 @@ static void test_checkpoint_rejections(void **state) {
     buf[8] = 9;  // version
     assert_int_equal(checkpoint_parse(buf, len, total, "ck", &h, &err), -1);
     assert_non_null(strstr(err.msg, "version"));
+    buf[8] = 1;
+    // a NaN in the state, with a checksum that matches it: refused, naming the field
+    const size_t head = 8 + 4 + 8 + 4 + 4 + 8 + 8 + 8 * NUM_GRAN + 8;
+    struct { size_t off; const char *needle; } nan_at[] = {
+        {head + 4 * 3, "field log_alpha[3] is nan"},
+        {head + 4 * (total + 1), "field adam_m[1] is nan"},
+        {8 + 4 + 8 + 4 + 4 + 8, "field kl_ema is nan"},
+        {8 + 4 + 8 + 4 + 4 + 8 + 8 + 8 * 2, "field lambda[2] is nan"},
+    };
+    for (size_t k = 0; k < sizeof nan_at / sizeof nan_at[0]; k++) {
+        char *b = malloc(len);
+        memcpy(b, buf, len);
+        int is_double = nan_at[k].off < head;
+        if (is_double) {
+            double v = NAN;
+            memcpy(b + nan_at[k].off, &v, 8);
+        } else {
+            float v = NAN;
+            memcpy(b + nan_at[k].off, &v, 4);
+        }
+        uint64_t sum = 0xCBF29CE484222325ull;
+        for (size_t i = 0; i < len - 8; i++) sum = (sum ^ (unsigned char)b[i]) * 0x100000001B3ull;
+        memcpy(b + len - 8, &sum, 8);
+        assert_int_equal(checkpoint_parse(b, len, total, "ck", &h, &err), -1);
+        if (!strstr(err.msg, nan_at[k].needle)) fail_msg("case %zu: %s", k, err.msg);
+        free(b);
+    }
     free(buf);
     // The fingerprint covers every setting that shapes the result: the same run resumes; a
     // different chunk (float sums split otherwise) or changed corrupted prompts do not.

@@ -199,6 +199,61 @@ static void test_edge_pruning_jsonl(void **state) {
     assert_non_null(strstr(err.msg, "ep.jsonl:1: not valid JSON"));
 }
 
+// Issue 15, item 14: a UTF-8 byte-order mark is not text; an answer without its leading
+// space after a prompt ending in a word is warned about, naming file and line.
+static char *warnings_of(const char *text, int expect_rc) {
+    Task t;
+    PruneErr err = {{0}};
+    FILE *w = tmpfile();
+    TaskOptions o = opts(1024, 0, 0, w);
+    int rc = task_parse(&t, text, strlen(text), "t.txt", &tok, &o, &err);
+    if (rc != expect_rc) fail_msg("rc %d: %s", rc, err.msg);
+    if (!rc) task_free(&t);
+    static char buf[8192];
+    rewind(w);
+    size_t n = fread(buf, 1, sizeof buf - 1, w);
+    buf[n] = 0;
+    fclose(w);
+    return buf;
+}
+
+static void test_bom_and_leading_space(void **state) {
+    (void)state;
+    PruneErr err;
+    TaskOptions o = opts(1024, 0, 0, NULL);
+    Task a, b;
+    assert_int_equal(task_parse(&a, OK_LINE, strlen(OK_LINE), "t.txt", &tok, &o, &err), 0);
+    const char *bom = "\xEF\xBB\xBF" OK_LINE;
+    assert_int_equal(task_parse(&b, bom, strlen(bom), "t.txt", &tok, &o, &err), 0);
+    assert_int_equal(a.ex[0].len, b.ex[0].len);
+    assert_memory_equal(a.ex[0].clean, b.ex[0].clean, sizeof(int) * (size_t)a.ex[0].len);
+    task_free(&a);
+    task_free(&b);
+    // the same for JSONL: the BOM does not hide the '{' that selects the format
+    const char *jl = "\xEF\xBB\xBF{\"clean\": \"1 + 2 = <predict>3</predict>\", \"corrupted\": \"1 + 5 = <predict>6</predict>\"}\n";
+    assert_int_equal(task_parse(&a, jl, strlen(jl), "t.jsonl", &tok, &o, &err), 0);
+    task_free(&a);
+
+    const char *w = warnings_of("A drink to\tA drink for\tMary\t John\n", 0);
+    if (!strstr(w, "prune: warning: t.txt:1: the correct answer \"Mary\" has no leading space") ||
+        !strstr(w, "write \" Mary\""))
+        fail_msg("warnings: %s", w);
+    w = warnings_of("A drink to,\tA drink for,\t Mary\tJohn\n", 0);
+    if (!strstr(w, "t.txt:1: the wrong answer \"John\"")) fail_msg("warnings: %s", w);
+    w = warnings_of("{\"clean\": \"drink to<predict>Mary</predict>\", \"corrupted\": \"drink for<predict>John</predict>\"}\n", 0);
+    if (!strstr(w, "t.txt:1: the correct answer \"Mary\"")) fail_msg("warnings: %s", w);
+    // no warning: a leading space, a prompt ending in a space or '(', a number continued
+    w = warnings_of(OK_LINE "drink to \tdrink for \tMary\tJohn\nsaid (\tsaid [\tMary\tJohn\n"
+                    "year 17\tyear 18\t33\t01\n", 0);
+    if (w[0]) fail_msg("unexpected warnings: %s", w);
+    // many lines: five listed, the rest counted
+    char many[2048] = "";
+    for (int i = 0; i < 7; i++) strcat(many, "A drink to\tA drink for\tMary\t John\n");
+    w = warnings_of(many, 0);
+    if (!strstr(w, "t.txt:5:") || strstr(w, "t.txt:6:") || !strstr(w, "2 more lines with an answer that has no leading space (7 in all)"))
+        fail_msg("warnings: %s", w);
+}
+
 static void test_split(void **state) {
     (void)state;
     Task all, tr, ev, tr2, ev2;
@@ -278,7 +333,7 @@ int main(void) {
         cmocka_unit_test(test_each_error_with_line),   cmocka_unit_test(test_all_invalid_lines_listed_and_skip),
         cmocka_unit_test(test_format_details),         cmocka_unit_test(test_bundled_task_files),
         cmocka_unit_test(test_edge_pruning_jsonl),     cmocka_unit_test(test_split),
-        cmocka_unit_test(test_generators),
+        cmocka_unit_test(test_generators),             cmocka_unit_test(test_bom_and_leading_space),
     };
     return cmocka_run_group_tests_name("task", tests, setup, teardown);
 }

@@ -109,8 +109,25 @@ static void test_bad_settings(void **state) {
     assert_non_null(strstr(err.msg, "missing.txt: cannot open"));
 }
 
+// A run too large for any machine: the out-of-memory error names the model file and the
+// settings, and gives the size (under make SANITIZE=1 the suite sets ASan's
+// allocator_may_return_null, so this path runs there too instead of aborting).
+static void test_too_large_names_file(void **state) {
+    (void)state;
+    const char *corpus = write_corpus(), *out = tmp_path("huge");
+    TrainConfig c = small(corpus, out);
+    c.layers = 4096, c.dim = 65536, c.heads = 64;  // 12 * C^2 * L floats: ~840 TB
+    TrainResult r;
+    PruneErr err = {{0}};
+    assert_int_equal(train_model(&c, &r, &err), -1);
+    if (!strstr(err.msg, "huge/model.bin (--layers 4096 --dim 65536") || !strstr(err.msg, "out of memory") ||
+        !strstr(err.msg, " GB) for "))
+        fail_msg("%s", err.msg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_too_large_names_file),
         cmocka_unit_test(test_train_learns_and_round_trips),
         cmocka_unit_test(test_attention_only),
         cmocka_unit_test(test_bad_settings),
