@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kernels.h"
 #include "prune.h"
@@ -125,12 +126,15 @@ double pruner_step(Pruner *p, const Task *train, const int *idx, int B) {
     return kl;
 }
 
-static void progress_line(Pruner *p, double kl, double t0, int total) {
+// On a terminal a line redrawn every step; elsewhere (a log file, a pipe) a line every few
+// seconds, so a long run shows it is alive without flooding the log.
+static void progress_line(Pruner *p, double kl, double t0, double *last, int total) {
     FILE *f = p->cfg.progress;
-    if (!f) return;
+    int due = progress_due(f, last, 5.0, p->step >= total);
+    if (!due) return;
     double el = now_seconds() - t0, rate = p->step / (el > 0 ? el : 1e-9);
     double eta = (total - p->step) / (rate > 0 ? rate : 1e-9);
-    fprintf(f, "\rstep %d/%d  KL %.4f  density", p->step, total, kl);
+    fprintf(f, "%sstep %d/%d  KL %.4f  density", due == 1 ? "\r" : "", p->step, total, kl);
     for (int g = 0; g < NUM_GRAN; g++)
         if (p->masks.enabled[g]) fprintf(f, " %s %.3f", GRANULARITIES[g].name, masks_density(&p->masks, g));
     if (p->cfg.mode == SPARSITY_KL_BUDGET) fprintf(f, "  lambda %.3g", p->lambda[0]);
@@ -139,7 +143,7 @@ static void progress_line(Pruner *p, double kl, double t0, int total) {
         for (int g = 0; g < NUM_GRAN; g++)
             if (p->masks.enabled[g] && p->cfg.target[g] > 0) fprintf(f, " %.3g", p->lambda[g]);
     }
-    fprintf(f, "  %.1f steps/s  ETA %.0fs   ", rate, eta);
+    fprintf(f, "  %.1f steps/s  ETA %.0fs%s", rate, eta, due == 1 ? "   " : "\n");
     fflush(f);
 }
 
@@ -181,7 +185,7 @@ int pruner_train(Pruner *p, const Task *train, int *nonfinite, PruneErr *err) {
     rng_seed(&r, p->cfg.seed ^ 0x6261746368ull);  // "batch"
     int pos = n;  // forces a shuffle first
     int rc = 0;
-    double t0 = now_seconds();
+    double t0 = now_seconds(), last_progress = 0;
     for (int s = 0; s <= p->step && s < p->cfg.steps; s++) {
         // the batch order of step s: replayed from step 0, so a resumed run sees the batches
         // an uninterrupted one would
@@ -215,14 +219,14 @@ int pruner_train(Pruner *p, const Task *train, int *nonfinite, PruneErr *err) {
             break;
         }
         log_row(p, kl);
-        progress_line(p, kl, t0, p->cfg.steps);
+        progress_line(p, kl, t0, &last_progress, p->cfg.steps);
         if (p->cfg.checkpoint && p->cfg.checkpoint_every > 0 && p->step % p->cfg.checkpoint_every == 0 &&
             p->step < p->cfg.steps && pruner_save(p, train, p->cfg.checkpoint, err)) {
             rc = -1;
             break;
         }
     }
-    if (p->cfg.progress) fprintf(p->cfg.progress, "\n");
+    if (p->cfg.progress && isatty(fileno(p->cfg.progress))) fprintf(p->cfg.progress, "\n");
     if (p->cfg.log) fflush(p->cfg.log);
     // stopped early: the state goes to the checkpoint so --resume can go on from here
     if (rc == 0 && p->cfg.checkpoint && p->step < p->cfg.steps && pruner_save(p, train, p->cfg.checkpoint, err))
