@@ -4,6 +4,7 @@
 // (from a --log CSV), circuit.dot (kept units and the residual edges a node circuit implies),
 // edges.tsv (those edges in Edge Pruning's graph: heads read Q, K and V separately) and
 // index.html, which inlines the pictures so it reads offline. It does not run the model.
+// Also the picture of a sweep (sweep.svg), drawn from the points cmd_sweep measured.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -486,4 +487,55 @@ done:
     if (html) fclose(html);
     circ_free(&c);
     return rc;
+}
+
+// --- sweep.svg (prune sweep) ----------------------------------------------------------
+
+// Logit difference recovered against the share of block weights kept, one point a target.
+int sweep_plot_svg(const char *path, const SweepPoint *pts, int n, PruneErr *err) {
+    // in order of size, so the line reads left to right
+    int *ord = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    if (!ord) return perr(err, "out of memory.");
+    for (int i = 0; i < n; i++) ord[i] = i;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && pts[ord[j]].share < pts[ord[j - 1]].share; j--) {
+            int t = ord[j];
+            ord[j] = ord[j - 1], ord[j - 1] = t;
+        }
+    AtomicFile svg;
+    if (atomic_open(&svg, path, err)) {
+        free(ord);
+        return -1;
+    }
+    FILE *f = svg.f;
+    int W = 560, H = 380, x0 = 70, y0 = 40, pw = 440, ph = 280;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+               "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n"
+               "<text x=\"%d\" y=\"22\" font-size=\"13\" font-weight=\"bold\">faithfulness against size (held-out)</text>\n"
+               "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#999\"/>\n",
+            W, H, W, H, W, H, x0, x0, y0, pw, ph);
+    for (int t = 0; t <= 4; t++) {
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%d%%</text>", x0 - 4, y0 + ph - ph * t / 4 + 4, 25 * t);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%d%%</text>\n", x0 + pw * t / 4, y0 + ph + 16, 25 * t);
+    }
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">share of block weights kept</text>\n"
+               "<text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">logit difference "
+               "recovered</text>\n<polyline fill=\"none\" stroke=\"#377eb8\" stroke-width=\"1.5\" points=\"",
+            x0 + pw / 2, y0 + ph + 34, y0 + ph / 2, y0 + ph / 2);
+    for (int k = 0; k < n; k++) {
+        const SweepPoint *q = &pts[ord[k]];
+        double y = isnan(q->recovered) ? 0 : q->recovered < 0 ? 0 : q->recovered > 1.2 ? 1.2 : q->recovered;
+        fprintf(f, "%.1f,%.1f ", x0 + pw * q->share, y0 + ph - ph * y);
+    }
+    fprintf(f, "\"/>\n");
+    for (int k = 0; k < n; k++) {
+        const SweepPoint *q = &pts[ord[k]];
+        double y = isnan(q->recovered) ? 0 : q->recovered < 0 ? 0 : q->recovered > 1.2 ? 1.2 : q->recovered;
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"#377eb8\"><title>target %g: %.1f%% of "
+                   "weights, %.1f%% recovered, KL %.4f</title></circle>\n", x0 + pw * q->share, y0 + ph - ph * y,
+                q->target, 100 * q->share, 100 * q->recovered, q->kl);
+    }
+    fprintf(f, "</svg>\n");
+    free(ord);
+    return atomic_commit(&svg, err);
 }
