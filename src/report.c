@@ -1,6 +1,7 @@
 // report.c: pictures and exports of a circuit, made from circuit.json alone (so circuits
-// from earlier runs, or edited by hand, can be drawn): circuit.svg (per-layer rows: block
-// gates, a head grid shaded by log_alpha, bars for kept neurons and dimensions), curves.svg
+// from earlier runs, or edited by hand, can be drawn), read by circuit_load, the parser
+// `prune eval` uses: circuit.svg (per-layer rows: block gates, a head grid shaded by
+// log_alpha, bars for kept neurons and dimensions), curves.svg
 // (from a --log CSV), circuit.dot (kept units and the residual edges a node circuit implies),
 // edges.tsv (those edges in Edge Pruning's graph: heads read Q, K and V separately) and
 // index.html, which inlines the pictures so it reads offline. It does not run the model.
@@ -11,100 +12,42 @@
 
 #include <sys/stat.h>
 
-#include <jansson.h>
-
 #include "commands.h"
 
-typedef struct {
-    int L, NH, C;
-    char model[1024], task[1024];
-    // per granularity: keep and log_alpha flattened (NULL when the file lacks them)
-    int *keep[NUM_GRAN];
-    double *la[NUM_GRAN];
-    int count[NUM_GRAN];
-    json_t *root;
-} Circ;
+// A gate as the file has it: a granularity the file lacks is kept whole, with no log_alpha.
+static int kp(const CircuitFile *c, int g, int i) { return c->gran[g].keep ? c->gran[g].keep[i] : 1; }
+static double la(const CircuitFile *c, int g, int i) { return c->gran[g].log_alpha ? c->gran[g].log_alpha[i] : NAN; }
 
-static void circ_free(Circ *c) {
-    for (int g = 0; g < NUM_GRAN; g++) free(c->keep[g]), free(c->la[g]);
-    if (c->root) json_decref(c->root);
-}
-
-// Flattens a number or a (nested) array of numbers into out[0..n); returns the count read.
-static int flatten(json_t *v, double *out, int n, int at) {
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e) at = flatten(e, out, n, at);
-        return at;
-    }
-    if (at < n && (json_is_number(v) || json_is_boolean(v)))
-        out[at] = json_is_boolean(v) ? json_is_true(v) : json_number_value(v);
-    return at + 1;
-}
-
-static int circ_load(Circ *c, const char *path, PruneErr *err) {
-    memset(c, 0, sizeof *c);
-    json_error_t je;
-    c->root = json_load_file(path, 0, &je);
-    if (!c->root)
-        return perr(err, "%s:%d: not valid JSON: %s. Hint: prune report reads the circuit.json a run "
-                         "wrote with --out.", path, je.line, je.text);
-    json_t *m = json_object_get(c->root, "model"), *masks = json_object_get(c->root, "masks");
-    if (json_unpack(m, "{s:i, s:i, s:i}", "L", &c->L, "NH", &c->NH, "C", &c->C) || c->L < 1 || c->NH < 1 ||
-        c->C < c->NH || c->C % c->NH || c->L > 4096 || c->C > 1 << 20 || c->NH > 4096)
-        return perr(err, "%s: field model: expected {\"L\": layers, \"NH\": heads, \"C\": width} with C a "
-                         "multiple of NH. Hint: a file written by prune --out has it.", path);
-    if (!json_is_object(masks)) return perr(err, "%s: field masks is missing or not an object.", path);
-    const char *mp = json_string_value(json_object_get(m, "path"));
-    const char *tp = json_string_value(json_object_get(json_object_get(c->root, "task"), "train"));
-    snprintf(c->model, sizeof c->model, "%s", mp ? mp : "?");
-    snprintf(c->task, sizeof c->task, "%s", tp ? tp : "?");
-    int counts[NUM_GRAN] = {1, c->L, c->L, c->L, c->L * c->NH, c->L * c->C, c->L * 4 * c->C, c->L * c->C};
-    for (int g = 0; g < NUM_GRAN; g++) {
-        c->count[g] = counts[g];
-        c->keep[g] = malloc(sizeof(int) * (size_t)counts[g]);
-        c->la[g] = malloc(sizeof(double) * (size_t)counts[g]);
-        double *tmp = malloc(sizeof(double) * (size_t)counts[g]);
-        if (!c->keep[g] || !c->la[g] || !tmp) {
-            free(tmp);
-            return perr(err, "out of memory.");
-        }
-        json_t *e = json_object_get(masks, GRAN_NAMES[g]);
-        json_t *k = json_object_get(e, "keep"), *l = json_object_get(e, "log_alpha");
-        for (int i = 0; i < counts[g]; i++) tmp[i] = 1, c->la[g][i] = NAN;
-        if (k && flatten(k, tmp, counts[g], 0) != counts[g]) {
-            free(tmp);
-            return perr(err, "%s: masks.%s.keep: expected %d entries for L=%d NH=%d C=%d.", path,
-                        GRAN_NAMES[g], counts[g], c->L, c->NH, c->C);
-        }
-        for (int i = 0; i < counts[g]; i++) c->keep[g][i] = tmp[i] > 0.5;
-        if (l && flatten(l, c->la[g], counts[g], 0) != counts[g]) {
-            free(tmp);
-            return perr(err, "%s: masks.%s.log_alpha: expected %d entries.", path, GRAN_NAMES[g], counts[g]);
-        }
-        free(tmp);
+static int circ_load(CircuitFile *c, const char *path, PruneErr *err) {
+    if (circuit_load(path, c, err)) return -1;
+    if (!c->L) {
+        circuit_file_free(c);
+        return perr(err, "%s: field \"model\": expected {\"L\": layers, \"NH\": heads, \"C\": width}, which the "
+                         "report needs to draw the layers. Hint: a file written by prune --out has it.", path);
     }
     return 0;
 }
 
-static double metric(const Circ *c, const char *which, const char *name) {
-    json_t *v = json_object_get(json_object_get(json_object_get(c->root, "metrics"), which), name);
-    return json_is_number(v) ? json_number_value(v) : NAN;
+// The metrics table's rows: circuit.json's names and where the parser put them.
+static const char *const METRIC_NAMES[6] = {"kl", "logit_diff", "prob_diff", "accuracy_pairwise",
+                                            "accuracy_argmax", "exact_match"};
+static double metric(const Metrics *m, int k) {
+    const double v[6] = {m->kl, m->ld, m->pd, m->acc_pair, m->acc_argmax, m->exact};
+    return v[k];
 }
 
-static int kept_in(const Circ *c, int g, int l, int per) {
+static int kept_in(const CircuitFile *c, int g, int l, int per) {
     int n = 0;
-    for (int i = 0; i < per; i++) n += c->keep[g][l * per + i];
+    for (int i = 0; i < per; i++) n += kp(c, g, l * per + i);
     return n;
 }
 
 // A unit acts when it and every gate above it are kept.
-static int head_on(const Circ *c, int l, int h) {
-    return c->keep[G_LAYER][l] && c->keep[G_ATTN][l] && c->keep[G_HEAD][l * c->NH + h];
+static int head_on(const CircuitFile *c, int l, int h) {
+    return kp(c, G_LAYER, l) && kp(c, G_ATTN, l) && kp(c, G_HEAD, l * c->NH + h);
 }
-static int mlp_on(const Circ *c, int l) {
-    return c->keep[G_LAYER][l] && c->keep[G_MLP][l] && kept_in(c, G_NEURON, l, 4 * c->C) > 0;
+static int mlp_on(const CircuitFile *c, int l) {
+    return kp(c, G_LAYER, l) && kp(c, G_MLP, l) && kept_in(c, G_NEURON, l, 4 * c->C) > 0;
 }
 
 static void xml_escape(FILE *f, const char *s) {
@@ -126,7 +69,7 @@ static void gate_colour(char *buf, size_t cap, int kept, double la) {
     else snprintf(buf, cap, "rgb(%d,%d,%d)", (int)(235 - 35 * t), (int)(225 - 95 * t), (int)(225 - 95 * t));
 }
 
-static void write_circuit_svg(FILE *f, const Circ *c) {
+static void write_circuit_svg(FILE *f, const CircuitFile *c) {
     int cell = c->NH <= 16 ? 22 : 10, gx = 150, gw = c->NH * (cell + 2), bx = gx + (gw > 160 ? gw : 160) + 20, barw = 120;
     int rowh = cell + 18, top = 78, W = bx + 3 * (barw + 20) + 20, H = top + c->L * rowh + 50;
     char col[64];
@@ -138,14 +81,11 @@ static void write_circuit_svg(FILE *f, const Circ *c) {
     fprintf(f, " on ");
     xml_escape(f, c->task);
     fprintf(f, "</text>\n");
-    double kl = metric(c, "circuit", "kl"), ld = metric(c, "circuit", "logit_diff"),
-           ldf = metric(c, "full", "logit_diff"), pd = metric(c, "circuit", "prob_diff"),
-           pdf = metric(c, "full", "prob_diff");
-    json_t *ws = json_object_get(json_object_get(c->root, "sizes"), "weight_share");
+    double kl = c->circuit.kl, ld = c->circuit.ld, ldf = c->full.ld, pd = c->circuit.pd, pdf = c->full.pd;
     fprintf(f, "<text x=\"10\" y=\"40\">held-out KL %.4f", kl);
     if (!isnan(ld) && !isnan(ldf) && ldf != 0) fprintf(f, " · logit difference %.3f of %.3f (%.1f%%)", ld, ldf, 100 * ld / ldf);
     if (!isnan(pd)) fprintf(f, " · probability difference %.3f of %.3f", pd, pdf);
-    if (json_is_number(ws)) fprintf(f, " · %.1f%% of block weights", 100 * json_number_value(ws));
+    if (!isnan(c->weight_share)) fprintf(f, " · %.1f%% of block weights", 100 * c->weight_share);
     fprintf(f, "</text>\n");
     fprintf(f, "<text x=\"10\" y=\"%d\" fill=\"#555\">block gates</text><text x=\"%d\" y=\"%d\" fill=\"#555\">heads "
                "(shade: log_alpha)</text>\n", top - 10, gx, top - 10);
@@ -158,18 +98,18 @@ static void write_circuit_svg(FILE *f, const Circ *c) {
         static const int bg[3] = {G_LAYER, G_ATTN, G_MLP};
         static const char *bl[3] = {"L", "A", "M"};
         for (int k = 0; k < 3; k++) {
-            gate_colour(col, sizeof col, c->keep[bg[k]][l], c->la[bg[k]][l]);
+            gate_colour(col, sizeof col, kp(c, bg[k], l), la(c, bg[k], l));
             fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#333\"><title>%s "
                        "gate, layer %d: %s</title></rect><text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
                     62 + k * (cell + 4), y, cell, cell, col, GRAN_NAMES[bg[k]], l,
-                    c->keep[bg[k]][l] ? "kept" : "pruned", 62 + k * (cell + 4) + cell / 2, y + cell - 6, bl[k]);
+                    kp(c, bg[k], l) ? "kept" : "pruned", 62 + k * (cell + 4) + cell / 2, y + cell - 6, bl[k]);
         }
         for (int h = 0; h < c->NH; h++) {
             int i = l * c->NH + h;
-            gate_colour(col, sizeof col, head_on(c, l, h), c->la[G_HEAD][i]);
+            gate_colour(col, sizeof col, head_on(c, l, h), la(c, G_HEAD, i));
             fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#333\">"
                        "<title>L%dH%d %s, log_alpha %.2f</title></rect>\n",
-                    gx + h * (cell + 2), y, cell, cell, col, l, h, head_on(c, l, h) ? "kept" : "pruned", c->la[G_HEAD][i]);
+                    gx + h * (cell + 2), y, cell, cell, col, l, h, head_on(c, l, h) ? "kept" : "pruned", la(c, G_HEAD, i));
         }
         int kn = kept_in(c, G_NEURON, l, 4 * c->C), kd = kept_in(c, G_ATTN_DIM, l, c->C), ko = kept_in(c, G_MLP_OUT, l, c->C);
         int vals[3] = {kn, kd, ko}, tots[3] = {4 * c->C, c->C, c->C};
@@ -198,12 +138,12 @@ typedef struct {
     int writers, readers;
 } EdgeCount;
 
-static EdgeCount write_edges(FILE *tsv, FILE *dot, const Circ *c) {
+static EdgeCount write_edges(FILE *tsv, FILE *dot, const CircuitFile *c) {
     EdgeCount ec = {0};
     if (dot) fprintf(dot, "digraph circuit {\n  rankdir=BT;\n  node [shape=box, style=filled, fontname=\"sans-serif\"];\n"
                           "  emb [label=\"embedding\", fillcolor=\"#dddddd\"];\n  out [label=\"logits\", fillcolor=\"#dddddd\"];\n");
     if (tsv) fprintf(tsv, "writer\treader\tinput\n");
-    int emb = c->keep[G_EMB][0];
+    int emb = kp(c, G_EMB, 0);
     ec.writers += emb;
     for (int l = 0; l < c->L; l++) {
         if (dot) fprintf(dot, "  subgraph layer%d { rank=same;", l);
@@ -342,13 +282,13 @@ static int write_curves_svg(FILE *f, const char *log_path, PruneErr *err) {
 
 // What index.html needs besides the circuit and the pictures already drawn.
 typedef struct {
-    const Circ *c;
+    const CircuitFile *c;
     EdgeCount ec;
     const char *graph_svg;  // rendered Graphviz picture to inline, or NULL
 } RepCtx;
 
 static void write_html(FILE *f, RepCtx *x, FILE *svg_src, FILE *curves_src) {
-    const Circ *c = x->c;
+    const CircuitFile *c = x->c;
     fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><title>circuit: ");
     xml_escape(f, c->task);
     fprintf(f, "</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:"
@@ -363,12 +303,11 @@ static void write_html(FILE *f, RepCtx *x, FILE *svg_src, FILE *curves_src) {
     rewind(svg_src);
     while ((k = fread(buf, 1, sizeof buf, svg_src))) fwrite(buf, 1, k, f);
     fprintf(f, "<h2>Metrics (held-out)</h2>\n<table><tr><th></th><th>circuit</th><th>full</th><th>empty</th></tr>\n");
-    static const char *ms[6] = {"kl", "logit_diff", "prob_diff", "accuracy_pairwise", "accuracy_argmax", "exact_match"};
     for (int i = 0; i < 6; i++) {
-        fprintf(f, "<tr><td class=\"l\">%s</td>", ms[i]);
-        static const char *which[3] = {"circuit", "full", "empty"};
+        fprintf(f, "<tr><td class=\"l\">%s</td>", METRIC_NAMES[i]);
+        const Metrics *which[3] = {&c->circuit, &c->full, &c->empty};
         for (int w = 0; w < 3; w++) {
-            double v = metric(c, which[w], ms[i]);
+            double v = metric(which[w], i);
             if (isnan(v)) fprintf(f, "<td>-</td>");
             else fprintf(f, "<td>%.4f</td>", v);
         }
@@ -377,13 +316,13 @@ static void write_html(FILE *f, RepCtx *x, FILE *svg_src, FILE *curves_src) {
     fprintf(f, "</table>\n<h2>Per layer</h2>\n<table><tr><th>layer</th><th>block</th><th>attention</th><th>heads "
                "kept</th><th>head dims</th><th>MLP</th><th>neurons</th><th>MLP out dims</th></tr>\n");
     for (int l = 0; l < c->L; l++) {
-        fprintf(f, "<tr><td>%d</td><td>%s</td><td>%s</td><td class=\"l\">", l, c->keep[G_LAYER][l] ? "kept" : "pruned",
-                c->keep[G_ATTN][l] ? "kept" : "pruned");
+        fprintf(f, "<tr><td>%d</td><td>%s</td><td>%s</td><td class=\"l\">", l, kp(c, G_LAYER, l) ? "kept" : "pruned",
+                kp(c, G_ATTN, l) ? "kept" : "pruned");
         int any = 0;
         for (int h = 0; h < c->NH; h++)
             if (head_on(c, l, h)) fprintf(f, "%s%d", any++ ? " " : "", h);
         fprintf(f, "%s (%d/%d)</td><td>%d/%d</td><td>%s</td><td>%d/%d</td><td>%d/%d</td></tr>\n", any ? "" : "none",
-                any, c->NH, kept_in(c, G_ATTN_DIM, l, c->C), c->C, c->keep[G_MLP][l] ? "kept" : "pruned",
+                any, c->NH, kept_in(c, G_ATTN_DIM, l, c->C), c->C, kp(c, G_MLP, l) ? "kept" : "pruned",
                 kept_in(c, G_NEURON, l, 4 * c->C), 4 * c->C, kept_in(c, G_MLP_OUT, l, c->C), c->C);
     }
     fprintf(f, "</table>\n<h2>Graph</h2>\n<p>%d writers and %d readers kept; a node circuit implies <b>%ld edges</b> "
@@ -427,7 +366,7 @@ static int commit_from(FILE *src, const char *path, PruneErr *err) {
 }
 
 int cmd_report(const char *circuit_path, const char *log_path, const char *out_dir, FILE *out, PruneErr *err) {
-    Circ c;
+    CircuitFile c;
     int rc = -1;
     FILE *svg = NULL, *dot = NULL, *tsv = NULL, *curves = NULL, *html = NULL;
     if (circ_load(&c, circuit_path, err)) goto done;
@@ -485,7 +424,7 @@ done:
     if (tsv) fclose(tsv);
     if (curves) fclose(curves);
     if (html) fclose(html);
-    circ_free(&c);
+    circuit_file_free(&c);
     return rc;
 }
 
