@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "log_csv.h"
 
 // A gate as the file has it: a granularity the file lacks is kept whole, with no log_alpha.
 static int kp(const CircuitFile *c, int g, int i) { return c->gran[g].keep ? c->gran[g].keep[i] : 1; }
@@ -204,47 +205,30 @@ static EdgeCount write_edges(FILE *tsv, FILE *dot, const CircuitFile *c) {
     return ec;
 }
 
-// curves.svg from a --log CSV: KL (left axis, log scale) and density per granularity.
+// curves.svg from a --log CSV (log_csv_parse checks it): KL (left axis, log scale) and
+// density per granularity.
 static int write_curves_svg(FILE *f, const char *log_path, PruneErr *err) {
     char *text;
     size_t len;
     if (read_file(log_path, &text, &len, err)) return -1;
-    char *save = NULL, *line = strtok_r(text, "\n", &save);
-    if (!line || strncmp(line, "step,kl,", 8)) {
-        free(text);
+    LogCsv t;
+    int rc = log_csv_parse(text, len, log_path, &t, err);
+    free(text);
+    if (rc) return -1;
+    int cstep = log_csv_column(&t, "step"), ckl = log_csv_column(&t, "kl"), dens[NUM_GRAN], ndens = 0;
+    if (cstep < 0 || ckl < 0) {
+        log_csv_free(&t);
         return perr(err, "%s:1: expected the header 'step,kl,expected_l0,...' of a --log file.", log_path);
     }
-    char names[NUM_GRAN][32];
-    int ncol = 0, dens_first = -1, ndens = 0;
-    for (char *s2 = NULL, *tok = strtok_r(line, ",", &s2); tok; tok = strtok_r(NULL, ",", &s2), ncol++)
-        if (!strncmp(tok, "density_", 8) && ndens < NUM_GRAN) {
-            if (dens_first < 0) dens_first = ncol;
-            snprintf(names[ndens++], 32, "%s", tok + 8);
-        }
-    int cap = 1024, n = 0;
-    double *rows = malloc(sizeof(double) * (size_t)cap * (2 + NUM_GRAN));
-    for (line = strtok_r(NULL, "\n", &save); rows && line; line = strtok_r(NULL, "\n", &save)) {
-        if (n == cap) {
-            double *q = realloc(rows, sizeof(double) * (size_t)(cap *= 2) * (2 + NUM_GRAN));
-            if (!q) break;
-            rows = q;
-        }
-        double *r = rows + (size_t)n * (2 + NUM_GRAN);
-        int col = 0;
-        for (char *s2 = NULL, *tok = strtok_r(line, ",", &s2); tok; tok = strtok_r(NULL, ",", &s2), col++) {
-            double v = strtod(tok, NULL);
-            if (col < 2) r[col] = v;
-            else if (dens_first >= 0 && col >= dens_first && col < dens_first + ndens) r[2 + col - dens_first] = v;
-        }
-        if (col >= 2) n++;
-    }
-    free(text);
-    if (!rows || n == 0) {
-        free(rows);
+    for (int c = 0; c < t.ncol && ndens < NUM_GRAN; c++)
+        if (!strncmp(t.names[c], "density_", 8)) dens[ndens++] = c;
+    if (t.nrow == 0) {
+        log_csv_free(&t);
         return perr(err, "%s: no rows. Hint: the run stopped before its first step?", log_path);
     }
+    int n = t.nrow;
     int W = 760, H = 300, x0 = 60, y0 = 30, pw = 520, ph = 220;
-    double smax = rows[(size_t)(n - 1) * (2 + NUM_GRAN)], kmin = 1e-4, kmax = 10;
+    double smax = t.v[(size_t)(n - 1) * t.ncol + cstep], kmin = 1e-4, kmax = 10;
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n"
                "<text x=\"%d\" y=\"18\" font-size=\"13\" font-weight=\"bold\">training: KL of the sampled circuit (log "
@@ -262,21 +246,21 @@ static int write_curves_svg(FILE *f, const char *log_path, PruneErr *err) {
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" points=\"", colours[s + 1], s < 0 ? "1.5" : "1");
         int stride = n > 2000 ? n / 2000 : 1;
         for (int i = 0; i < n; i += stride) {
-            const double *r = rows + (size_t)i * (2 + NUM_GRAN);
-            double x = x0 + pw * (smax > 0 ? r[0] / smax : 0), y;
+            const double *r = t.v + (size_t)i * t.ncol;
+            double x = x0 + pw * (smax > 0 ? r[cstep] / smax : 0), y;
             if (s < 0) {
-                double k = r[1] < kmin ? kmin : r[1] > kmax ? kmax : r[1];
+                double k = r[ckl] < kmin ? kmin : r[ckl] > kmax ? kmax : r[ckl];
                 y = y0 + ph - ph * (log10(k) - log10(kmin)) / (log10(kmax) - log10(kmin));
             } else {
-                y = y0 + ph - ph * r[2 + s];
+                y = y0 + ph - ph * r[dens[s]];
             }
             fprintf(f, "%.1f,%.1f ", x, y);
         }
         fprintf(f, "\"/>\n<text x=\"%d\" y=\"%d\" fill=\"%s\">%s</text>\n", x0 + pw + 12, y0 + 12 + 14 * (s + 1),
-                colours[s + 1], s < 0 ? "KL" : names[s]);
+                colours[s + 1], s < 0 ? "KL" : t.names[dens[s]] + 8);
     }
     fprintf(f, "</svg>\n");
-    free(rows);
+    log_csv_free(&t);
     return 0;
 }
 
