@@ -75,8 +75,14 @@ int cmd_report(const char *circuit_path, const char *log_path, const char *out_d
 // granularities), the results in out_dir/sweep.csv and out_dir/sweep.svg.
 int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char *out_dir, FILE *out,
               PruneErr *err);
+// One sweep result and sweep.svg, its picture (report.c): logit difference recovered against
+// the share of block weights kept, written atomically to path.
+typedef struct {
+    double target, share, recovered, kl;  // recovered: circuit / full logit difference (NAN: none)
+} SweepPoint;
+int sweep_plot_svg(const char *path, const SweepPoint *pts, int n, PruneErr *err);
 
-// `prune train --corpus FILE --out DIR [...]`: train a small GPT-2 from scratch.
+// `prune train --corpus FILE --out DIR [...]`: train a small GPT-2 from scratch (train.c).
 #include "train.h"
 int cmd_train(const TrainConfig *cfg, FILE *out, PruneErr *err);
 

@@ -246,11 +246,32 @@ typedef struct {
 // Writes circuit.json atomically (format in docs/circuit-format.md).
 int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
                   const char *model_path, const TaskSet *ts, const RunResult *r, PruneErr *err);
-// Reads the keep masks of a circuit file for this model (missing granularities: all kept).
-int circuit_read(const char *path, const Masks *mk, unsigned char *keep, PruneErr *err);
-// The same from text already in memory (pure: the fuzz target and tests call it).
-int circuit_parse(const char *text, size_t len, const char *path, const Masks *mk, unsigned char *keep,
+// A circuit file as read, before it meets a model (circuit_parse checked all of it). What
+// the file lacks stays empty: no model shape (L = 0), a granularity without keep (kept
+// whole), metrics NAN, paths "?"; so circuits from other tools (masks.<g>.keep alone) read.
+typedef struct {
+    int rows, cols;           // keep's shape in the file: [rows] (cols = 1) or [rows][cols]
+    unsigned char *keep;      // rows * cols gates, each 0 or 1; NULL: not in the file
+    double *log_alpha;        // the same shape, or NULL
+} CircuitGran;
+typedef struct {
+    int L, NH, C, hs, H;      // model.{L, NH, C, hs, H}; when present every keep has its shape
+    char model[1024], task[1024];  // model.path, task.train
+    CircuitGran gran[NUM_GRAN];
+    Metrics circuit, full, empty;  // metrics.*
+    double weight_share;      // sizes.weight_share
+} CircuitFile;
+// The parser, pure (the fuzz target and tests call it); circuit_load reads the file first.
+// Errors name the file and the field. Free with circuit_file_free (also after an error).
+int circuit_parse(const char *text, size_t len, const char *path, CircuitFile *cf, PruneErr *err);
+int circuit_load(const char *path, CircuitFile *cf, PruneErr *err);
+void circuit_file_free(CircuitFile *cf);
+// Fits a parsed file to this model: keep (mk->total) gets its masks, granularities the file
+// lacks all kept; a shape or a model.{L,NH,C} that differs from the model's is an error.
+int circuit_apply(const CircuitFile *cf, const Masks *mk, const char *path, unsigned char *keep,
                   PruneErr *err);
+// circuit_load + circuit_apply.
+int circuit_read(const char *path, const Masks *mk, unsigned char *keep, PruneErr *err);
 // The human summary: per-layer table, sizes per granularity, weight share, metrics.
 void circuit_print_summary(FILE *out, const Pruner *p, const unsigned char *keep,
                            const RunResult *r);

@@ -1,6 +1,7 @@
 // circuit.c: the circuit file and the human summary. circuit.json holds the binary masks,
 // the log_alphas, the settings, the seed and the metrics (docs/circuit-format.md); reading
 // it back needs only the keep arrays, so circuits from other tools can be evaluated too.
+// One pure parser reads it (circuit_parse) for both `prune eval` and `prune report`.
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -8,13 +9,13 @@
 
 #include "prune.h"
 
-// per granularity: rows and columns. emb is [1]; layer, attn, mlp are [L]; head,
-// attn_dim, neuron, mlp_out are [L][n] (nested whatever n is, so a 1-head model has the
-// same format as any other).
-static void gran_shape(const Masks *mk, int g, int *rows, int *cols) {
-    int per[NUM_GRAN] = {1, 1, 1, 1, mk->NH, mk->C, 4 * mk->C, mk->C};
-    *rows = g == G_EMB ? 1 : mk->L;
-    *cols = per[g];
+// per granularity: rows and columns, from the granularity table. emb is [1]; layer, attn,
+// mlp are [L]; head, attn_dim, neuron, mlp_out are [L][n] (nested whatever n is, so a
+// 1-head model has the same format as any other).
+static void gran_shape(int L, int NH, int C, int hs, int H, int g, int *rows, int *cols) {
+    GPT2Config c = {.L = L, .NH = NH, .C = C, .hs = hs, .NKV = NH, .H = H};
+    *rows = g == G_EMB ? 1 : L;
+    *cols = g == G_EMB ? 1 : gran_per_layer(g, &c);
 }
 
 static int gran_nested(int g) { return g >= G_HEAD; }
@@ -40,8 +41,9 @@ int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
     json_t *o = json_object();
     json_object_set_new(o, "format", json_string("prune-circuit"));
     json_object_set_new(o, "version", json_integer(1));
-    json_object_set_new(o, "model", json_pack("{s:s, s:i, s:i, s:i, s:i, s:i}", "path", model_path,
-                                              "L", c->L, "NH", c->NH, "C", c->C, "V", c->V, "maxT", c->maxT));
+    json_object_set_new(o, "model", json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "path", model_path,
+                                              "L", c->L, "NH", c->NH, "C", c->C, "hs", c->hs, "H", c->H,
+                                              "V", c->V, "maxT", c->maxT));
     json_t *task = json_object();
     json_object_set_new(task, "train", json_string(ts->file.path));
     json_object_set_new(task, "eval", ts->split ? json_null() : json_string(ts->eval_file.path));
@@ -87,7 +89,7 @@ int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
     json_t *masks = json_object(), *sizes = json_object();
     for (int g = 0; g < NUM_GRAN; g++) {
         int rows, cols, kept = 0;
-        gran_shape(mk, g, &rows, &cols);
+        gran_shape(mk->L, mk->NH, mk->C, mk->hs, mk->H, g, &rows, &cols);
         json_t *e = json_object(), *k = json_array(), *la = json_array();
         for (int rr = 0; rr < rows; rr++) {
             json_t *kr = json_array(), *lr = json_array();
@@ -132,89 +134,243 @@ int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
     return rc;
 }
 
-static int read_flag(json_t *v, int *out) {
+// --- reading ----------------------------------------------------------------------------
+// One pure parser (circuit_parse: text in, a CircuitFile out, every check in it; the fuzz
+// target calls it) serves `prune eval`, which then fits the file to the model's masks
+// (circuit_apply), and `prune report`, which draws the file as it is.
+
+static int read_flag(json_t *v, unsigned char *out) {
     if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1)) {
-        *out = (int)json_integer_value(v);
+        *out = (unsigned char)json_integer_value(v);
         return 0;
     }
     if (json_is_boolean(v)) {
-        *out = json_is_true(v);
+        *out = (unsigned char)json_is_true(v);
         return 0;
     }
     return -1;
 }
 
-int circuit_read(const char *path, const Masks *mk, unsigned char *keep, PruneErr *err) {
-    char *text;
-    size_t len;
-    if (read_file(path, &text, &len, err)) return -1;
-    int rc = circuit_parse(text, len, path, mk, keep, err);
-    free(text);
-    return rc;
+void circuit_file_free(CircuitFile *cf) {
+    for (int g = 0; g < NUM_GRAN; g++) free(cf->gran[g].keep), free(cf->gran[g].log_alpha);
+    memset(cf->gran, 0, sizeof cf->gran);
 }
 
-int circuit_parse(const char *text, size_t len, const char *path, const Masks *mk, unsigned char *keep,
-                  PruneErr *err) {
-    json_error_t je;
-    json_t *o = json_loadb(text, len, 0, &je);
-    if (!o)
-        return perr(err, "%s:%d: not valid JSON: %s. Hint: a circuit file is written by prune "
-                         "--out (docs/circuit-format.md).", path, je.line, je.text);
-    int rc = -1;
-    json_t *fmt = json_object_get(o, "format"), *masks = json_object_get(o, "masks");
-    if (fmt && (!json_is_string(fmt) || strcmp(json_string_value(fmt), "prune-circuit"))) {
-        perr(err, "%s: field \"format\": expected \"prune-circuit\".", path);
-        goto done;
+// The shape of an array of rows (nested: an array of `cols` numbers each; else one number
+// each); rows and cols as expected (> 0) or, when 0, taken from the file (rows > 0, all rows
+// as long as the first). Returns -1 with *bad_row set to the row that does not fit (-1: the
+// outer array).
+static int array_shape(json_t *a, int nested, int *rows, int *cols, int *bad_row) {
+    *bad_row = -1;
+    if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > (size_t)1 << 24 ||
+        (*rows && (int)json_array_size(a) != *rows))
+        return -1;
+    *rows = (int)json_array_size(a);
+    if (!nested) {
+        *cols = 1;
+        return 0;
     }
-    if (!json_is_object(masks)) {
-        perr(err, "%s: field \"masks\" is missing or not an object. Hint: it maps granularity names "
-                  "(emb, layer, attn, mlp, head, attn_dim, neuron, mlp_out) to {\"keep\": [...]}.", path);
-        goto done;
+    for (int r = 0; r < *rows; r++) {
+        json_t *row = json_array_get(a, (size_t)r);
+        size_t n = json_is_array(row) ? json_array_size(row) : 0;
+        if (!*cols && n && n <= (size_t)1 << 24) *cols = (int)n;
+        if (n == 0 || (int)n != *cols) {
+            *bad_row = r;
+            return -1;
+        }
     }
-    memset(keep, 1, mk->total);  // granularities the file does not mention are kept whole
+    return 0;
+}
+
+static json_t *entry(json_t *a, int nested, int r, int c) {
+    return nested ? json_array_get(json_array_get(a, (size_t)r), (size_t)c) : json_array_get(a, (size_t)r);
+}
+
+// metrics.<which>: each field a number when present (logit_diff may be null); absent: NAN.
+static int read_metrics(json_t *o, const char *which, Metrics *m, const char *path, PruneErr *err) {
+    m->n = m->n_ld = 0;
+    m->kl = m->ld = m->ld_full = m->pd = m->acc_pair = m->acc_argmax = m->exact = NAN;
+    json_t *w = json_object_get(o, which);
+    if (!w) return 0;
+    if (!json_is_object(w)) return perr(err, "%s: field metrics.%s: expected an object.", path, which);
+    struct { const char *name; double *v; int *i; } f[] = {
+        {"examples", NULL, &m->n},       {"kl", &m->kl, NULL},          {"logit_diff", &m->ld, NULL},
+        {"logit_diff_examples", NULL, &m->n_ld}, {"prob_diff", &m->pd, NULL},
+        {"accuracy_pairwise", &m->acc_pair, NULL}, {"accuracy_argmax", &m->acc_argmax, NULL},
+        {"exact_match", &m->exact, NULL}};
+    for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
+        json_t *v = json_object_get(w, f[k].name);
+        if (!v || (json_is_null(v) && f[k].v)) continue;
+        if (f[k].i) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 2147483647)
+                return perr(err, "%s: field metrics.%s.%s: expected a count.", path, which, f[k].name);
+            *f[k].i = (int)json_integer_value(v);
+        } else {
+            if (!json_is_number(v))
+                return perr(err, "%s: field metrics.%s.%s: expected a number.", path, which, f[k].name);
+            *f[k].v = json_number_value(v);
+        }
+    }
+    return 0;
+}
+
+static int read_masks(json_t *masks, CircuitFile *cf, const char *path, PruneErr *err) {
+    char model[96] = "";
+    if (cf->L) snprintf(model, sizeof model, " for the file's model (L=%d, NH=%d, C=%d)", cf->L, cf->NH, cf->C);
     const char *key;
     json_t *e;
     json_object_foreach(masks, key, e) {
         int g = 0;
         while (g < NUM_GRAN && strcmp(key, GRANULARITIES[g].name)) g++;
-        if (g == NUM_GRAN) {
-            perr(err, "%s: masks.%s: unknown granularity. Hint: emb, layer, attn, mlp, head, "
-                      "attn_dim, neuron, mlp_out.", path, key);
-            goto done;
+        if (g == NUM_GRAN)
+            return perr(err, "%s: masks.%s: unknown granularity. Hint: emb, layer, attn, mlp, head, "
+                             "attn_dim, neuron, mlp_out.", path, key);
+        int nested = gran_nested(g), rows = 0, cols = 0, bad;
+        if (cf->L) gran_shape(cf->L, cf->NH, cf->C, cf->hs, cf->H, g, &rows, &cols);
+        json_t *k = json_object_get(e, "keep"), *la = json_object_get(e, "log_alpha");
+        if (array_shape(k, nested, &rows, &cols, &bad)) {
+            if (bad < 0 && rows)
+                return perr(err, "%s: masks.%s.keep: expected an array of %d %s%s.", path, key, rows,
+                            nested ? "rows" : "entries", model);
+            if (bad < 0)
+                return perr(err, "%s: masks.%s.keep: expected a non-empty array of %s. Hint: {\"keep\": "
+                                 "[...]} per granularity (docs/circuit-format.md).", path, key,
+                            nested ? "rows" : "0/1 entries");
+            if (cols)
+                return perr(err, "%s: masks.%s.keep[%d]: expected an array of %d entries%s.", path, key, bad,
+                            cols, cf->L ? model : " (as many as row 0)");
+            return perr(err, "%s: masks.%s.keep[%d]: expected a non-empty array.", path, key, bad);
         }
-        int rows, cols;
-        gran_shape(mk, g, &rows, &cols);
-        json_t *k = json_object_get(e, "keep");
-        int nested = gran_nested(g);
-        if (!json_is_array(k) || (int)json_array_size(k) != rows) {
-            perr(err, "%s: masks.%s.keep: expected an array of %d %s for this model (L=%d, NH=%d, "
-                      "C=%d). Hint: the circuit was found on another model.", path, key, rows,
-                 nested ? "rows" : "entries", mk->L, mk->NH, mk->C);
-            goto done;
-        }
-        for (int r = 0; r < rows; r++) {
-            json_t *row = nested ? json_array_get(k, (size_t)r) : NULL;
-            if (nested && (!json_is_array(row) || (int)json_array_size(row) != cols)) {
-                perr(err, "%s: masks.%s.keep[%d]: expected %d entries for this model (L=%d, NH=%d, "
-                          "C=%d). Hint: the circuit was found on another model.", path, key, r, cols,
-                     mk->L, mk->NH, mk->C);
-                goto done;
+        CircuitGran *cg = &cf->gran[g];
+        size_t n = (size_t)rows * (size_t)cols;
+        cg->rows = rows, cg->cols = cols;
+        cg->keep = palloc(n, "circuit", err);
+        if (!cg->keep) return -1;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                if (read_flag(entry(k, nested, r, c), &cg->keep[(size_t)r * cols + c]))
+                    return perr(err, nested ? "%s: masks.%s.keep[%d][%d]: expected 0, 1, true or false."
+                                            : "%s: masks.%s.keep[%d]: expected 0, 1, true or false.",
+                                path, key, r, c);
+        if (!la) continue;
+        int lr = rows, lc = cols;
+        if (array_shape(la, nested, &lr, &lc, &bad))
+            return nested ? perr(err, "%s: masks.%s.log_alpha: expected the shape of keep ([%d][%d]).", path, key,
+                                 rows, cols)
+                          : perr(err, "%s: masks.%s.log_alpha: expected the shape of keep ([%d]).", path, key, rows);
+        cg->log_alpha = palloc(sizeof(double) * n, "circuit", err);
+        if (!cg->log_alpha) return -1;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) {
+                json_t *v = entry(la, nested, r, c);
+                if (!json_is_number(v))
+                    return perr(err, nested ? "%s: masks.%s.log_alpha[%d][%d]: expected a number."
+                                            : "%s: masks.%s.log_alpha[%d]: expected a number.", path, key, r, c);
+                cg->log_alpha[(size_t)r * cols + c] = json_number_value(v);
             }
-            for (int cc = 0; cc < cols; cc++) {
-                int f;
-                json_t *v = nested ? json_array_get(row, (size_t)cc) : json_array_get(k, (size_t)r);
-                if (read_flag(v, &f)) {
-                    perr(err, "%s: masks.%s.keep[%d]%s: expected 0, 1, true or false.", path, key, r,
-                         nested ? "[...]" : "");
-                    goto done;
-                }
-                keep[mk->off[g] + (size_t)r * cols + cc] = (unsigned char)f;
-            }
-        }
     }
-    rc = 0;
-done:
+    return 0;
+}
+
+static int parse_object(json_t *o, const char *path, CircuitFile *cf, PruneErr *err) {
+    if (!json_is_object(o)) return perr(err, "%s: expected a JSON object (docs/circuit-format.md).", path);
+    json_t *fmt = json_object_get(o, "format"), *masks = json_object_get(o, "masks");
+    if (fmt && (!json_is_string(fmt) || strcmp(json_string_value(fmt), "prune-circuit")))
+        return perr(err, "%s: field \"format\": expected \"prune-circuit\".", path);
+    json_t *m = json_object_get(o, "model"), *t = json_object_get(o, "task");
+    if (json_is_string(json_object_get(m, "path")))
+        snprintf(cf->model, sizeof cf->model, "%s", json_string_value(json_object_get(m, "path")));
+    if (json_is_string(json_object_get(t, "train")))
+        snprintf(cf->task, sizeof cf->task, "%s", json_string_value(json_object_get(t, "train")));
+    // the model's shape is optional (another tool's file may have masks alone), but whole
+    if (json_object_get(m, "L") || json_object_get(m, "NH") || json_object_get(m, "C")) {
+        json_t *L = json_object_get(m, "L"), *NH = json_object_get(m, "NH"), *C = json_object_get(m, "C");
+        json_int_t l = json_integer_value(L), nh = json_integer_value(NH), c = json_integer_value(C);
+        if (!json_is_integer(L) || !json_is_integer(NH) || !json_is_integer(C) || l < 1 || l > 4096 ||
+            nh < 1 || nh > 4096 || c < nh || c > 1 << 20 || c % nh)
+            return perr(err, "%s: field \"model\": expected {\"L\": layers, \"NH\": heads, \"C\": width} with "
+                             "C a multiple of NH. Hint: a file written by prune --out has it.", path);
+        cf->L = (int)l, cf->NH = (int)nh, cf->C = (int)c, cf->hs = (int)(c / nh), cf->H = (int)(4 * c);
+        // hs and H (the MLP width), written since the config names them; older files: GPT-2's
+        json_t *hs = json_object_get(m, "hs"), *H = json_object_get(m, "H");
+        if (hs && (!json_is_integer(hs) || json_integer_value(hs) != cf->hs))
+            return perr(err, "%s: field \"model.hs\": expected the head size C / NH = %d. Hint: prune reads "
+                             "GPT-2-style circuits.", path, cf->hs);
+        if (H && (!json_is_integer(H) || json_integer_value(H) < 1 || json_integer_value(H) > 1 << 20))
+            return perr(err, "%s: field \"model.H\": expected the MLP width, a positive integer.", path);
+        if (H) cf->H = (int)json_integer_value(H);
+    }
+    if (!json_is_object(masks))
+        return perr(err, "%s: field \"masks\" is missing or not an object. Hint: it maps granularity names "
+                         "(emb, layer, attn, mlp, head, attn_dim, neuron, mlp_out) to {\"keep\": [...]}.", path);
+    if (read_masks(masks, cf, path, err)) return -1;
+    json_t *met = json_object_get(o, "metrics");
+    if (met && !json_is_object(met)) return perr(err, "%s: field \"metrics\": expected an object.", path);
+    if (read_metrics(met, "circuit", &cf->circuit, path, err) || read_metrics(met, "full", &cf->full, path, err) ||
+        read_metrics(met, "empty", &cf->empty, path, err))
+        return -1;
+    json_t *sizes = json_object_get(o, "sizes"), *ws = json_object_get(sizes, "weight_share");
+    if (sizes && !json_is_object(sizes)) return perr(err, "%s: field \"sizes\": expected an object.", path);
+    if (ws && !json_is_number(ws)) return perr(err, "%s: field sizes.weight_share: expected a number.", path);
+    cf->weight_share = ws ? json_number_value(ws) : NAN;
+    return 0;
+}
+
+int circuit_parse(const char *text, size_t len, const char *path, CircuitFile *cf, PruneErr *err) {
+    memset(cf, 0, sizeof *cf);
+    snprintf(cf->model, sizeof cf->model, "?");
+    snprintf(cf->task, sizeof cf->task, "?");
+    cf->weight_share = NAN;
+    json_error_t je;
+    json_t *o = json_loadb(text, len, 0, &je);
+    if (!o)
+        return perr(err, "%s:%d: not valid JSON: %s. Hint: a circuit file is written by prune "
+                         "--out (docs/circuit-format.md).", path, je.line, je.text);
+    int rc = parse_object(o, path, cf, err);
     json_decref(o);
+    if (rc) circuit_file_free(cf);
+    return rc;
+}
+
+int circuit_load(const char *path, CircuitFile *cf, PruneErr *err) {
+    memset(cf, 0, sizeof *cf);  // free-able whatever happens
+    char *text;
+    size_t len;
+    if (read_file(path, &text, &len, err)) return -1;
+    int rc = circuit_parse(text, len, path, cf, err);
+    free(text);
+    return rc;
+}
+
+int circuit_apply(const CircuitFile *cf, const Masks *mk, const char *path, unsigned char *keep, PruneErr *err) {
+    memset(keep, 1, mk->total);  // granularities the file does not mention are kept whole
+    for (int g = 0; g < NUM_GRAN; g++) {
+        const CircuitGran *cg = &cf->gran[g];
+        int rows, cols;
+        gran_shape(mk->L, mk->NH, mk->C, mk->hs, mk->H, g, &rows, &cols);
+        if (!cg->keep) continue;
+        if (cg->rows != rows)
+            return perr(err, "%s: masks.%s.keep: expected an array of %d %s for this model (L=%d, NH=%d, "
+                             "C=%d). Hint: the circuit was found on another model.", path, GRANULARITIES[g].name, rows,
+                        gran_nested(g) ? "rows" : "entries", mk->L, mk->NH, mk->C);
+        if (cg->cols != cols)
+            return perr(err, "%s: masks.%s.keep[0]: expected %d entries for this model (L=%d, NH=%d, "
+                             "C=%d). Hint: the circuit was found on another model.", path, GRANULARITIES[g].name, cols,
+                        mk->L, mk->NH, mk->C);
+        memcpy(keep + mk->off[g], cg->keep, (size_t)rows * cols);
+    }
+    if (cf->L && (cf->L != mk->L || cf->NH != mk->NH || cf->C != mk->C || cf->H != mk->H))
+        return perr(err, "%s: field \"model\": L=%d, NH=%d, C=%d, H=%d, but this model has L=%d, NH=%d, C=%d, "
+                         "H=%d. Hint: the circuit was found on another model.", path, cf->L, cf->NH, cf->C, cf->H,
+                    mk->L, mk->NH, mk->C, mk->H);
+    return 0;
+}
+
+int circuit_read(const char *path, const Masks *mk, unsigned char *keep, PruneErr *err) {
+    CircuitFile cf;
+    if (circuit_load(path, &cf, err)) return -1;
+    int rc = circuit_apply(&cf, mk, path, keep, err);
+    circuit_file_free(&cf);
     return rc;
 }
 
@@ -271,12 +427,12 @@ void circuit_print_summary(FILE *out, const Pruner *p, const unsigned char *keep
         char hc[320];  // heads holds at most ~30 characters; sized for the compiler's bound
         snprintf(hc, sizeof hc, "%s%s(%d/%d)", heads, nh ? " " : "", nh, NH);
         int nd = 0, nn = 0, no = 0;
-        for (int c = 0; c < C; c++) nd += keep[mk->off[G_ATTN_DIM] + (size_t)l * C + c];
-        for (int i = 0; i < 4 * C; i++) nn += keep[mk->off[G_NEURON] + (size_t)l * 4 * C + i];
+        for (int d = 0; d < mk->A; d++) nd += keep[mk->off[G_ATTN_DIM] + (size_t)l * mk->A + d];
+        for (int i = 0; i < mk->H; i++) nn += keep[mk->off[G_NEURON] + (size_t)l * mk->H + i];
         for (int c = 0; c < C; c++) no += keep[mk->off[G_MLP_OUT] + (size_t)l * C + c];
         char dims[32], neu[32], outs[32];
-        snprintf(dims, sizeof dims, "%d/%d", nd, C);
-        snprintf(neu, sizeof neu, "%d/%d", nn, 4 * C);
+        snprintf(dims, sizeof dims, "%d/%d", nd, mk->A);
+        snprintf(neu, sizeof neu, "%d/%d", nn, mk->H);
         snprintf(outs, sizeof outs, "%d/%d", no, C);
         fprintf(out, "  %-5d %-5s %-4s %-28s %-11s %-4s %-13s %-11s %5.1f%%\n", l,
                 keep[mk->off[G_LAYER] + l] ? "yes" : "no", keep[mk->off[G_ATTN] + l] ? "yes" : "no",

@@ -1,5 +1,7 @@
-// main.c: argument parsing only. Each subcommand's work is a library call (commands.c,
-// run.c). Usage errors print the usage to stderr and exit 2; failures of the work exit 1.
+// main.c: argument parsing only. One table of subcommands (COMMANDS: the arguments and
+// options each takes, and its handler) and one list of options (parse_args); each
+// handler turns the arguments into a library call (commands.c, run.c, report.c, train.c).
+// Usage errors print the usage to stderr and exit 2; failures of the work exit 1.
 // The one thing besides parsing: SIGINT/SIGTERM set a flag the search checks between steps.
 #include <signal.h>
 #include <stdio.h>
@@ -74,9 +76,13 @@ static const char *USAGE =
     "  --resume FILE        go on from a checkpoint (same MODEL, TASK and options); the result\n"
     "                       is the same as an uninterrupted run's\n"
     "  --max-memory MB      refuse to start a run that needs more [the memory available]\n"
-    "  --quiet              no progress line (it is shown only on a terminal anyway)\n"
+    "  --quiet              no progress (on a terminal a line redrawn each step; otherwise a\n"
+    "                       line on stderr every 5 s)\n"
     "eval options: --circuit FILE, --full, --empty, --all (every example of TASK), and\n"
-    "  --ablation, --eval, --seed, --train-frac as above (the same split as the search)\n"
+    "  --ablation, --eval, --seed, --train-frac as above (the same split as the search),\n"
+    "  --vocab, --skip-invalid, --chunk, --max-memory, --max-target-mb\n"
+    "sweep options: --targets, --out DIR, and the search's except --kl-budget, --target,\n"
+    "  --lambda, --report, --log, --checkpoint, --checkpoint-every, --resume, --quiet\n"
     "other options:\n"
     "  --ids \"...\"          token ids, separated by spaces or commas\n"
     "  --vocab FILE         vocab.bpe, encoder.json, vocab.json, merges.txt, or a folder\n"
@@ -90,9 +96,9 @@ static const char *USAGE =
     "  --out PATH           (bpe) output folder; (gen) task file; (report, sweep) output folder\n"
     "  --targets L          (sweep) target sparsities, e.g. 0.5,0.8,0.9,0.95,0.98\n"
     "  --n N                (gen) number of examples; (heads) prompts to average over [400]\n"
-    "  --threads N          OpenMP/OpenBLAS threads [2]\n"
+    "  --threads N          (search, eval, sweep, heads, next, train) OpenMP/OpenBLAS threads [2]\n"
     "train options: --layers [2] --heads [4] --dim [64] --ctx [64] --steps [2000] --batch [32]\n"
-    "  --lr [3e-3] --seed [0] --vocab-size [512] --attn-only (no MLP: for induction models)\n"
+    "  --lr [3e-3] --seed [0] --vocab-size [512] --attn-only (no MLP: for induction models)\n"    "An option a command does not take is a usage error.\n"
     "\n"
     "examples:\n"
     "  prune models/induction/model.bin models/induction/task.txt --out circuit.json\n"
@@ -119,7 +125,66 @@ typedef struct {
     int npos;
 } Args;
 
-static int parse_args(int argc, char **argv, int first, Args *a) {
+// The subcommands: the positional arguments each takes, the options it reads (an option
+// it does not read is a usage error) and the handler that turns Args into a library call.
+// The options themselves are listed once, in parse_args.
+typedef struct {
+    const char *name;  // NULL: the search, `prune MODEL TASK`
+    const char *args;  // its positional arguments, for messages
+    int min_pos, max_pos;
+    const char *opts;  // the options it takes, each followed by a space
+    int (*run)(Args *a);
+} Command;
+
+// What a search and an evaluation share: the model, the task split, the ablation, memory.
+#define RUN_OPTS "--vocab --eval --train-frac --seed --skip-invalid --ablation --chunk --max-memory " \
+                 "--max-target-mb --threads "
+// The optimisation (search and sweep).
+#define OPTIMISER_OPTS "--steps --batch --lr --granularities --dual-lr --warmup "
+
+static int do_search(Args *a), do_eval(Args *a), do_check(Args *a), do_gen(Args *a), do_heads(Args *a),
+    do_report(Args *a), do_sweep(Args *a), do_info(Args *a), do_next(Args *a), do_tokenize(Args *a),
+    do_bpe(Args *a), do_train(Args *a);
+
+static const Command COMMANDS[] = {
+    {NULL, "MODEL TASK", 2, 2, RUN_OPTS OPTIMISER_OPTS "--kl-budget --target --lambda --out --report --log "
+     "--checkpoint --checkpoint-every --resume --quiet ", do_search},
+    {"eval", "MODEL TASK", 2, 2, RUN_OPTS "--circuit --full --empty --all ", do_eval},
+    {"check", "MODEL TASK", 2, 2, "--vocab --eval --seed --skip-invalid ", do_check},
+    {"gen", "KIND", 1, 1, "--n --seed --out --model --vocab --corpus-text ", do_gen},
+    {"heads", "MODEL TASK", 2, 2, "--vocab --n --seed --json --threads ", do_heads},
+    {"report", "CIRCUIT.json", 1, 1, "--log --out ", do_report},
+    {"sweep", "MODEL TASK", 2, 2, RUN_OPTS OPTIMISER_OPTS "--targets --out ", do_sweep},
+    {"info", "MODEL", 1, 1, "--json ", do_info},
+    {"next", "MODEL [TEXT]", 1, 2, "--ids --vocab --top --json --threads ", do_next},
+    {"tokenize", "TEXT", 1, 1, "--vocab --model --decode --json ", do_tokenize},
+    {"bpe", "", 0, 0, "--corpus --vocab-size --max-digits --out ", do_bpe},
+    {"train", "", 0, 0, "--corpus --out --layers --heads --dim --ctx --steps --batch --lr --seed --vocab-size "
+     "--max-digits --attn-only --threads ", do_train},
+};
+#define NUM_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
+
+static int takes(const Command *c, const char *opt) {
+    size_t n = strlen(opt);
+    for (const char *s = strstr(c->opts, opt); s; s = strstr(s + 1, opt))
+        if ((s == c->opts || s[-1] == ' ') && s[n] == ' ') return 1;
+    return 0;
+}
+
+// "'prune info' does not take --steps (an option of: the search, sweep, train)"
+static int not_taken(const Command *c, const char *opt) {
+    char msg[512], *p = msg, *end = msg + sizeof msg;
+    p += snprintf(p, (size_t)(end - p), "'prune %s' does not take %s", c->name ? c->name : "MODEL TASK", opt);
+    int any = 0;
+    for (int k = 0; k < NUM_COMMANDS && p < end; k++)
+        if (takes(&COMMANDS[k], opt))
+            p += snprintf(p, (size_t)(end - p), "%s%s", any++ ? ", " : " (an option of: ",
+                          COMMANDS[k].name ? COMMANDS[k].name : "the search");
+    if (any && p < end) snprintf(p, (size_t)(end - p), ")");
+    return usage_error(msg, NULL);
+}
+
+static int parse_args(int argc, char **argv, int first, const Command *cmd, Args *a) {
     struct { const char *name; const char **str; long *num; long lo, hi; } opts[] = {
         {"--ids", &a->ids, NULL, 0, 0},           {"--vocab", &a->vocab, NULL, 0, 0},
         {"--model", &a->model, NULL, 0, 0},       {"--corpus", &a->corpus, NULL, 0, 0},
@@ -150,6 +215,7 @@ static int parse_args(int argc, char **argv, int first, Args *a) {
         size_t k, nf = sizeof flags / sizeof flags[0], no = sizeof opts / sizeof opts[0];
         for (k = 0; k < nf && strcmp(s, flags[k].name); k++) {}
         if (k < nf) {
+            if (!takes(cmd, s)) return not_taken(cmd, s);
             *flags[k].flag = 1;
             continue;
         }
@@ -159,6 +225,7 @@ static int parse_args(int argc, char **argv, int first, Args *a) {
         }
         for (k = 0; k < no && strcmp(s, opts[k].name); k++) {}
         if (k < no) {
+            if (!takes(cmd, s)) return not_taken(cmd, s);
             if (i + 1 >= argc) return usage_error("option needs a value", s);
             const char *v = argv[++i];
             if (opts[k].str) {
@@ -273,145 +340,185 @@ static void on_signal(int sig) {
     signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once
 }
 
+static void catch_stop(void) {
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+}
+
+// --- handlers: Args to a library call; 0, 1 (the work failed) or 2 (usage) -------------
+
+static int do_search(Args *a) {
+    RunArgs r;
+    int rc = build_run_args(a, &r);
+    if (rc) return rc;
+    PruneErr err = {{0}};
+    r.cfg.progress = a->quiet ? NULL : isatty(fileno(stdout)) ? stdout : stderr;  // a log: a line every 5 s
+    r.cfg.stop = &g_stop;
+    catch_stop();
+    return cmd_prune(&r, stdout, &err) ? fail(&err) : 0;
+}
+
+static int do_eval(Args *a) {
+    RunArgs r;
+    int rc = build_run_args(a, &r);
+    if (rc) return rc;
+    if (!!a->circuit + a->full + a->empty != 1)
+        return usage_error("'prune eval' needs one of --circuit FILE, --full, --empty", NULL);
+    PruneErr err = {{0}};
+    EvalWhat w = a->circuit ? EVAL_CIRCUIT : a->full ? EVAL_FULL : EVAL_EMPTY;
+    return cmd_eval(&r, w, a->circuit, a->all, stdout, &err) ? fail(&err) : 0;
+}
+
+static int do_check(Args *a) {
+    PruneErr err = {{0}};
+    return cmd_check(a->pos[0], a->pos[1], a->eval, a->vocab, a->skip_invalid, 0, 0.5, (uint64_t)a->seed,
+                     stdout, &err) ? fail(&err) : 0;
+}
+
+static int do_gen(Args *a) {
+    PruneErr err = {{0}};
+    return cmd_gen(a->pos[0], (int)a->n, (uint64_t)a->seed, a->vocab, a->model, a->out, a->gen_corpus, stdout,
+                   &err) ? fail(&err) : 0;
+}
+
+static int do_heads(Args *a) {
+    PruneErr err = {{0}};
+    return cmd_heads(a->pos[0], a->pos[1], a->vocab, (int)a->n, (uint64_t)a->seed, a->json, stdout, &err)
+               ? fail(&err) : 0;
+}
+
+static int do_report(Args *a) {
+    PruneErr err = {{0}};
+    return cmd_report(a->pos[0], a->log, a->out ? a->out : "report", stdout, &err) ? fail(&err) : 0;
+}
+
+static int do_sweep(Args *a) {
+    if (!a->targets) return usage_error("'prune sweep' needs --targets, e.g. 0.5,0.8,0.9,0.95,0.98", NULL);
+    double t[64];
+    int nt = 0;
+    for (const char *s = a->targets; *s && nt < 64;) {
+        const char *end = strchr(s, ',');
+        char v[64];
+        snprintf(v, sizeof v, "%.*s", (int)(end ? end - s : (long)strlen(s)), s);
+        if (num(v, "--targets", 0, 0.9999, &t[nt])) return 2;
+        nt++;
+        s = end ? end + 1 : s + strlen(s);
+    }
+    const char *out_dir = a->out ? a->out : "sweep";
+    a->out = NULL;  // --out names the folder here, not a circuit file
+    RunArgs r;
+    int rc = build_run_args(a, &r);
+    if (rc) return rc;
+    PruneErr err = {{0}};
+    r.cfg.stop = &g_stop;
+    signal(SIGINT, on_signal);
+    return cmd_sweep(&r, t, nt, out_dir, stdout, &err) ? fail(&err) : 0;
+}
+
+static int do_info(Args *a) {
+    PruneErr err = {{0}};
+    return cmd_info(a->pos[0], a->json, stdout, &err) ? fail(&err) : 0;
+}
+
+static int do_next(Args *a) {
+    const char *text = a->npos == 2 ? a->pos[1] : NULL;
+    if (!text && !a->ids) return usage_error("'prune next' needs a prompt TEXT or --ids", NULL);
+    if (text && a->ids) return usage_error("give either TEXT or --ids, not both", NULL);
+    PruneErr err = {{0}};
+    int *ids = NULL, n = 0;
+    if (a->ids) {
+        ids = malloc(sizeof(int) * MAX_IDS);
+        if (!ids) return usage_error("out of memory", NULL);
+        if (parse_id_list(a->ids, ids, MAX_IDS, &n, &err)) {
+            free(ids);
+            return usage_error(err.msg, NULL);
+        }
+    }
+    int rc = cmd_next(a->pos[0], ids, n, text, a->vocab, (int)a->top, a->json, stdout, &err);
+    free(ids);
+    return rc ? fail(&err) : 0;
+}
+
+static int do_tokenize(Args *a) {
+    PruneErr err = {{0}};
+    return cmd_tokenize(a->vocab, a->model, a->pos[0], a->decode, a->json, stdout, &err) ? fail(&err) : 0;
+}
+
+static int do_bpe(Args *a) {
+    if (!a->corpus || !a->out || !a->vocab_size)
+        return usage_error("'prune bpe' needs --corpus FILE, --vocab-size N and --out DIR", NULL);
+    PruneErr err = {{0}};
+    return cmd_bpe(a->corpus, (int)a->vocab_size, (int)a->max_digits, a->out, stdout, &err) ? fail(&err) : 0;
+}
+
+static int do_train(Args *a) {
+    if (!a->corpus || !a->out) return usage_error("'prune train' needs --corpus FILE and --out DIR", NULL);
+    TrainConfig t;
+    train_config_defaults(&t);
+    t.corpus = a->corpus, t.out_dir = a->out, t.attn_only = a->attn_only, t.seed = (uint64_t)a->seed;
+    double x;
+    struct { const char *s, *name; double lo, hi; int *dst; } ints[] = {
+        {a->layers_s, "--layers", 1, 64, &t.layers}, {a->heads_s, "--heads", 1, 64, &t.heads},
+        {a->dim_s, "--dim", 1, 4096, &t.dim},        {a->ctx_s, "--ctx", 2, 4096, &t.ctx},
+        {a->steps_s, "--steps", 1, 1e7, &t.steps},   {a->batch_s, "--batch", 1, 4096, &t.batch}};
+    for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
+        if (ints[k].s) {
+            if (num(ints[k].s, ints[k].name, ints[k].lo, ints[k].hi, &x)) return 2;
+            *ints[k].dst = (int)x;
+        }
+    if (a->vocab_size) t.vocab_size = (int)a->vocab_size;
+    t.max_digits = (int)a->max_digits;
+    if (a->lr_s) {
+        if (num(a->lr_s, "--lr", 1e-7, 10, &x)) return 2;
+        t.lr = (float)x;
+    }
+    t.stop = &g_stop;
+    t.progress = stdout;
+    catch_stop();
+    PruneErr err = {{0}};
+    return cmd_train(&t, stdout, &err) ? fail(&err) : 0;
+}
+
+// The idx-th word of a command's argument list ("MODEL [TEXT]", 1: "[TEXT]").
+static void arg_name(const char *args, int idx, char *out, size_t cap) {
+    const char *s = args;
+    for (int k = 0; k < idx && strchr(s, ' '); k++) s = strchr(s, ' ') + 1;
+    snprintf(out, cap, "%.*s", (int)strcspn(s, " "), s);
+}
+
 int main(int argc, char **argv) {
     prune_fix_blas_coretype(argv);
     if (argc < 2) {
         fputs(USAGE, stdout);
         return 0;
     }
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
         fputs(USAGE, stdout);
         return 0;
     }
-    static const char *const commands[] = {"info", "next", "tokenize", "bpe", "gen", "check", "eval", "train", "heads", "report", "sweep"};
-    int is_cmd = 0;
-    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++) is_cmd |= !strcmp(cmd, commands[k]);
-    if (!is_cmd && cmd[0] == '-') return usage_error("unknown option", cmd);
+    const Command *cmd = &COMMANDS[0];  // the search, unless argv[1] names a command
+    for (int k = 1; k < NUM_COMMANDS; k++)
+        if (!strcmp(name, COMMANDS[k].name)) cmd = &COMMANDS[k];
+    if (!cmd->name && name[0] == '-') return usage_error("unknown option", name);
     Args a = {.top = 10, .threads = 2, .n = 400, .seed = 0};
-    int rc = parse_args(argc, argv, is_cmd ? 2 : 1, &a);
+    int rc = parse_args(argc, argv, cmd->name ? 2 : 1, cmd, &a);
     if (rc) return rc;
+    char what[64];
+    if (!cmd->name && a.npos < 2 && access(name, F_OK) != 0) return usage_error("unknown command", name);
+    if (a.npos < cmd->min_pos) {
+        arg_name(cmd->args, a.npos, what, sizeof what);
+        char msg[160];
+        snprintf(msg, sizeof msg, "missing %s: 'prune %s%s%s'", what, cmd->name ? cmd->name : "",
+                 cmd->name ? " " : "", cmd->args);
+        return usage_error(msg, NULL);
+    }
+    if (a.npos > cmd->max_pos) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "too many arguments for 'prune %s%s%s'%s", cmd->name ? cmd->name : "",
+                 cmd->name && cmd->args[0] ? " " : "", cmd->args, cmd->max_pos ? " (quote text that has spaces)" : "");
+        return usage_error(msg, a.pos[cmd->max_pos]);
+    }
     prune_set_threads((int)a.threads);
-    PruneErr err = {{0}};
-
-    if (!is_cmd && a.npos < 2 && access(cmd, F_OK) != 0) return usage_error("unknown command", cmd);
-    if (!is_cmd || !strcmp(cmd, "eval")) {  // the search, or the evaluation of a circuit
-        if (a.npos != 2)
-            return usage_error(a.npos < 2 ? "expected MODEL and TASK (or a command: see usage)" : "too many arguments", a.npos > 2 ? a.pos[2] : cmd);
-        RunArgs r;
-        if ((rc = build_run_args(&a, &r))) return rc;
-        if (!strcmp(cmd, "eval")) {
-            if (!!a.circuit + a.full + a.empty != 1)
-                return usage_error("'prune eval' needs one of --circuit FILE, --full, --empty", NULL);
-            EvalWhat w = a.circuit ? EVAL_CIRCUIT : a.full ? EVAL_FULL : EVAL_EMPTY;
-            return cmd_eval(&r, w, a.circuit, a.all, stdout, &err) ? fail(&err) : 0;
-        }
-        if (a.circuit || a.full || a.empty || a.all)
-            return usage_error("--circuit, --full, --empty and --all are for 'prune eval'", NULL);
-        r.cfg.progress = (!a.quiet && isatty(fileno(stdout))) ? stdout : NULL;
-        r.cfg.stop = &g_stop;
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
-        return cmd_prune(&r, stdout, &err) ? fail(&err) : 0;
-    }
-    if (!strcmp(cmd, "report")) {
-        if (a.npos != 1) return usage_error("'prune report' needs one circuit.json", a.npos > 1 ? a.pos[1] : NULL);
-        return cmd_report(a.pos[0], a.log, a.out ? a.out : "report", stdout, &err) ? fail(&err) : 0;
-    }
-    if (!strcmp(cmd, "sweep")) {
-        if (a.npos != 2) return usage_error("'prune sweep' needs MODEL and TASK", a.npos > 2 ? a.pos[2] : NULL);
-        if (!a.targets) return usage_error("'prune sweep' needs --targets, e.g. 0.5,0.8,0.9,0.95,0.98", NULL);
-        double t[64];
-        int nt = 0;
-        for (const char *s = a.targets; *s && nt < 64;) {
-            const char *end = strchr(s, ',');
-            char v[64];
-            snprintf(v, sizeof v, "%.*s", (int)(end ? end - s : (long)strlen(s)), s);
-            if (num(v, "--targets", 0, 0.9999, &t[nt])) return 2;
-            nt++;
-            s = end ? end + 1 : s + strlen(s);
-        }
-        const char *out_dir = a.out ? a.out : "sweep";
-        a.out = NULL;  // --out names the folder here, not a circuit file
-        RunArgs r;
-        if ((rc = build_run_args(&a, &r))) return rc;
-        r.cfg.stop = &g_stop;
-        signal(SIGINT, on_signal);
-        return cmd_sweep(&r, t, nt, out_dir, stdout, &err) ? fail(&err) : 0;
-    }
-    if (!strcmp(cmd, "heads")) {
-        if (a.npos != 2) return usage_error("'prune heads' needs MODEL and TASK", a.npos > 2 ? a.pos[2] : NULL);
-        return cmd_heads(a.pos[0], a.pos[1], a.vocab, (int)a.n, (uint64_t)a.seed, a.json, stdout, &err)
-                   ? fail(&err) : 0;
-    }
-    if (!strcmp(cmd, "train")) {
-        if (a.npos) return usage_error("unexpected argument", a.pos[0]);
-        if (!a.corpus || !a.out) return usage_error("'prune train' needs --corpus FILE and --out DIR", NULL);
-        TrainConfig t;
-        train_config_defaults(&t);
-        t.corpus = a.corpus, t.out_dir = a.out, t.attn_only = a.attn_only, t.seed = (uint64_t)a.seed;
-        double x;
-        struct { const char *s, *name; double lo, hi; int *dst; } ints[] = {
-            {a.layers_s, "--layers", 1, 64, &t.layers}, {a.heads_s, "--heads", 1, 64, &t.heads},
-            {a.dim_s, "--dim", 1, 4096, &t.dim},        {a.ctx_s, "--ctx", 2, 4096, &t.ctx},
-            {a.steps_s, "--steps", 1, 1e7, &t.steps},   {a.batch_s, "--batch", 1, 4096, &t.batch}};
-        for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++)
-            if (ints[k].s) {
-                if (num(ints[k].s, ints[k].name, ints[k].lo, ints[k].hi, &x)) return 2;
-                *ints[k].dst = (int)x;
-            }
-        if (a.vocab_size) t.vocab_size = (int)a.vocab_size;
-        t.max_digits = (int)a.max_digits;
-        if (a.lr_s) {
-            if (num(a.lr_s, "--lr", 1e-7, 10, &x)) return 2;
-            t.lr = (float)x;
-        }
-        t.stop = &g_stop;
-        t.progress = stdout;
-        signal(SIGINT, on_signal);
-        signal(SIGTERM, on_signal);
-        return cmd_train(&t, stdout, &err) ? fail(&err) : 0;
-    }
-    if (!strcmp(cmd, "info")) {
-        if (a.npos != 1) return usage_error(a.npos ? "too many arguments" : "missing MODEL", NULL);
-        return cmd_info(a.pos[0], a.json, stdout, &err) ? fail(&err) : 0;
-    }
-    if (!strcmp(cmd, "next")) {
-        if (a.npos < 1) return usage_error("missing MODEL", NULL);
-        if (a.npos > 2) return usage_error("too many arguments (quote the prompt)", a.pos[2]);
-        const char *text = a.npos == 2 ? a.pos[1] : NULL;
-        if (!text && !a.ids) return usage_error("'prune next' needs a prompt TEXT or --ids", NULL);
-        if (text && a.ids) return usage_error("give either TEXT or --ids, not both", NULL);
-        int *ids = NULL, n = 0;
-        if (a.ids) {
-            ids = malloc(sizeof(int) * MAX_IDS);
-            if (!ids) return usage_error("out of memory", NULL);
-            if (parse_id_list(a.ids, ids, MAX_IDS, &n, &err)) {
-                free(ids);
-                return usage_error(err.msg, NULL);
-            }
-        }
-        rc = cmd_next(a.pos[0], ids, n, text, a.vocab, (int)a.top, a.json, stdout, &err);
-        free(ids);
-        return rc ? fail(&err) : 0;
-    }
-    if (!strcmp(cmd, "tokenize")) {
-        if (a.npos != 1) return usage_error(a.npos ? "too many arguments (quote the text)" : "missing TEXT", NULL);
-        return cmd_tokenize(a.vocab, a.model, a.pos[0], a.decode, a.json, stdout, &err) ? fail(&err) : 0;
-    }
-    if (!strcmp(cmd, "bpe")) {
-        if (a.npos) return usage_error("unexpected argument", a.pos[0]);
-        if (!a.corpus || !a.out || !a.vocab_size)
-            return usage_error("'prune bpe' needs --corpus FILE, --vocab-size N and --out DIR", NULL);
-        return cmd_bpe(a.corpus, (int)a.vocab_size, (int)a.max_digits, a.out, stdout, &err) ? fail(&err) : 0;
-    }
-    if (!strcmp(cmd, "gen")) {
-        if (a.npos != 1) return usage_error(a.npos ? "too many arguments" : "missing KIND (ioi, gt, gp or induction)", NULL);
-        return cmd_gen(a.pos[0], (int)a.n, (uint64_t)a.seed, a.vocab, a.model, a.out, a.gen_corpus, stdout, &err)
-                   ? fail(&err) : 0;
-    }
-    // check
-    if (a.npos != 2) return usage_error(a.npos < 2 ? "missing MODEL or TASK" : "too many arguments", NULL);
-    return cmd_check(a.pos[0], a.pos[1], a.eval, a.vocab, a.skip_invalid, 0, 0.5, (uint64_t)a.seed,
-                     stdout, &err) ? fail(&err) : 0;
+    return cmd->run(&a);
 }

@@ -1,109 +1,54 @@
 // report.c: pictures and exports of a circuit, made from circuit.json alone (so circuits
-// from earlier runs, or edited by hand, can be drawn): circuit.svg (per-layer rows: block
-// gates, a head grid shaded by log_alpha, bars for kept neurons and dimensions), curves.svg
+// from earlier runs, or edited by hand, can be drawn), read by circuit_load, the parser
+// `prune eval` uses: circuit.svg (per-layer rows: block gates, a head grid shaded by
+// log_alpha, bars for kept neurons and dimensions), curves.svg
 // (from a --log CSV), circuit.dot (kept units and the residual edges a node circuit implies),
 // edges.tsv (those edges in Edge Pruning's graph: heads read Q, K and V separately) and
 // index.html, which inlines the pictures so it reads offline. It does not run the model.
+// Also the picture of a sweep (sweep.svg), drawn from the points cmd_sweep measured.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sys/stat.h>
 
-#include <jansson.h>
-
 #include "commands.h"
+#include "log_csv.h"
 
-typedef struct {
-    int L, NH, C;
-    char model[1024], task[1024];
-    // per granularity: keep and log_alpha flattened (NULL when the file lacks them)
-    int *keep[NUM_GRAN];
-    double *la[NUM_GRAN];
-    int count[NUM_GRAN];
-    json_t *root;
-} Circ;
+// A gate as the file has it: a granularity the file lacks is kept whole, with no log_alpha.
+static int kp(const CircuitFile *c, int g, int i) { return c->gran[g].keep ? c->gran[g].keep[i] : 1; }
+static double la(const CircuitFile *c, int g, int i) { return c->gran[g].log_alpha ? c->gran[g].log_alpha[i] : NAN; }
 
-static void circ_free(Circ *c) {
-    for (int g = 0; g < NUM_GRAN; g++) free(c->keep[g]), free(c->la[g]);
-    if (c->root) json_decref(c->root);
-}
-
-// Flattens a number or a (nested) array of numbers into out[0..n); returns the count read.
-static int flatten(json_t *v, double *out, int n, int at) {
-    if (json_is_array(v)) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(v, i, e) at = flatten(e, out, n, at);
-        return at;
-    }
-    if (at < n && (json_is_number(v) || json_is_boolean(v)))
-        out[at] = json_is_boolean(v) ? json_is_true(v) : json_number_value(v);
-    return at + 1;
-}
-
-static int circ_load(Circ *c, const char *path, PruneErr *err) {
-    memset(c, 0, sizeof *c);
-    json_error_t je;
-    c->root = json_load_file(path, 0, &je);
-    if (!c->root)
-        return perr(err, "%s:%d: not valid JSON: %s. Hint: prune report reads the circuit.json a run "
-                         "wrote with --out.", path, je.line, je.text);
-    json_t *m = json_object_get(c->root, "model"), *masks = json_object_get(c->root, "masks");
-    if (json_unpack(m, "{s:i, s:i, s:i}", "L", &c->L, "NH", &c->NH, "C", &c->C) || c->L < 1 || c->NH < 1 ||
-        c->C < c->NH || c->C % c->NH || c->L > 4096 || c->C > 1 << 20 || c->NH > 4096)
-        return perr(err, "%s: field model: expected {\"L\": layers, \"NH\": heads, \"C\": width} with C a "
-                         "multiple of NH. Hint: a file written by prune --out has it.", path);
-    if (!json_is_object(masks)) return perr(err, "%s: field masks is missing or not an object.", path);
-    const char *mp = json_string_value(json_object_get(m, "path"));
-    const char *tp = json_string_value(json_object_get(json_object_get(c->root, "task"), "train"));
-    snprintf(c->model, sizeof c->model, "%s", mp ? mp : "?");
-    snprintf(c->task, sizeof c->task, "%s", tp ? tp : "?");
-    int counts[NUM_GRAN] = {1, c->L, c->L, c->L, c->L * c->NH, c->L * c->C, c->L * 4 * c->C, c->L * c->C};
-    for (int g = 0; g < NUM_GRAN; g++) {
-        c->count[g] = counts[g];
-        c->keep[g] = malloc(sizeof(int) * (size_t)counts[g]);
-        c->la[g] = malloc(sizeof(double) * (size_t)counts[g]);
-        double *tmp = malloc(sizeof(double) * (size_t)counts[g]);
-        if (!c->keep[g] || !c->la[g] || !tmp) {
-            free(tmp);
-            return perr(err, "out of memory.");
-        }
-        json_t *e = json_object_get(masks, GRANULARITIES[g].name);
-        json_t *k = json_object_get(e, "keep"), *l = json_object_get(e, "log_alpha");
-        for (int i = 0; i < counts[g]; i++) tmp[i] = 1, c->la[g][i] = NAN;
-        if (k && flatten(k, tmp, counts[g], 0) != counts[g]) {
-            free(tmp);
-            return perr(err, "%s: masks.%s.keep: expected %d entries for L=%d NH=%d C=%d.", path,
-                        GRANULARITIES[g].name, counts[g], c->L, c->NH, c->C);
-        }
-        for (int i = 0; i < counts[g]; i++) c->keep[g][i] = tmp[i] > 0.5;
-        if (l && flatten(l, c->la[g], counts[g], 0) != counts[g]) {
-            free(tmp);
-            return perr(err, "%s: masks.%s.log_alpha: expected %d entries.", path, GRANULARITIES[g].name, counts[g]);
-        }
-        free(tmp);
+static int circ_load(CircuitFile *c, const char *path, PruneErr *err) {
+    if (circuit_load(path, c, err)) return -1;
+    if (!c->L) {
+        circuit_file_free(c);
+        return perr(err, "%s: field \"model\": expected {\"L\": layers, \"NH\": heads, \"C\": width}, which the "
+                         "report needs to draw the layers. Hint: a file written by prune --out has it.", path);
     }
     return 0;
 }
 
-static double metric(const Circ *c, const char *which, const char *name) {
-    json_t *v = json_object_get(json_object_get(json_object_get(c->root, "metrics"), which), name);
-    return json_is_number(v) ? json_number_value(v) : NAN;
+// The metrics table's rows: circuit.json's names and where the parser put them.
+static const char *const METRIC_NAMES[6] = {"kl", "logit_diff", "prob_diff", "accuracy_pairwise",
+                                            "accuracy_argmax", "exact_match"};
+static double metric(const Metrics *m, int k) {
+    const double v[6] = {m->kl, m->ld, m->pd, m->acc_pair, m->acc_argmax, m->exact};
+    return v[k];
 }
 
-static int kept_in(const Circ *c, int g, int l, int per) {
+static int kept_in(const CircuitFile *c, int g, int l, int per) {
     int n = 0;
-    for (int i = 0; i < per; i++) n += c->keep[g][l * per + i];
+    for (int i = 0; i < per; i++) n += kp(c, g, l * per + i);
     return n;
 }
 
 // A unit acts when it and every gate above it are kept.
-static int head_on(const Circ *c, int l, int h) {
-    return c->keep[G_LAYER][l] && c->keep[G_ATTN][l] && c->keep[G_HEAD][l * c->NH + h];
+static int head_on(const CircuitFile *c, int l, int h) {
+    return kp(c, G_LAYER, l) && kp(c, G_ATTN, l) && kp(c, G_HEAD, l * c->NH + h);
 }
-static int mlp_on(const Circ *c, int l) {
-    return c->keep[G_LAYER][l] && c->keep[G_MLP][l] && kept_in(c, G_NEURON, l, 4 * c->C) > 0;
+static int mlp_on(const CircuitFile *c, int l) {
+    return kp(c, G_LAYER, l) && kp(c, G_MLP, l) && kept_in(c, G_NEURON, l, c->H) > 0;
 }
 
 static void xml_escape(FILE *f, const char *s) {
@@ -125,7 +70,7 @@ static void gate_colour(char *buf, size_t cap, int kept, double la) {
     else snprintf(buf, cap, "rgb(%d,%d,%d)", (int)(235 - 35 * t), (int)(225 - 95 * t), (int)(225 - 95 * t));
 }
 
-static void write_circuit_svg(FILE *f, const Circ *c) {
+static void write_circuit_svg(FILE *f, const CircuitFile *c) {
     int cell = c->NH <= 16 ? 22 : 10, gx = 150, gw = c->NH * (cell + 2), bx = gx + (gw > 160 ? gw : 160) + 20, barw = 120;
     int rowh = cell + 18, top = 78, W = bx + 3 * (barw + 20) + 20, H = top + c->L * rowh + 50;
     char col[64];
@@ -137,14 +82,11 @@ static void write_circuit_svg(FILE *f, const Circ *c) {
     fprintf(f, " on ");
     xml_escape(f, c->task);
     fprintf(f, "</text>\n");
-    double kl = metric(c, "circuit", "kl"), ld = metric(c, "circuit", "logit_diff"),
-           ldf = metric(c, "full", "logit_diff"), pd = metric(c, "circuit", "prob_diff"),
-           pdf = metric(c, "full", "prob_diff");
-    json_t *ws = json_object_get(json_object_get(c->root, "sizes"), "weight_share");
+    double kl = c->circuit.kl, ld = c->circuit.ld, ldf = c->full.ld, pd = c->circuit.pd, pdf = c->full.pd;
     fprintf(f, "<text x=\"10\" y=\"40\">held-out KL %.4f", kl);
     if (!isnan(ld) && !isnan(ldf) && ldf != 0) fprintf(f, " · logit difference %.3f of %.3f (%.1f%%)", ld, ldf, 100 * ld / ldf);
     if (!isnan(pd)) fprintf(f, " · probability difference %.3f of %.3f", pd, pdf);
-    if (json_is_number(ws)) fprintf(f, " · %.1f%% of block weights", 100 * json_number_value(ws));
+    if (!isnan(c->weight_share)) fprintf(f, " · %.1f%% of block weights", 100 * c->weight_share);
     fprintf(f, "</text>\n");
     fprintf(f, "<text x=\"10\" y=\"%d\" fill=\"#555\">block gates</text><text x=\"%d\" y=\"%d\" fill=\"#555\">heads "
                "(shade: log_alpha)</text>\n", top - 10, gx, top - 10);
@@ -157,21 +99,21 @@ static void write_circuit_svg(FILE *f, const Circ *c) {
         static const int bg[3] = {G_LAYER, G_ATTN, G_MLP};
         static const char *bl[3] = {"L", "A", "M"};
         for (int k = 0; k < 3; k++) {
-            gate_colour(col, sizeof col, c->keep[bg[k]][l], c->la[bg[k]][l]);
+            gate_colour(col, sizeof col, kp(c, bg[k], l), la(c, bg[k], l));
             fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#333\"><title>%s "
                        "gate, layer %d: %s</title></rect><text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
                     62 + k * (cell + 4), y, cell, cell, col, GRANULARITIES[bg[k]].name, l,
-                    c->keep[bg[k]][l] ? "kept" : "pruned", 62 + k * (cell + 4) + cell / 2, y + cell - 6, bl[k]);
+                    kp(c, bg[k], l) ? "kept" : "pruned", 62 + k * (cell + 4) + cell / 2, y + cell - 6, bl[k]);
         }
         for (int h = 0; h < c->NH; h++) {
             int i = l * c->NH + h;
-            gate_colour(col, sizeof col, head_on(c, l, h), c->la[G_HEAD][i]);
+            gate_colour(col, sizeof col, head_on(c, l, h), la(c, G_HEAD, i));
             fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#333\">"
                        "<title>L%dH%d %s, log_alpha %.2f</title></rect>\n",
-                    gx + h * (cell + 2), y, cell, cell, col, l, h, head_on(c, l, h) ? "kept" : "pruned", c->la[G_HEAD][i]);
+                    gx + h * (cell + 2), y, cell, cell, col, l, h, head_on(c, l, h) ? "kept" : "pruned", la(c, G_HEAD, i));
         }
-        int kn = kept_in(c, G_NEURON, l, 4 * c->C), kd = kept_in(c, G_ATTN_DIM, l, c->C), ko = kept_in(c, G_MLP_OUT, l, c->C);
-        int vals[3] = {kn, kd, ko}, tots[3] = {4 * c->C, c->C, c->C};
+        int kn = kept_in(c, G_NEURON, l, c->H), kd = kept_in(c, G_ATTN_DIM, l, c->NH * c->hs), ko = kept_in(c, G_MLP_OUT, l, c->C);
+        int vals[3] = {kn, kd, ko}, tots[3] = {c->H, c->NH * c->hs, c->C};
         for (int k = 0; k < 3; k++) {
             int x = bx + k * (barw + 20), w = (int)((double)barw * vals[k] / tots[k] + 0.5);
             fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#eee\" stroke=\"#999\"/>"
@@ -197,12 +139,12 @@ typedef struct {
     int writers, readers;
 } EdgeCount;
 
-static EdgeCount write_edges(FILE *tsv, FILE *dot, const Circ *c) {
+static EdgeCount write_edges(FILE *tsv, FILE *dot, const CircuitFile *c) {
     EdgeCount ec = {0};
     if (dot) fprintf(dot, "digraph circuit {\n  rankdir=BT;\n  node [shape=box, style=filled, fontname=\"sans-serif\"];\n"
                           "  emb [label=\"embedding\", fillcolor=\"#dddddd\"];\n  out [label=\"logits\", fillcolor=\"#dddddd\"];\n");
     if (tsv) fprintf(tsv, "writer\treader\tinput\n");
-    int emb = c->keep[G_EMB][0];
+    int emb = kp(c, G_EMB, 0);
     ec.writers += emb;
     for (int l = 0; l < c->L; l++) {
         if (dot) fprintf(dot, "  subgraph layer%d { rank=same;", l);
@@ -263,47 +205,30 @@ static EdgeCount write_edges(FILE *tsv, FILE *dot, const Circ *c) {
     return ec;
 }
 
-// curves.svg from a --log CSV: KL (left axis, log scale) and density per granularity.
+// curves.svg from a --log CSV (log_csv_parse checks it): KL (left axis, log scale) and
+// density per granularity.
 static int write_curves_svg(FILE *f, const char *log_path, PruneErr *err) {
     char *text;
     size_t len;
     if (read_file(log_path, &text, &len, err)) return -1;
-    char *save = NULL, *line = strtok_r(text, "\n", &save);
-    if (!line || strncmp(line, "step,kl,", 8)) {
-        free(text);
+    LogCsv t;
+    int rc = log_csv_parse(text, len, log_path, &t, err);
+    free(text);
+    if (rc) return -1;
+    int cstep = log_csv_column(&t, "step"), ckl = log_csv_column(&t, "kl"), dens[NUM_GRAN], ndens = 0;
+    if (cstep < 0 || ckl < 0) {
+        log_csv_free(&t);
         return perr(err, "%s:1: expected the header 'step,kl,expected_l0,...' of a --log file.", log_path);
     }
-    char names[NUM_GRAN][32];
-    int ncol = 0, dens_first = -1, ndens = 0;
-    for (char *s2 = NULL, *tok = strtok_r(line, ",", &s2); tok; tok = strtok_r(NULL, ",", &s2), ncol++)
-        if (!strncmp(tok, "density_", 8) && ndens < NUM_GRAN) {
-            if (dens_first < 0) dens_first = ncol;
-            snprintf(names[ndens++], 32, "%s", tok + 8);
-        }
-    int cap = 1024, n = 0;
-    double *rows = malloc(sizeof(double) * (size_t)cap * (2 + NUM_GRAN));
-    for (line = strtok_r(NULL, "\n", &save); rows && line; line = strtok_r(NULL, "\n", &save)) {
-        if (n == cap) {
-            double *q = realloc(rows, sizeof(double) * (size_t)(cap *= 2) * (2 + NUM_GRAN));
-            if (!q) break;
-            rows = q;
-        }
-        double *r = rows + (size_t)n * (2 + NUM_GRAN);
-        int col = 0;
-        for (char *s2 = NULL, *tok = strtok_r(line, ",", &s2); tok; tok = strtok_r(NULL, ",", &s2), col++) {
-            double v = strtod(tok, NULL);
-            if (col < 2) r[col] = v;
-            else if (dens_first >= 0 && col >= dens_first && col < dens_first + ndens) r[2 + col - dens_first] = v;
-        }
-        if (col >= 2) n++;
-    }
-    free(text);
-    if (!rows || n == 0) {
-        free(rows);
+    for (int c = 0; c < t.ncol && ndens < NUM_GRAN; c++)
+        if (!strncmp(t.names[c], "density_", 8)) dens[ndens++] = c;
+    if (t.nrow == 0) {
+        log_csv_free(&t);
         return perr(err, "%s: no rows. Hint: the run stopped before its first step?", log_path);
     }
+    int n = t.nrow;
     int W = 760, H = 300, x0 = 60, y0 = 30, pw = 520, ph = 220;
-    double smax = rows[(size_t)(n - 1) * (2 + NUM_GRAN)], kmin = 1e-4, kmax = 10;
+    double smax = t.v[(size_t)(n - 1) * t.ncol + cstep], kmin = 1e-4, kmax = 10;
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n"
                "<text x=\"%d\" y=\"18\" font-size=\"13\" font-weight=\"bold\">training: KL of the sampled circuit (log "
@@ -321,33 +246,33 @@ static int write_curves_svg(FILE *f, const char *log_path, PruneErr *err) {
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" points=\"", colours[s + 1], s < 0 ? "1.5" : "1");
         int stride = n > 2000 ? n / 2000 : 1;
         for (int i = 0; i < n; i += stride) {
-            const double *r = rows + (size_t)i * (2 + NUM_GRAN);
-            double x = x0 + pw * (smax > 0 ? r[0] / smax : 0), y;
+            const double *r = t.v + (size_t)i * t.ncol;
+            double x = x0 + pw * (smax > 0 ? r[cstep] / smax : 0), y;
             if (s < 0) {
-                double k = r[1] < kmin ? kmin : r[1] > kmax ? kmax : r[1];
+                double k = r[ckl] < kmin ? kmin : r[ckl] > kmax ? kmax : r[ckl];
                 y = y0 + ph - ph * (log10(k) - log10(kmin)) / (log10(kmax) - log10(kmin));
             } else {
-                y = y0 + ph - ph * r[2 + s];
+                y = y0 + ph - ph * r[dens[s]];
             }
             fprintf(f, "%.1f,%.1f ", x, y);
         }
         fprintf(f, "\"/>\n<text x=\"%d\" y=\"%d\" fill=\"%s\">%s</text>\n", x0 + pw + 12, y0 + 12 + 14 * (s + 1),
-                colours[s + 1], s < 0 ? "KL" : names[s]);
+                colours[s + 1], s < 0 ? "KL" : t.names[dens[s]] + 8);
     }
     fprintf(f, "</svg>\n");
-    free(rows);
+    log_csv_free(&t);
     return 0;
 }
 
 // What index.html needs besides the circuit and the pictures already drawn.
 typedef struct {
-    const Circ *c;
+    const CircuitFile *c;
     EdgeCount ec;
     const char *graph_svg;  // rendered Graphviz picture to inline, or NULL
 } RepCtx;
 
 static void write_html(FILE *f, RepCtx *x, FILE *svg_src, FILE *curves_src) {
-    const Circ *c = x->c;
+    const CircuitFile *c = x->c;
     fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><title>circuit: ");
     xml_escape(f, c->task);
     fprintf(f, "</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:"
@@ -362,12 +287,11 @@ static void write_html(FILE *f, RepCtx *x, FILE *svg_src, FILE *curves_src) {
     rewind(svg_src);
     while ((k = fread(buf, 1, sizeof buf, svg_src))) fwrite(buf, 1, k, f);
     fprintf(f, "<h2>Metrics (held-out)</h2>\n<table><tr><th></th><th>circuit</th><th>full</th><th>empty</th></tr>\n");
-    static const char *ms[6] = {"kl", "logit_diff", "prob_diff", "accuracy_pairwise", "accuracy_argmax", "exact_match"};
     for (int i = 0; i < 6; i++) {
-        fprintf(f, "<tr><td class=\"l\">%s</td>", ms[i]);
-        static const char *which[3] = {"circuit", "full", "empty"};
+        fprintf(f, "<tr><td class=\"l\">%s</td>", METRIC_NAMES[i]);
+        const Metrics *which[3] = {&c->circuit, &c->full, &c->empty};
         for (int w = 0; w < 3; w++) {
-            double v = metric(c, which[w], ms[i]);
+            double v = metric(which[w], i);
             if (isnan(v)) fprintf(f, "<td>-</td>");
             else fprintf(f, "<td>%.4f</td>", v);
         }
@@ -376,14 +300,14 @@ static void write_html(FILE *f, RepCtx *x, FILE *svg_src, FILE *curves_src) {
     fprintf(f, "</table>\n<h2>Per layer</h2>\n<table><tr><th>layer</th><th>block</th><th>attention</th><th>heads "
                "kept</th><th>head dims</th><th>MLP</th><th>neurons</th><th>MLP out dims</th></tr>\n");
     for (int l = 0; l < c->L; l++) {
-        fprintf(f, "<tr><td>%d</td><td>%s</td><td>%s</td><td class=\"l\">", l, c->keep[G_LAYER][l] ? "kept" : "pruned",
-                c->keep[G_ATTN][l] ? "kept" : "pruned");
+        fprintf(f, "<tr><td>%d</td><td>%s</td><td>%s</td><td class=\"l\">", l, kp(c, G_LAYER, l) ? "kept" : "pruned",
+                kp(c, G_ATTN, l) ? "kept" : "pruned");
         int any = 0;
         for (int h = 0; h < c->NH; h++)
             if (head_on(c, l, h)) fprintf(f, "%s%d", any++ ? " " : "", h);
         fprintf(f, "%s (%d/%d)</td><td>%d/%d</td><td>%s</td><td>%d/%d</td><td>%d/%d</td></tr>\n", any ? "" : "none",
-                any, c->NH, kept_in(c, G_ATTN_DIM, l, c->C), c->C, c->keep[G_MLP][l] ? "kept" : "pruned",
-                kept_in(c, G_NEURON, l, 4 * c->C), 4 * c->C, kept_in(c, G_MLP_OUT, l, c->C), c->C);
+                any, c->NH, kept_in(c, G_ATTN_DIM, l, c->NH * c->hs), c->NH * c->hs, kp(c, G_MLP, l) ? "kept" : "pruned",
+                kept_in(c, G_NEURON, l, c->H), c->H, kept_in(c, G_MLP_OUT, l, c->C), c->C);
     }
     fprintf(f, "</table>\n<h2>Graph</h2>\n<p>%d writers and %d readers kept; a node circuit implies <b>%ld edges</b> "
                "in Edge Pruning's graph (heads read Q, K and V separately; edges.tsv lists them; docs/reports.md "
@@ -426,7 +350,7 @@ static int commit_from(FILE *src, const char *path, PruneErr *err) {
 }
 
 int cmd_report(const char *circuit_path, const char *log_path, const char *out_dir, FILE *out, PruneErr *err) {
-    Circ c;
+    CircuitFile c;
     int rc = -1;
     FILE *svg = NULL, *dot = NULL, *tsv = NULL, *curves = NULL, *html = NULL;
     if (circ_load(&c, circuit_path, err)) goto done;
@@ -484,6 +408,57 @@ done:
     if (tsv) fclose(tsv);
     if (curves) fclose(curves);
     if (html) fclose(html);
-    circ_free(&c);
+    circuit_file_free(&c);
     return rc;
+}
+
+// --- sweep.svg (prune sweep) ----------------------------------------------------------
+
+// Logit difference recovered against the share of block weights kept, one point a target.
+int sweep_plot_svg(const char *path, const SweepPoint *pts, int n, PruneErr *err) {
+    // in order of size, so the line reads left to right
+    int *ord = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
+    if (!ord) return perr(err, "out of memory.");
+    for (int i = 0; i < n; i++) ord[i] = i;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && pts[ord[j]].share < pts[ord[j - 1]].share; j--) {
+            int t = ord[j];
+            ord[j] = ord[j - 1], ord[j - 1] = t;
+        }
+    AtomicFile svg;
+    if (atomic_open(&svg, path, err)) {
+        free(ord);
+        return -1;
+    }
+    FILE *f = svg.f;
+    int W = 560, H = 380, x0 = 70, y0 = 40, pw = 440, ph = 280;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+               "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n"
+               "<text x=\"%d\" y=\"22\" font-size=\"13\" font-weight=\"bold\">faithfulness against size (held-out)</text>\n"
+               "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#999\"/>\n",
+            W, H, W, H, W, H, x0, x0, y0, pw, ph);
+    for (int t = 0; t <= 4; t++) {
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%d%%</text>", x0 - 4, y0 + ph - ph * t / 4 + 4, 25 * t);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%d%%</text>\n", x0 + pw * t / 4, y0 + ph + 16, 25 * t);
+    }
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">share of block weights kept</text>\n"
+               "<text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">logit difference "
+               "recovered</text>\n<polyline fill=\"none\" stroke=\"#377eb8\" stroke-width=\"1.5\" points=\"",
+            x0 + pw / 2, y0 + ph + 34, y0 + ph / 2, y0 + ph / 2);
+    for (int k = 0; k < n; k++) {
+        const SweepPoint *q = &pts[ord[k]];
+        double y = isnan(q->recovered) ? 0 : q->recovered < 0 ? 0 : q->recovered > 1.2 ? 1.2 : q->recovered;
+        fprintf(f, "%.1f,%.1f ", x0 + pw * q->share, y0 + ph - ph * y);
+    }
+    fprintf(f, "\"/>\n");
+    for (int k = 0; k < n; k++) {
+        const SweepPoint *q = &pts[ord[k]];
+        double y = isnan(q->recovered) ? 0 : q->recovered < 0 ? 0 : q->recovered > 1.2 ? 1.2 : q->recovered;
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"#377eb8\"><title>target %g: %.1f%% of "
+                   "weights, %.1f%% recovered, KL %.4f</title></circle>\n", x0 + pw * q->share, y0 + ph - ph * y,
+                q->target, 100 * q->share, 100 * q->recovered, q->kl);
+    }
+    fprintf(f, "</svg>\n");
+    free(ord);
+    return atomic_commit(&svg, err);
 }

@@ -1,6 +1,7 @@
-// run.c: the two commands built on the pruner: a search (`prune MODEL TASK`) and the
-// evaluation of a given circuit (`prune eval`). Loading, reporting and the order of work;
-// the method itself is in pruner.c and masks.c.
+// run.c: the commands built on the pruner: a search (`prune MODEL TASK`), the evaluation of
+// a given circuit (`prune eval`) and a sweep of searches (`prune sweep`; its picture is drawn
+// in report.c). Loading, reporting and the order of work; the method itself is in pruner.c
+// and masks.c.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,29 +233,13 @@ done:
     return rc;
 }
 
-int cmd_train(const TrainConfig *cfg, FILE *out, PruneErr *err) {
-    fprintf(out, "training %s%d layers, %d heads, width %d, context %d on %s; vocabulary of up to "
-                 "%d tokens; %d steps, batch %d, lr %g, seed %llu\n", cfg->attn_only ? "attention-only, " : "",
-            cfg->layers, cfg->heads, cfg->dim, cfg->ctx, cfg->corpus, cfg->vocab_size, cfg->steps,
-            cfg->batch, cfg->lr, (unsigned long long)cfg->seed);
-    TrainResult r;
-    if (train_model(cfg, &r, err)) return -1;
-    if (r.steps_done < cfg->steps)
-        fprintf(out, "stopped after step %d of %d; the checkpoint holds the weights of that step\n",
-                r.steps_done, cfg->steps);
-    fprintf(out, "trained %d steps in %.1f s: %zu parameters, vocabulary %d; train loss %.4f, held-out "
-                 "loss %.4f\nwrote %s/model.bin, %s/vocab.json, %s/merges.txt\n", r.steps_done, r.seconds,
-            r.params, r.vocab, r.train_loss, r.eval_loss, cfg->out_dir, cfg->out_dir, cfg->out_dir);
-    return 0;
-}
-
 // One search per target: the same model, task split and settings, with --target all=t.
 int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char *out_dir, FILE *out,
               PruneErr *err) {
     Run r;
     unsigned char *keep = NULL;
     int rc = -1;
-    double (*pts)[3] = calloc((size_t)n_targets, sizeof *pts);  // weight share, ld recovered, kl
+    SweepPoint *pts = calloc((size_t)n_targets, sizeof *pts);
     if (!pts) return perr(err, "out of memory.");
     if (mkdir(out_dir, 0755) && !path_is_dir(out_dir)) {
         free(pts);
@@ -300,60 +285,14 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
         }
         fprintf(csv.f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n", share, res.circuit.kl, res.circuit.ld, res.full.ld,
                 rec, res.circuit.pd, res.circuit.acc_pair);
-        pts[i][0] = share, pts[i][1] = rec, pts[i][2] = res.circuit.kl;
+        pts[i] = (SweepPoint){targets[i], share, rec, res.circuit.kl};
         fprintf(out, "target %.3f: %.1f%% of block weights, KL %.4f, logit difference recovered %.1f%%\n", targets[i],
                 100 * share, res.circuit.kl, 100 * rec);
         fflush(out);
     }
     if (atomic_commit(&csv, err)) goto done;
-    // sweep.svg: logit difference recovered against the share of block weights kept
     snprintf(path, sizeof path, "%s/sweep.svg", out_dir);
-    AtomicFile svg;
-    if (atomic_open(&svg, path, err)) goto done;
-    FILE *f = svg.f;
-    int W = 560, H = 380, x0 = 70, y0 = 40, pw = 440, ph = 280;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-               "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n"
-               "<text x=\"%d\" y=\"22\" font-size=\"13\" font-weight=\"bold\">faithfulness against size (held-out)</text>\n"
-               "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#999\"/>\n",
-            W, H, W, H, W, H, x0, x0, y0, pw, ph);
-    for (int t = 0; t <= 4; t++) {
-        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%d%%</text>", x0 - 4, y0 + ph - ph * t / 4 + 4, 25 * t);
-        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%d%%</text>\n", x0 + pw * t / 4, y0 + ph + 16, 25 * t);
-    }
-    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">share of block weights kept</text>\n"
-               "<text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">logit difference "
-               "recovered</text>\n<polyline fill=\"none\" stroke=\"#377eb8\" stroke-width=\"1.5\" points=\"",
-            x0 + pw / 2, y0 + ph + 34, y0 + ph / 2, y0 + ph / 2);
-    // in order of size, so the line reads left to right
-    int *ord = malloc(sizeof(int) * (size_t)n_targets);
-    if (!ord) {
-        atomic_abort(&svg);
-        perr(err, "out of memory.");
-        goto done;
-    }
-    for (int i = 0; i < n_targets; i++) ord[i] = i;
-    for (int i = 1; i < n_targets; i++)
-        for (int j = i; j > 0 && pts[ord[j]][0] < pts[ord[j - 1]][0]; j--) {
-            int t = ord[j];
-            ord[j] = ord[j - 1], ord[j - 1] = t;
-        }
-    for (int k = 0; k < n_targets; k++) {
-        double *q = pts[ord[k]];
-        double y = isnan(q[1]) ? 0 : q[1] < 0 ? 0 : q[1] > 1.2 ? 1.2 : q[1];
-        fprintf(f, "%.1f,%.1f ", x0 + pw * q[0], y0 + ph - ph * y);
-    }
-    fprintf(f, "\"/>\n");
-    for (int k = 0; k < n_targets; k++) {
-        double *q = pts[ord[k]];
-        double y = isnan(q[1]) ? 0 : q[1] < 0 ? 0 : q[1] > 1.2 ? 1.2 : q[1];
-        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"#377eb8\"><title>target %g: %.1f%% of "
-                   "weights, %.1f%% recovered, KL %.4f</title></circle>\n", x0 + pw * q[0], y0 + ph - ph * y,
-                targets[ord[k]], 100 * q[0], 100 * q[1], q[2]);
-    }
-    fprintf(f, "</svg>\n");
-    free(ord);
-    if (atomic_commit(&svg, err)) goto done;
+    if (sweep_plot_svg(path, pts, n_targets, err)) goto done;
     fprintf(out, "wrote %s/sweep.csv and %s/sweep.svg\n", out_dir, out_dir);
     rc = 0;
     goto done;

@@ -2,8 +2,11 @@
 // sequence a line; the vocabulary is learned from it (bpe_train); every training sequence
 // starts at a line boundary and packs whole lines up to the context, so prompts that start
 // at position 0 (task prompts) are in distribution. AdamW with linear warm-up and cosine
-// decay to 10%, global-norm gradient clipping; weight decay on matrices only.
+// decay to 10%, global-norm gradient clipping; weight decay on matrices only. At the end,
+// cmd_train: the `prune train` command, which prints around train_model.
 #include "train.h"
+
+#include "commands.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -273,4 +276,22 @@ done:
     gpt2_free(&m);
     tok_free(&tok);
     return rc;
+}
+
+// --- `prune train`: the command around train_model -----------------------------------
+
+int cmd_train(const TrainConfig *cfg, FILE *out, PruneErr *err) {
+    fprintf(out, "training %s%d layers, %d heads, width %d, context %d on %s; vocabulary of up to "
+                 "%d tokens; %d steps, batch %d, lr %g, seed %llu\n", cfg->attn_only ? "attention-only, " : "",
+            cfg->layers, cfg->heads, cfg->dim, cfg->ctx, cfg->corpus, cfg->vocab_size, cfg->steps,
+            cfg->batch, cfg->lr, (unsigned long long)cfg->seed);
+    TrainResult r;
+    if (train_model(cfg, &r, err)) return -1;
+    if (r.steps_done < cfg->steps)
+        fprintf(out, "stopped after step %d of %d; the checkpoint holds the weights of that step\n",
+                r.steps_done, cfg->steps);
+    fprintf(out, "trained %d steps in %.1f s: %zu parameters, vocabulary %d; train loss %.4f, held-out "
+                 "loss %.4f\nwrote %s/model.bin, %s/vocab.json, %s/merges.txt\n", r.steps_done, r.seconds,
+            r.params, r.vocab, r.train_loss, r.eval_loss, cfg->out_dir, cfg->out_dir, cfg->out_dir);
+    return 0;
 }

@@ -35,6 +35,13 @@ expect "--help"                    0 "prune next MODEL"       -- "$PRUNE" --help
 expect "unknown command"           2 "unknown command: frob"  -- "$PRUNE" frob
 expect "info without model"        2 "missing MODEL"          -- "$PRUNE" info
 expect "unknown option"            2 "unknown option: --bogus" -- "$PRUNE" info x --bogus
+# each subcommand takes only the options it reads (COMMANDS in src/main.c)
+expect "info rejects --steps"      2 "'prune info' does not take --steps" -- "$PRUNE" info "$DATA/golden_l2h2.bin" --steps 5
+expect "tokenize rejects --lr"     2 "'prune tokenize' does not take --lr" -- "$PRUNE" tokenize --lr 0.1 hi
+expect "gen rejects --kl-budget"   2 "'prune gen' does not take --kl-budget \(an option of: the search\)" -- "$PRUNE" gen ioi --kl-budget 0.1
+expect "report rejects a flag"     2 "'prune report' does not take --json" -- "$PRUNE" report c.json --json
+expect "search rejects --circuit"  2 "'prune MODEL TASK' does not take --circuit \(an option of: eval\)" -- "$PRUNE" "$DATA/lm_buddy_tiny_gpt2" "$DATA/tiny_task.txt" --circuit c.json
+expect "sweep rejects --kl-budget" 2 "'prune sweep' does not take --kl-budget" -- "$PRUNE" sweep "$DATA/lm_buddy_tiny_gpt2" "$DATA/tiny_task.txt" --targets 0.5 --kl-budget 0.1
 expect "next without a prompt"     2 "needs a prompt TEXT or --ids"           -- "$PRUNE" next "$DATA/golden_l2h2.bin"
 expect "bad --ids"                 2 "'4x' is not a token id" -- "$PRUNE" next "$DATA/golden_l2h2.bin" --ids "3 4x"
 expect "bad --top"                 2 "--top needs"            -- "$PRUNE" next "$DATA/golden_l2h2.bin" --ids 3 --top 0
@@ -148,7 +155,7 @@ expect "ioi-small does IOI"        0 "accuracy \(pairwise\) +1\.000 +1\.000" -- 
 expect "heads: previous-token L0"  0 "top prev      head: L0H[0-9] \(0\.(8|9)" -- "$PRUNE" heads "$ROOT/models/induction/model.bin" "$ROOT/models/induction/task.txt" --n 100
 expect "heads: induction L1"       0 "top induction head: L1H[0-9] \(0\.(8|9)" -- "$PRUNE" heads "$ROOT/models/induction/model.bin" "$ROOT/models/induction/task.txt" --n 100
 expect "heads --json"              0 '"layer": 1, "head": 3'  -- "$PRUNE" heads "$ROOT/models/induction/model.bin" "$ROOT/models/induction/task.txt" --n 20 --json
-expect "heads needs a task"        2 "needs MODEL and TASK"  -- "$PRUNE" heads "$ROOT/models/induction/model.bin"
+expect "heads needs a task"        2 "missing TASK: 'prune heads MODEL TASK'" -- "$PRUNE" heads "$ROOT/models/induction/model.bin"
 
 # The induction reproduction (docs/reproductions.md): a head-knockout search keeps the top
 # previous-token head and the top induction head that `heads` names, drops at least four

@@ -15,6 +15,7 @@
 
 #include "helpers.h"
 #include "kernels.h"
+#include "log_csv.h"
 #include "prune.h"
 
 // A task of n random examples for a model with vocabulary V.
@@ -624,6 +625,82 @@ static void test_circuit_file_round_trip(void **state) {
     gpt2_free(&m);
 }
 
+// The one circuit.json parser (eval and report): another tool's masks alone read; every
+// field that is there is checked, naming it.
+static void test_circuit_parse(void **state) {
+    (void)state;
+    CircuitFile cf;
+    PruneErr err;
+    const char *bare = "{\"masks\": {\"head\": {\"keep\": [[1, 0], [true, false]]}}}";
+    assert_int_equal(circuit_parse(bare, strlen(bare), "c.json", &cf, &err), 0);
+    assert_int_equal(cf.L, 0);
+    assert_null(cf.gran[G_NEURON].keep);
+    assert_int_equal(cf.gran[G_HEAD].rows, 2);
+    assert_int_equal(cf.gran[G_HEAD].cols, 2);
+    assert_memory_equal(cf.gran[G_HEAD].keep, "\1\0\1\0", 4);
+    assert_true(isnan(cf.circuit.kl) && isnan(cf.weight_share));
+    circuit_file_free(&cf);
+    struct { const char *text, *msg; } bad[] = {
+        {"[1]", "c.json: expected a JSON object"},
+        {"{\"format\": \"x\", \"masks\": {}}", "c.json: field \"format\""},
+        {"{\"model\": {\"L\": 2, \"NH\": 3, \"C\": 8}, \"masks\": {}}", "c.json: field \"model\""},
+        {"{\"model\": {\"L\": 2, \"NH\": 2, \"C\": 8}, \"masks\": {\"head\": {\"keep\": [[1, 1]]}}}",
+         "c.json: masks.head.keep: expected an array of 2 rows for the file's model"},
+        {"{\"masks\": {\"head\": {\"keep\": [[1, 1], [1]]}}}", "c.json: masks.head.keep[1]: expected an array of 2 entries"},
+        {"{\"masks\": {\"layer\": {\"keep\": [1, 2]}}}", "c.json: masks.layer.keep[1]: expected 0, 1, true or false"},
+        {"{\"masks\": {\"layer\": {\"keep\": [1], \"log_alpha\": [1, 2]}}}", "c.json: masks.layer.log_alpha: expected the shape of keep ([1])"},
+        {"{\"masks\": {\"layer\": {\"keep\": [1], \"log_alpha\": [\"a\"]}}}", "c.json: masks.layer.log_alpha[0]: expected a number"},
+        {"{\"masks\": {}, \"metrics\": {\"full\": {\"kl\": \"a\"}}}", "c.json: field metrics.full.kl: expected a number"},
+        {"{\"masks\": {\"heads\": {}}}", "c.json: masks.heads: unknown granularity"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(circuit_parse(bad[i].text, strlen(bad[i].text), "c.json", &cf, &err), -1);
+        if (!strstr(err.msg, bad[i].msg)) fail_msg("input %zu: got '%s', wanted '%s'", i, err.msg, bad[i].msg);
+        circuit_file_free(&cf);
+    }
+}
+
+// The --log CSV the report draws: good files read whole, bad ones are refused naming the
+// line and the column.
+static void test_log_csv(void **state) {
+    (void)state;
+    LogCsv t;
+    PruneErr err;
+    const char *good = "step,kl,density_head\n1,0.5,0.9\r\n\n2,1e-3,0.75\n";
+    assert_int_equal(log_csv_parse(good, strlen(good), "log.csv", &t, &err), 0);
+    assert_int_equal(t.ncol, 3);
+    assert_int_equal(t.nrow, 2);
+    assert_string_equal(t.names[2], "density_head");
+    assert_int_equal(log_csv_column(&t, "kl"), 1);
+    assert_int_equal(log_csv_column(&t, "lambda_head"), -1);
+    assert_true(t.v[0] == 1 && t.v[1] == 0.5 && t.v[3] == 2 && t.v[4] == 1e-3 && t.v[5] == 0.75);
+    log_csv_free(&t);
+    const char *header_only = "step,kl";  // no rows, no final newline: read, with 0 rows
+    assert_int_equal(log_csv_parse(header_only, strlen(header_only), "log.csv", &t, &err), 0);
+    assert_int_equal(t.nrow, 0);
+    log_csv_free(&t);
+    struct { const char *text, *msg; } bad[] = {
+        {"", "log.csv:1: no header"},
+        {"\n\n", "log.csv:1: no header"},
+        {"step,,kl\n", "log.csv:1: column 2: expected a name"},
+        {"step,kl\n1,0.5\n2,0.4,7\n", "log.csv:3: 3 fields, but the header names 2 columns"},
+        {"step,kl\n1\n", "log.csv:2: 1 fields, but the header names 2 columns"},
+        {"step,kl\n1,nan\n", "log.csv:2: column 2 (kl): 'nan' is not a finite number"},
+        {"step,kl\n1,1e999\n", "log.csv:2: column 2 (kl): '1e999' is not a finite number"},
+        {"step,kl\n1,0.5x\n", "log.csv:2: column 2 (kl): '0.5x' is not a finite number"},
+        {"step,kl\n\n,0.5\n", "log.csv:3: column 1 (step): '' is not a finite number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(log_csv_parse(bad[i].text, strlen(bad[i].text), "log.csv", &t, &err), -1);
+        if (!strstr(err.msg, bad[i].msg)) fail_msg("input %zu: got '%s', wanted '%s'", i, err.msg, bad[i].msg);
+        assert_null(t.names);
+        assert_null(t.v);
+    }
+    char nul[] = "step,kl\n1,0\0005\n";  // a NUL inside a field
+    assert_int_equal(log_csv_parse(nul, sizeof nul - 1, "log.csv", &t, &err), -1);
+    assert_non_null(strstr(err.msg, "log.csv:2: column 2 (kl)"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradient_every_gate_every_ablation),
@@ -637,6 +714,8 @@ int main(void) {
         cmocka_unit_test(test_memory_plan_matches_allocation),
         cmocka_unit_test(test_planted_circuit),
         cmocka_unit_test(test_circuit_file_round_trip),
+        cmocka_unit_test(test_circuit_parse),
+        cmocka_unit_test(test_log_csv),
     };
     return cmocka_run_group_tests_name("prune", tests, NULL, NULL);
 }

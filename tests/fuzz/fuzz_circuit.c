@@ -1,5 +1,5 @@
-// fuzz_circuit.c: circuit.json (prune's own or another tool's) for a 2-layer, 2-head,
-// width-8 model.
+// fuzz_circuit.c: circuit.json (prune's own or another tool's) through the one parser that
+// `prune eval` and `prune report` share, then fitted to a 2-layer, 2-head, width-8 model.
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -17,8 +17,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         keep = malloc(mk.total);
     }
     PruneErr err;
-    if (circuit_parse((const char *)data, size, "circuit.json", &mk, keep, &err) == 0)
+    CircuitFile cf;
+    if (circuit_parse((const char *)data, size, "circuit.json", &cf, &err)) return 0;
+    // what the report relies on: a model shape fixes every keep's shape; gates are 0 or 1
+    int per[NUM_GRAN] = {1, 1, 1, 1, cf.NH, cf.C, 4 * cf.C, cf.C};
+    for (int g = 0; g < NUM_GRAN; g++) {
+        const CircuitGran *cg = &cf.gran[g];
+        if (!cg->keep) continue;
+        if (cf.L && (cg->rows != (g == G_EMB ? 1 : cf.L) || cg->cols != per[g])) __builtin_trap();
+        for (size_t i = 0; i < (size_t)cg->rows * cg->cols; i++)
+            if (cg->keep[i] > 1) __builtin_trap();
+    }
+    if (circuit_apply(&cf, &mk, "circuit.json", keep, &err) == 0)
         for (size_t i = 0; i < mk.total; i++)
             if (keep[i] > 1) __builtin_trap();
+    circuit_file_free(&cf);
     return 0;
 }
