@@ -51,7 +51,7 @@ $(BUILD)/prune: $(BUILD)/src/main.o $(BUILD)/libprune.a
 	$(CC) $(PRUNE_CFLAGS) $(LDFLAGS) -o $@ $^ $(PRUNE_LDLIBS)
 
 $(BUILD)/libprune.a: $(LIB_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^  # anew: a removed source must not linger in the archive
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)

@@ -237,6 +237,21 @@ int pruner_evaluate(Pruner *p, const Task *t, const unsigned char *keep, Metrics
                     PruneErr *err);
 
 // --- circuit file --------------------------------------------------------------------
+// The one table of metrics (metrics.c): circuit.json's keys, the summary's rows, the
+// report's table and the sweep's columns all come from it, in this order.
+typedef struct {
+    const char *name;   // circuit.json's key and the CSV column
+    const char *label;  // the printed summary's row
+    const char *fmt;    // the summary's format for one value
+    size_t offset;      // offsetof(Metrics, field): a double, or an int when is_count
+    int is_count;       // a count of examples (not shown as a metric row)
+    int nullable;       // null in circuit.json when no example has it (logit difference)
+} MetricInfo;
+enum { M_EXAMPLES, M_KL, M_LOGIT_DIFF, M_LOGIT_DIFF_EXAMPLES, M_PROB_DIFF, M_ACC_PAIR, M_ACC_ARGMAX, M_EXACT,
+       NUM_METRICS };
+extern const MetricInfo METRICS[NUM_METRICS];
+double metric_value(const Metrics *m, int k);  // NAN for a nullable metric no example has
+
 typedef struct {
     Metrics circuit, full, empty;
     int steps_done;

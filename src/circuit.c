@@ -22,14 +22,11 @@ static int gran_nested(int g) { return g >= G_HEAD; }
 
 static json_t *metrics_json(const Metrics *m) {
     json_t *o = json_object();
-    json_object_set_new(o, "examples", json_integer(m->n));
-    json_object_set_new(o, "kl", json_real(m->kl));
-    json_object_set_new(o, "logit_diff", m->n_ld ? json_real(m->ld) : json_null());
-    json_object_set_new(o, "logit_diff_examples", json_integer(m->n_ld));
-    json_object_set_new(o, "prob_diff", json_real(m->pd));
-    json_object_set_new(o, "accuracy_pairwise", json_real(m->acc_pair));
-    json_object_set_new(o, "accuracy_argmax", json_real(m->acc_argmax));
-    json_object_set_new(o, "exact_match", json_real(m->exact));
+    for (int k = 0; k < NUM_METRICS; k++) {
+        double v = metric_value(m, k);
+        json_object_set_new(o, METRICS[k].name, METRICS[k].is_count ? json_integer((json_int_t)v)
+                                                : isnan(v) ? json_null() : json_real(v));
+    }
     return o;
 }
 
@@ -193,22 +190,19 @@ static int read_metrics(json_t *o, const char *which, Metrics *m, const char *pa
     json_t *w = json_object_get(o, which);
     if (!w) return 0;
     if (!json_is_object(w)) return perr(err, "%s: field metrics.%s: expected an object.", path, which);
-    struct { const char *name; double *v; int *i; } f[] = {
-        {"examples", NULL, &m->n},       {"kl", &m->kl, NULL},          {"logit_diff", &m->ld, NULL},
-        {"logit_diff_examples", NULL, &m->n_ld}, {"prob_diff", &m->pd, NULL},
-        {"accuracy_pairwise", &m->acc_pair, NULL}, {"accuracy_argmax", &m->acc_argmax, NULL},
-        {"exact_match", &m->exact, NULL}};
-    for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
-        json_t *v = json_object_get(w, f[k].name);
-        if (!v || (json_is_null(v) && f[k].v)) continue;
-        if (f[k].i) {
+    for (int k = 0; k < NUM_METRICS; k++) {
+        const MetricInfo *mi = &METRICS[k];
+        json_t *v = json_object_get(w, mi->name);
+        if (!v || (json_is_null(v) && !mi->is_count)) continue;
+        char *field = (char *)m + mi->offset;
+        if (mi->is_count) {
             if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 2147483647)
-                return perr(err, "%s: field metrics.%s.%s: expected a count.", path, which, f[k].name);
-            *f[k].i = (int)json_integer_value(v);
+                return perr(err, "%s: field metrics.%s.%s: expected a count.", path, which, mi->name);
+            *(int *)field = (int)json_integer_value(v);
         } else {
             if (!json_is_number(v))
-                return perr(err, "%s: field metrics.%s.%s: expected a number.", path, which, f[k].name);
-            *f[k].v = json_number_value(v);
+                return perr(err, "%s: field metrics.%s.%s: expected a number.", path, which, mi->name);
+            *(double *)field = json_number_value(v);
         }
     }
     return 0;
@@ -388,10 +382,12 @@ void metrics_print(FILE *out, const char *title, const Metrics *c, const Metrics
                    const Metrics *empty) {
     fprintf(out, "%s (%d examples)\n", title, c->n);
     fprintf(out, "  %-22s%12s%12s%12s\n", "", "circuit", "full", "empty");
-    print_metric_row(out, "KL(full || .)", c->kl, full->kl, empty->kl, "%12.4f");
-    if (c->n_ld) {
-        print_metric_row(out, "logit difference", c->ld, full->ld, empty->ld, "%12.3f");
-        // ratios only where the denominator is not lost in rounding
+    for (int k = 0; k < NUM_METRICS; k++) {
+        if (METRICS[k].is_count || (METRICS[k].nullable && !c->n_ld)) continue;  // counts: in the title
+        print_metric_row(out, METRICS[k].label, metric_value(c, k), metric_value(full, k), metric_value(empty, k),
+                         METRICS[k].fmt);
+        if (k != M_LOGIT_DIFF) continue;
+        // after the logit difference: ratios only where the denominator is not lost in rounding
         double scale = fabs(full->ld) + fabs(empty->ld) + 1e-12;
         if (fabs(full->ld) > 1e-3)
             fprintf(out, "  %-22s%11.1f%%\n", "logit diff recovered", 100 * c->ld / full->ld);
@@ -399,10 +395,6 @@ void metrics_print(FILE *out, const char *title, const Metrics *c, const Metrics
             fprintf(out, "  %-22s%11.1f%%   (circuit - empty) / (full - empty)\n",
                     "normalised recovery", 100 * (c->ld - empty->ld) / (full->ld - empty->ld));
     }
-    print_metric_row(out, "probability difference", c->pd, full->pd, empty->pd, "%12.3f");
-    print_metric_row(out, "accuracy (pairwise)", c->acc_pair, full->acc_pair, empty->acc_pair, "%12.3f");
-    print_metric_row(out, "accuracy (argmax)", c->acc_argmax, full->acc_argmax, empty->acc_argmax, "%12.3f");
-    print_metric_row(out, "exact match w/ full", c->exact, full->exact, empty->exact, "%12.3f");
 }
 
 void circuit_print_summary(FILE *out, const Pruner *p, const unsigned char *keep,

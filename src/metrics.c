@@ -8,6 +8,26 @@
 #include "kernels.h"
 #include "prune.h"
 
+#include <stddef.h>
+
+const MetricInfo METRICS[NUM_METRICS] = {
+    {"examples", "examples", "%12.0f", offsetof(Metrics, n), 1, 0},
+    {"kl", "KL(full || .)", "%12.4f", offsetof(Metrics, kl), 0, 0},
+    {"logit_diff", "logit difference", "%12.3f", offsetof(Metrics, ld), 0, 1},
+    {"logit_diff_examples", "examples with a wrong answer", "%12.0f", offsetof(Metrics, n_ld), 1, 0},
+    {"prob_diff", "probability difference", "%12.3f", offsetof(Metrics, pd), 0, 0},
+    {"accuracy_pairwise", "accuracy (pairwise)", "%12.3f", offsetof(Metrics, acc_pair), 0, 0},
+    {"accuracy_argmax", "accuracy (argmax)", "%12.3f", offsetof(Metrics, acc_argmax), 0, 0},
+    {"exact_match", "exact match w/ full", "%12.3f", offsetof(Metrics, exact), 0, 0},
+};
+
+double metric_value(const Metrics *m, int k) {
+    const char *base = (const char *)m + METRICS[k].offset;
+    if (METRICS[k].is_count) return (double)*(const int *)base;
+    if (METRICS[k].nullable && !m->n_ld) return NAN;
+    return *(const double *)base;
+}
+
 int pruner_evaluate(Pruner *p, const Task *t, const unsigned char *keep, Metrics *out,
                     PruneErr *err) {
     const GPT2Config *c = &p->m->config;

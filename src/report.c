@@ -29,13 +29,6 @@ static int circ_load(CircuitFile *c, const char *path, PruneErr *err) {
     return 0;
 }
 
-// The metrics table's rows: circuit.json's names and where the parser put them.
-static const char *const METRIC_NAMES[6] = {"kl", "logit_diff", "prob_diff", "accuracy_pairwise",
-                                            "accuracy_argmax", "exact_match"};
-static double metric(const Metrics *m, int k) {
-    const double v[6] = {m->kl, m->ld, m->pd, m->acc_pair, m->acc_argmax, m->exact};
-    return v[k];
-}
 
 static int kept_in(const CircuitFile *c, int g, int l, int per) {
     int n = 0;
@@ -287,11 +280,12 @@ static void write_html(FILE *f, RepCtx *x, FILE *svg_src, FILE *curves_src) {
     rewind(svg_src);
     while ((k = fread(buf, 1, sizeof buf, svg_src))) fwrite(buf, 1, k, f);
     fprintf(f, "<h2>Metrics (held-out)</h2>\n<table><tr><th></th><th>circuit</th><th>full</th><th>empty</th></tr>\n");
-    for (int i = 0; i < 6; i++) {
-        fprintf(f, "<tr><td class=\"l\">%s</td>", METRIC_NAMES[i]);
+    for (int i = 0; i < NUM_METRICS; i++) {
+        if (METRICS[i].is_count) continue;
+        fprintf(f, "<tr><td class=\"l\">%s</td>", METRICS[i].name);
         const Metrics *which[3] = {&c->circuit, &c->full, &c->empty};
         for (int w = 0; w < 3; w++) {
-            double v = metric(which[w], i);
+            double v = *(const double *)((const char *)which[w] + METRICS[i].offset);  // NAN: not in the file
             if (isnan(v)) fprintf(f, "<td>-</td>");
             else fprintf(f, "<td>%.4f</td>", v);
         }

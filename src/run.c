@@ -254,7 +254,10 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
     if (atomic_open(&csv, path, err)) goto done;
     fprintf(csv.f, "target");
     for (int g = 0; g < NUM_GRAN; g++) fprintf(csv.f, ",kept_%s", GRANULARITIES[g].name);
-    fprintf(csv.f, ",weight_share,kl,logit_diff,logit_diff_full,logit_diff_recovered,prob_diff,accuracy_pairwise\n");
+    fprintf(csv.f, ",weight_share");
+    for (int k = 0; k < NUM_METRICS; k++)
+        if (!METRICS[k].is_count) fprintf(csv.f, ",%s", METRICS[k].name);
+    fprintf(csv.f, ",logit_diff_full,logit_diff_recovered\n");
     for (int i = 0; i < n_targets; i++) {
         PruneConfig cfg = base;
         cfg.mode = SPARSITY_TARGET;
@@ -283,8 +286,10 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
             for (int k = 0; k < r.p.masks.count[g]; k++) kept += keep[r.p.masks.off[g] + (size_t)k];
             fprintf(csv.f, ",%ld", kept);
         }
-        fprintf(csv.f, ",%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f\n", share, res.circuit.kl, res.circuit.ld, res.full.ld,
-                rec, res.circuit.pd, res.circuit.acc_pair);
+        fprintf(csv.f, ",%.6f", share);
+        for (int k = 0; k < NUM_METRICS; k++)
+            if (!METRICS[k].is_count) fprintf(csv.f, ",%.6f", metric_value(&res.circuit, k));
+        fprintf(csv.f, ",%.6f,%.6f\n", res.full.ld, rec);
         pts[i] = (SweepPoint){targets[i], share, rec, res.circuit.kl};
         fprintf(out, "target %.3f: %.1f%% of block weights, KL %.4f, logit difference recovered %.1f%%\n", targets[i],
                 100 * share, res.circuit.kl, 100 * rec);
