@@ -7,6 +7,8 @@
 #define PRUNE_PRUNE_H
 
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "common.h"
@@ -94,28 +96,42 @@ void point_gates_from_masks(PointGates *pg, const Masks *mk);
 // dL/dz at the points -> dL/dz per gate (added into mk->dz) by the product rule.
 void masks_grad_from_points(Masks *mk, const PointGates *dpg);
 
-// --- the search ----------------------------------------------------------------------
 typedef enum { SPARSITY_LAMBDA, SPARSITY_TARGET, SPARSITY_KL_BUDGET } SparsityMode;
 
+// --- the search ----------------------------------------------------------------------
+
+// Where a search reports and saves, and its memory knobs: nothing here changes the
+// circuit, so the checkpoint fingerprint leaves it out.
 typedef struct {
-    AblationKind ablation;
-    int enabled[NUM_GRAN];
-    int steps, batch, chunk;  // chunk: examples per forward/backward pass (memory knob)
-    float lr;
-    uint64_t seed;
-    SparsityMode mode;
-    float lambda[NUM_GRAN];   // SPARSITY_LAMBDA: weight on each granularity's expected density
-    float target[NUM_GRAN];   // SPARSITY_TARGET: sparsity (fraction pruned) per granularity
-    float kl_budget;          // SPARSITY_KL_BUDGET: the KL (nats) the circuit may lose
-    float dual_lr;            // step size of the dual ascent on the multipliers
-    float warmup;             // fraction of steps over which targets ramp up from 0
-    size_t max_target_bytes;  // cap on the cached full-model log-probabilities
     volatile sig_atomic_t *stop;  // set by a signal handler: stop after the current step
     FILE *progress;           // progress line (NULL: quiet)
     FILE *log;                // a CSV row per step (NULL: none)
     const char *checkpoint;   // save the search state here (NULL: never)
     int checkpoint_every;     // ... every N steps, and when stopped
+    size_t max_target_bytes;  // cap on the cached full-model log-probabilities
+} SearchRuntime;
+
+// The settings that shape a search: everything before `run` is hashed whole by the
+// checkpoint fingerprint, so a resume with any of them changed is refused. The fields
+// are laid out without padding (checked below) so that their bytes are their values.
+typedef struct {
+    uint64_t seed;
+    AblationKind ablation;
+    SparsityMode mode;
+    int enabled[NUM_GRAN];
+    int steps, batch, chunk;  // chunk: examples per forward/backward pass (memory knob, but the
+                              // float sums split by it: it shapes the bytes of the result)
+    float lr;
+    float lambda[NUM_GRAN];   // SPARSITY_LAMBDA: weight on each granularity's expected density
+    float target[NUM_GRAN];   // SPARSITY_TARGET: sparsity (fraction pruned) per granularity
+    float kl_budget;          // SPARSITY_KL_BUDGET: the KL (nats) the circuit may lose
+    float dual_lr;            // step size of the dual ascent on the multipliers
+    float warmup;             // fraction of steps over which targets ramp up from 0
+    int reserved;             // 0; keeps `run` at an 8-byte boundary with no padding before it
+    SearchRuntime run;        // not a setting: handles and knobs of this process
 } PruneConfig;
+_Static_assert(offsetof(PruneConfig, run) == sizeof(uint64_t) + 4 * (7 + 3 * NUM_GRAN + 3),
+               "PruneConfig's settings must have no padding: the fingerprint hashes their bytes");
 
 void prune_config_defaults(PruneConfig *cfg);
 

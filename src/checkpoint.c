@@ -31,14 +31,10 @@ uint64_t pruner_fingerprint(const Pruner *p, const Task *train) {
     uint64_t h = fnv(FNV0, c, sizeof *c);
     // every 4099th weight: catches a different checkpoint without reading all of a big one
     for (size_t i = 0; i < p->m->num_parameters; i += 4099) h = fnv(h, p->m->params_memory + i, 4);
-    int ints[] = {(int)g->ablation, g->steps, g->batch, (int)g->mode, train->n, p->maxB /* the chunk */};
-    h = fnv(h, ints, sizeof ints);
-    h = fnv(h, g->enabled, sizeof g->enabled);
-    h = fnv(h, &g->seed, sizeof g->seed);
-    float fl[] = {g->lr, g->kl_budget, g->dual_lr, g->warmup};
-    h = fnv(h, fl, sizeof fl);
-    h = fnv(h, g->lambda, sizeof g->lambda);
-    h = fnv(h, g->target, sizeof g->target);
+    // the settings whole (PruneConfig has no padding before run: see prune.h); p->cfg.chunk
+    // is the chunk the pruner was built with
+    h = fnv(h, g, offsetof(PruneConfig, run));
+    h = fnv(h, &train->n, sizeof train->n);
     // every train example whole: clean and corrupted prompts and the answers
     for (int i = 0; i < train->n; i++) {
         const TaskExample *e = &train->ex[i];

@@ -288,8 +288,8 @@ static int build_run_args(const Args *a, RunArgs *r) {
     r->model = a->pos[0], r->task = a->pos[1], r->eval = a->eval, r->vocab = a->vocab;
     r->out_path = a->out, r->skip_invalid = a->skip_invalid, r->train_frac = 0.5;
     r->resume = a->resume, r->log_path = a->log, r->report_dir = a->report;
-    c->checkpoint = a->ckpt;
-    if (a->resume && !a->ckpt) c->checkpoint = a->resume;  // a resumed run goes on saving there
+    c->run.checkpoint = a->ckpt;
+    if (a->resume && !a->ckpt) c->run.checkpoint = a->resume;  // a resumed run goes on saving there
     c->seed = (uint64_t)a->seed;
     double x;
     if (a->steps_s && (num(a->steps_s, "--steps", 0, 1e7, &x) || (c->steps = (int)x, 0))) return 2;
@@ -299,9 +299,9 @@ static int build_run_args(const Args *a, RunArgs *r) {
     if (a->dual_s && (num(a->dual_s, "--dual-lr", 0, 100, &x) || (c->dual_lr = (float)x, 0))) return 2;
     if (a->warm_s && (num(a->warm_s, "--warmup", 0, 1, &x) || (c->warmup = (float)x, 0))) return 2;
     if (a->frac_s && (num(a->frac_s, "--train-frac", 0.01, 0.99, &x) || (r->train_frac = x, 0))) return 2;
-    if (a->ckpt_every_s && (num(a->ckpt_every_s, "--checkpoint-every", 1, 1e7, &x) || (c->checkpoint_every = (int)x, 0))) return 2;
+    if (a->ckpt_every_s && (num(a->ckpt_every_s, "--checkpoint-every", 1, 1e7, &x) || (c->run.checkpoint_every = (int)x, 0))) return 2;
     if (a->maxmem_s && (num(a->maxmem_s, "--max-memory", 1, 1e9, &x) || (r->max_memory = (size_t)(x * 1048576), 0))) return 2;
-    if (a->tmb_s && (num(a->tmb_s, "--max-target-mb", 0, 1e7, &x) || (c->max_target_bytes = (size_t)(x * 1048576), 0))) return 2;
+    if (a->tmb_s && (num(a->tmb_s, "--max-target-mb", 0, 1e7, &x) || (c->run.max_target_bytes = (size_t)(x * 1048576), 0))) return 2;
     if (a->ablation) {
         int k = 0;
         while (k < NUM_ABLATIONS && strcmp(a->ablation, ABLATIONS[k].name)) k++;
@@ -352,8 +352,8 @@ static int do_search(Args *a) {
     int rc = build_run_args(a, &r);
     if (rc) return rc;
     PruneErr err = {{0}};
-    r.cfg.progress = a->quiet ? NULL : isatty(fileno(stdout)) ? stdout : stderr;  // a log: a line every 5 s
-    r.cfg.stop = &g_stop;
+    r.cfg.run.progress = a->quiet ? NULL : isatty(fileno(stdout)) ? stdout : stderr;  // a log: a line every 5 s
+    r.cfg.run.stop = &g_stop;
     catch_stop();
     return cmd_prune(&r, stdout, &err) ? fail(&err) : 0;
 }
@@ -410,7 +410,7 @@ static int do_sweep(Args *a) {
     int rc = build_run_args(a, &r);
     if (rc) return rc;
     PruneErr err = {{0}};
-    r.cfg.stop = &g_stop;
+    r.cfg.run.stop = &g_stop;
     signal(SIGINT, on_signal);
     return cmd_sweep(&r, t, nt, out_dir, stdout, &err) ? fail(&err) : 0;
 }

@@ -23,8 +23,8 @@ void prune_config_defaults(PruneConfig *cfg) {
     cfg->kl_budget = 0.05f;
     cfg->dual_lr = 0.05f;
     cfg->warmup = 0.5f;
-    cfg->max_target_bytes = (size_t)512 << 20;
-    cfg->checkpoint_every = 50;
+    cfg->run.max_target_bytes = (size_t)512 << 20;
+    cfg->run.checkpoint_every = 50;
 }
 
 #define KL_CHECK 10  // steps between measurements of the read-out circuit's KL
@@ -129,7 +129,7 @@ double pruner_step(Pruner *p, const Task *train, const int *idx, int B) {
 // On a terminal a line redrawn every step; elsewhere (a log file, a pipe) a line every few
 // seconds, so a long run shows it is alive without flooding the log.
 static void progress_line(Pruner *p, double kl, double t0, double *last, int total) {
-    FILE *f = p->cfg.progress;
+    FILE *f = p->cfg.run.progress;
     int due = progress_due(f, last, 5.0, p->step >= total);
     if (!due) return;
     double el = now_seconds() - t0, rate = p->step / (el > 0 ? el : 1e-9);
@@ -148,7 +148,7 @@ static void progress_line(Pruner *p, double kl, double t0, double *last, int tot
 }
 
 static void log_row(Pruner *p, double kl) {
-    FILE *f = p->cfg.log;
+    FILE *f = p->cfg.run.log;
     if (!f) return;
     if (ftell(f) == 0) {  // a fresh file (also after --resume: the log covers this run)
         fprintf(f, "step,kl,expected_l0");
@@ -199,7 +199,7 @@ int pruner_train(Pruner *p, const Task *train, int *nonfinite, PruneErr *err) {
             pos = 0;
         }
         if (s < p->step) continue;
-        if (p->cfg.stop && *p->cfg.stop) break;
+        if (p->cfg.run.stop && *p->cfg.run.stop) break;
         double lam[NUM_GRAN], ema = p->kl_ema;
         memcpy(lam, p->lambda, sizeof lam);
         memcpy(keep_state, p->masks.log_alpha, sizeof(float) * total);
@@ -220,16 +220,16 @@ int pruner_train(Pruner *p, const Task *train, int *nonfinite, PruneErr *err) {
         }
         log_row(p, kl);
         progress_line(p, kl, t0, &last_progress, p->cfg.steps);
-        if (p->cfg.checkpoint && p->cfg.checkpoint_every > 0 && p->step % p->cfg.checkpoint_every == 0 &&
-            p->step < p->cfg.steps && pruner_save(p, train, p->cfg.checkpoint, err)) {
+        if (p->cfg.run.checkpoint && p->cfg.run.checkpoint_every > 0 && p->step % p->cfg.run.checkpoint_every == 0 &&
+            p->step < p->cfg.steps && pruner_save(p, train, p->cfg.run.checkpoint, err)) {
             rc = -1;
             break;
         }
     }
-    if (p->cfg.progress && isatty(fileno(p->cfg.progress))) fprintf(p->cfg.progress, "\n");
-    if (p->cfg.log) fflush(p->cfg.log);
+    if (p->cfg.run.progress && isatty(fileno(p->cfg.run.progress))) fprintf(p->cfg.run.progress, "\n");
+    if (p->cfg.run.log) fflush(p->cfg.run.log);
     // stopped early: the state goes to the checkpoint so --resume can go on from here
-    if (rc == 0 && p->cfg.checkpoint && p->step < p->cfg.steps && pruner_save(p, train, p->cfg.checkpoint, err))
+    if (rc == 0 && p->cfg.run.checkpoint && p->step < p->cfg.steps && pruner_save(p, train, p->cfg.run.checkpoint, err))
         rc = -1;
     if (p->cfg.mode == SPARSITY_KL_BUDGET && p->best_kept >= 0)
         memcpy(p->masks.log_alpha, p->best_la, sizeof(float) * total);

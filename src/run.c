@@ -132,14 +132,14 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     AtomicFile logf;
     if (a->log_path) {
         if (atomic_open(&logf, a->log_path, err)) goto done;
-        p->cfg.log = log = logf.f;
+        p->cfg.run.log = log = logf.f;
     }
     fflush(out);
     double t0 = now_seconds();
     int nonfinite = 0;
     int steps = pruner_train(p, &r.ts.train, &nonfinite, err);
     if (log) {
-        p->cfg.log = NULL;
+        p->cfg.run.log = NULL;
         if (steps < 0 && !nonfinite) atomic_abort(&logf);
         else if (atomic_commit(&logf, err)) goto done;
     }
@@ -176,9 +176,9 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
         fprintf(out, "wrote %s\n", json_path);
     }
     if (a->report_dir && cmd_report(json_path, a->log_path, a->report_dir, out, err)) goto done;
-    if (steps < a->cfg.steps && a->cfg.checkpoint)
-        fprintf(out, "the search state is in %s: add --resume %s to go on\n", a->cfg.checkpoint,
-                a->cfg.checkpoint);
+    if (steps < a->cfg.steps && a->cfg.run.checkpoint)
+        fprintf(out, "the search state is in %s: add --resume %s to go on\n", a->cfg.run.checkpoint,
+                a->cfg.run.checkpoint);
     rc = 0;
     if (nonfinite) {
         *err = stopped;

@@ -65,7 +65,7 @@ MemoryPlan pruner_plan(const GPT2 *m, const PruneConfig *cfg, int maxT, int n_tr
                  + sizeof(int) * ((size_t)2 * chunk * maxT + 2 * (size_t)chunk);
     mp.masks = sizeof(float) * (7 * gates + 3 * points);  // six arrays + best, three gate sets
     size_t tb = (size_t)n_train * c->V * sizeof(float);
-    mp.targets = tb <= cfg->max_target_bytes ? tb : 0;
+    mp.targets = tb <= cfg->run.max_target_bytes ? tb : 0;
     mp.total = mp.weights + mp.workspace + mp.masks + mp.targets;
     return mp;
 }
@@ -332,7 +332,7 @@ int pruner_prepare_targets(Pruner *p, const Task *train, PruneErr *err) {
     p->n_targets = 0;
     p->target_task = train;
     size_t bytes = (size_t)train->n * c->V * sizeof(float);
-    if (bytes > p->cfg.max_target_bytes) return 0;  // recomputed each step instead
+    if (bytes > p->cfg.run.max_target_bytes) return 0;  // recomputed each step instead
     p->targets = palloc(bytes, "the full model's answer log-probabilities", err);
     if (!p->targets) return -1;
     int idx[1024];

@@ -256,7 +256,7 @@ static void test_resume_equals_uninterrupted(void **state) {
         int nf;
         volatile sig_atomic_t stop = 0;
         PruneConfig c2 = cfg;
-        if (k == 1) c2.checkpoint = ck, c2.checkpoint_every = 3, c2.stop = &stop;
+        if (k == 1) c2.run.checkpoint = ck, c2.run.checkpoint_every = 3, c2.run.stop = &stop;
         assert_int_equal(pruner_build(&p, &m, &c2, t.max_len, &err), 0);
         assert_int_equal(pruner_prepare_targets(&p, &t, &err), 0);
         if (k == 1) {
