@@ -30,14 +30,17 @@ $(call need,jansson,libjansson-dev)
 $(call need,libpcre2-8,libpcre2-dev)
 endif
 
+# src/ is grouped by module (docs/engine.md); each module's headers sit beside its sources.
+MODULES = $(sort $(dir $(wildcard src/*/*.c)))
+INCLUDES = $(addprefix -I,$(MODULES)) -Ikernels
 PRUNE_CFLAGS = $(CFLAGS) -std=c11 -Wall -Wextra -Wno-unused-parameter -fopenmp -D_GNU_SOURCE \
-	-Iinclude -Ikernels -DTEST_DATA_DIR=\"$(CURDIR)/tests/data\" -DPRUNE_SOURCE_DIR=\"$(CURDIR)\" \
+	$(INCLUDES) -DTEST_DATA_DIR=\"$(CURDIR)/tests/data\" -DPRUNE_SOURCE_DIR=\"$(CURDIR)\" \
 	$(shell pkg-config --cflags openblas jansson libpcre2-8 2>/dev/null)
 PRUNE_LDLIBS = $(shell pkg-config --libs openblas jansson libpcre2-8 2>/dev/null) -lm
 
-LIB_SRC = $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard kernels/*.c)
+LIB_SRC = $(filter-out src/cli/main.c,$(wildcard src/*/*.c)) $(wildcard kernels/*.c)
 LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
-HEADERS = $(wildcard include/*.h) $(wildcard kernels/*.h)
+HEADERS = $(wildcard src/*/*.h) $(wildcard kernels/*.h)
 TESTS = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 
@@ -47,7 +50,7 @@ all: prune
 prune: $(BUILD)/prune
 	cp $< $@
 
-$(BUILD)/prune: $(BUILD)/src/main.o $(BUILD)/libprune.a
+$(BUILD)/prune: $(BUILD)/src/cli/main.o $(BUILD)/libprune.a
 	$(CC) $(PRUNE_CFLAGS) $(LDFLAGS) -o $@ $^ $(PRUNE_LDLIBS)
 
 $(BUILD)/libprune.a: $(LIB_OBJ)
@@ -98,7 +101,7 @@ bench: $(BENCHES)
 FUZZ_CC = clang
 FUZZ_CFLAGS = -g -O1 -std=c11 -fopenmp -D_GNU_SOURCE -fno-omit-frame-pointer -Wno-pass-failed \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined \
-	-Iinclude -Ikernels -DPRUNE_SOURCE_DIR=\"$(CURDIR)\" $(shell pkg-config --cflags openblas jansson libpcre2-8 2>/dev/null)
+	$(INCLUDES) -DPRUNE_SOURCE_DIR=\"$(CURDIR)\" $(shell pkg-config --cflags openblas jansson libpcre2-8 2>/dev/null)
 FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_OBJ = $(patsubst %.c,build/fuzz/%.o,$(LIB_SRC))
 FUZZ_SECONDS ?= 60

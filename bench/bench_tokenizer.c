@@ -48,7 +48,7 @@ int main(void) {
     size_t len = 0;
     glob_t g;
     const char *pats[] = {PRUNE_SOURCE_DIR "/docs/*.md", PRUNE_SOURCE_DIR "/README.md",
-                          PRUNE_SOURCE_DIR "/src/*.c", PRUNE_SOURCE_DIR "/kernels/*.c",
+                          PRUNE_SOURCE_DIR "/src/*/*.c", PRUNE_SOURCE_DIR "/kernels/*.c",
                           PRUNE_SOURCE_DIR "/tests/*.c"};
     size_t base = 0;
     for (size_t k = 0; k < sizeof pats / sizeof pats[0]; k++) {

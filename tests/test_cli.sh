@@ -35,7 +35,7 @@ expect "--help"                    0 "prune next MODEL"       -- "$PRUNE" --help
 expect "unknown command"           2 "unknown command: frob"  -- "$PRUNE" frob
 expect "info without model"        2 "missing MODEL"          -- "$PRUNE" info
 expect "unknown option"            2 "unknown option: --bogus" -- "$PRUNE" info x --bogus
-# each subcommand takes only the options it reads (COMMANDS in src/main.c)
+# each subcommand takes only the options it reads (COMMANDS in src/cli/main.c)
 expect "info rejects --steps"      2 "'prune info' does not take --steps" -- "$PRUNE" info "$DATA/golden_l2h2.bin" --steps 5
 expect "tokenize rejects --lr"     2 "'prune tokenize' does not take --lr" -- "$PRUNE" tokenize --lr 0.1 hi
 expect "gen rejects --kl-budget"   2 "'prune gen' does not take --kl-budget \(an option of: the search\)" -- "$PRUNE" gen ioi --kl-budget 0.1

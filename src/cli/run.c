@@ -1,7 +1,7 @@
 // run.c: the commands built on the pruner: a search (`prune MODEL TASK`), the evaluation of
 // a given circuit (`prune eval`) and a sweep of searches (`prune sweep`; its picture is drawn
-// in report.c). Loading, reporting and the order of work; the method itself is in pruner.c
-// and masks.c.
+// in report.c). Loading, reporting and the order of work; the method itself is in
+// src/search/.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,7 @@
 // A checkpoint holds everything pruner_train carries from one step to the next: the step,
 // log_alpha, Adam's moments, the multipliers, the KL-budget controller's moving average
 // and the best circuit seen. Gate samples and batch order are functions of (seed, step)
-// (pruner.c), so restoring this state and going on gives the same bytes as never stopping.
+// (optim.c), so restoring this state and going on gives the same bytes as never stopping.
 // A fingerprint of the model, the task split and the settings refuses a checkpoint from a
 // different run. Layout (little-endian, as written by this machine):
 //   "PRUNECK1", u32 version, u64 fingerprint, i32 step, i32 best_step, i64 best_kept,

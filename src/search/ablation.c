@@ -4,7 +4,7 @@
 // the clean one in the same pass; mean: the per-unit mean over the train prompts' real
 // positions, gathered once before the search; zero: nothing (x_ref = 0).
 // Adding an ablation (e.g. resample) touches this file and its CLI name only. It does not
-// run the model: the search (pruner.c) runs the streams this table asks for.
+// run the model: the search (search.c) runs the streams this table asks for.
 #include <string.h>
 
 #include "prune.h"

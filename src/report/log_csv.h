@@ -1,4 +1,4 @@
-// log_csv.h: the per-step CSV of a search (--log FILE; pruner.c writes it: a header of column
+// log_csv.h: the per-step CSV of a search (--log FILE; optim.c writes it: a header of column
 // names, then a row of numbers per step) read back, for the report's training curves.
 #ifndef PRUNE_LOG_CSV_H
 #define PRUNE_LOG_CSV_H

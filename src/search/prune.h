@@ -1,8 +1,9 @@
 // prune.h: the circuit search of ../docs/method.md. Masks at eight granularities with
-// hard-concrete gates (masks.c), the gated forward/backward over a clean and a reference
-// stream that keeps only the residual stream (pruner.c), the training loop with fixed,
-// target or KL-budget sparsity control, the readout and the evaluator (pruner.c), and
-// the circuit file (circuit.c).
+// hard-concrete gates and the granularity table (masks.c), the ablations (ablation.c), the
+// gated forward/backward over a clean and a reference stream that keeps only the residual
+// stream (search.c), the training loop with fixed, target or KL-budget sparsity control
+// (optim.c), the readout, the evaluator and the metrics table (metrics.c), checkpoints
+// (checkpoint.c) and the circuit file (circuit.c).
 #ifndef PRUNE_PRUNE_H
 #define PRUNE_PRUNE_H
 

@@ -1,5 +1,5 @@
 // gen_lists.c: the word lists behind `prune gen`, compiled in so generators need no files.
-// Generated once from src/lists/ (kept there with their origin; MIT):
+// Generated once from src/tasks/lists/ (kept there with their origin; MIT):
 //   ioi_wang_lists.json  names, BABA templates, places, objects: Wang et al. 2022 via ACDC
 //                        (ArthurConmy/Automatic-Circuit-Discovery acdc/ioi/ioi_dataset.py)
 //   gt_nouns.txt         nouns for greater-than: ACDC acdc/greaterthan/utils.py
