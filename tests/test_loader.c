@@ -221,7 +221,7 @@ static void test_hf_dtypes_prefixes_shards(void **state) {
         // compare tensor by tensor (wte only in its V real rows; the paddings differ)
         float *pa = a.params_memory, *pb = b.params_memory;
         for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
-            size_t n = t == 0 ? (size_t)c.V * c.C : a.param_sizes[t];
+            size_t n = t == P_WTE ? (size_t)c.V * c.C : a.param_sizes[t];
             float *want = malloc(sizeof(float) * n);
             for (size_t i = 0; i < n; i++)
                 want[i] = !strcmp(cases[k].dtype, "F32") ? pa[i]

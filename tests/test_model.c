@@ -117,7 +117,7 @@ static void test_grad_wrt_weights(void **state) {
     rng_seed(&r, 99);
     size_t off = 0;
     for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
-        size_t n = t == 0 ? (size_t)c->m.config.V * c->m.config.C : c->m.param_sizes[t];
+        size_t n = t == P_WTE ? (size_t)c->m.config.V * c->m.config.C : c->m.param_sizes[t];
         size_t idx[8];
         for (int k = 0; k < 8; k++) idx[k] = off + rng_u64(&r) % n;
         char what[64];
@@ -125,7 +125,7 @@ static void test_grad_wrt_weights(void **state) {
         fd_check(what, loss_full, c, c->m.params_memory, gmem, idx, 8, 1e-3f, 2e-3, 2e-2);
         off += c->m.param_sizes[t];
     }
-    for (size_t i = (size_t)c->m.config.V * c->m.config.C; i < c->m.param_sizes[0]; i++)
+    for (size_t i = (size_t)c->m.config.V * c->m.config.C; i < c->m.param_sizes[P_WTE]; i++)
         assert_true(grads.wte[i] == 0.0f);
     (void)err;
     free(gmem);

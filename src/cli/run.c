@@ -44,7 +44,7 @@ static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
     if (tok_load_for_model(&r->tok, a->model, a->vocab, c->V, err)) return -1;
     r->have_tok = 1;
     TaskOptions opt = {.max_len = c->maxT, .skip_invalid = a->skip_invalid,
-                       .allow_no_corrupt = a->cfg.ablation != ABL_CORRUPTED, .warn = stderr};
+                       .allow_no_corrupt = ABLATIONS[a->cfg.ablation].streams < 2, .warn = stderr};
     if (taskset_load(&r->ts, a->task, a->eval, &r->tok, &opt, a->train_frac, a->cfg.seed, err)) return -1;
     r->have_ts = 1;
     int maxT = r->ts.train.max_len > r->ts.eval.max_len ? r->ts.train.max_len : r->ts.eval.max_len;
@@ -72,7 +72,7 @@ static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
                     mp.chunk);
     if (pruner_build(&r->p, &r->m, &cfg, maxT, err)) return -1;
     r->have_p = 1;
-    if (cfg.ablation == ABL_MEAN && pruner_compute_means(&r->p, &r->ts.train, err)) return -1;
+    if (ABLATIONS[cfg.ablation].needs_means && pruner_compute_means(&r->p, &r->ts.train, err)) return -1;
     return 0;
 }
 
@@ -267,7 +267,7 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
         int maxT = r.ts.train.max_len > r.ts.eval.max_len ? r.ts.train.max_len : r.ts.eval.max_len;
         if (pruner_build(&r.p, m, &cfg, maxT, err)) goto fail_csv;
         r.have_p = 1;
-        if (cfg.ablation == ABL_MEAN && pruner_compute_means(&r.p, &r.ts.train, err)) goto fail_csv;
+        if (ABLATIONS[cfg.ablation].needs_means && pruner_compute_means(&r.p, &r.ts.train, err)) goto fail_csv;
         if (pruner_prepare_targets(&r.p, &r.ts.train, err)) goto fail_csv;
         int nonfinite;
         if (pruner_train(&r.p, &r.ts.train, &nonfinite, err) < 0) goto fail_csv;

@@ -29,6 +29,12 @@ uint64_t pruner_fingerprint(const Pruner *p, const Task *train) {
     const GPT2Config *c = &p->m->config;
     const PruneConfig *g = &p->cfg;
     uint64_t h = fnv(FNV0, c, sizeof *c);
+    ParamSpec spec[NUM_PARAM_TENSORS];  // the tensors' names and shapes, from the one table
+    gpt2_param_table(spec, c);
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        size_t shape[3] = {spec[i].rows, spec[i].cols, (size_t)spec[i].per_layer};
+        h = fnv(fnv(h, spec[i].name, strlen(spec[i].name)), shape, sizeof shape);
+    }
     // every 4099th weight: catches a different checkpoint without reading all of a big one
     for (size_t i = 0; i < p->m->num_parameters; i += 4099) h = fnv(h, p->m->params_memory + i, 4);
     // the settings whole (PruneConfig has no padding before run: see prune.h); p->cfg.chunk
