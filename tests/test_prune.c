@@ -587,6 +587,46 @@ static void test_planted_circuit(void **state) {
     gpt2_free(&m);
 }
 
+// Refinement alone, from the whole model: on validation data it drops what the planted
+// model does not need and keeps the planted units, within the budget (as its upper bound).
+static void test_refine_finds_planted_units(void **state) {
+    (void)state;
+    GPT2 m;
+    PruneErr err;
+    planted_model(&m, 31);
+    Task val = planted_task(64, 4);
+    Pruner p;
+    PruneConfig cfg;
+    prune_config_defaults(&cfg);
+    assert_int_equal(pruner_build(&p, &m, &cfg, 5, &err), 0);
+    const Masks *mk = &p.masks;
+    for (size_t i = 0; i < mk->total; i++) p.masks.log_alpha[i] = 1.0f;  // no ranking: all alike
+    unsigned char *keep = malloc(mk->total);
+    memset(keep, 1, mk->total);
+    KlProbe kp;
+    RefineStats st;
+    assert_int_equal(kl_probe_build(&kp, &p, &val, 1.64, &err), 0);
+    assert_int_equal(circuit_refine(&p, &kp, 0.05, keep, &st, &err), 0);
+    double kl = kl_probe(&p, &kp, keep);
+    if (!(kl + 1.64 * kp.se <= 0.05)) fail_msg("refined circuit: validation KL %.4f (se %.4f) over 0.05", kl, kp.se);
+    assert_true(st.removed > 0 && st.added == 0);
+    assert_true(keep[mk->off[G_HEAD] + 0]);  // the planted head and MLP block stay
+    assert_true(keep[mk->off[G_MLP] + 1]);
+    int heads = 0;
+    for (int i = 0; i < mk->count[G_HEAD]; i++) heads += keep[mk->off[G_HEAD] + i];
+    if (heads > 1) fail_msg("%d heads kept; the planted circuit has 1", heads);
+    // locally minimal: removing the one kept head breaks the budget
+    keep[mk->off[G_HEAD] + 0] = 0;
+    circuit_make_consistent(mk, keep);
+    kl = kl_probe(&p, &kp, keep);
+    if (kl + 1.64 * kp.se <= 0.05) fail_msg("without the planted head the KL is still %.4f", kl);
+    kl_probe_free(&kp);
+    free(keep);
+    pruner_free(&p);
+    task_free(&val);
+    gpt2_free(&m);
+}
+
 static void test_circuit_file_round_trip(void **state) {
     (void)state;
     GPT2 m;
@@ -713,6 +753,7 @@ int main(void) {
         cmocka_unit_test(test_nonfinite_loss_keeps_last_masks),
         cmocka_unit_test(test_memory_plan_matches_allocation),
         cmocka_unit_test(test_planted_circuit),
+        cmocka_unit_test(test_refine_finds_planted_units),
         cmocka_unit_test(test_circuit_file_round_trip),
         cmocka_unit_test(test_circuit_parse),
         cmocka_unit_test(test_log_csv),

@@ -50,6 +50,7 @@ typedef struct {
     const char *report_dir;  // --report DIR: the report of the circuit found (NULL: none)
     int skip_invalid;
     double train_frac;
+    double val_frac;       // --refine: share of the train part held out for validation (0: off)
     PruneConfig cfg;
 } RunArgs;
 int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err);

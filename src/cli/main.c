@@ -64,6 +64,9 @@ static const char *USAGE =
     "  --warmup X           fraction of steps over which --target ramps up [0.5]\n"
     "  --eval FILE          held-out task file [a seeded split of TASK]\n"
     "  --train-frac X       share of TASK used for training when splitting [0.5]\n"
+    "  --refine X           hold out the share X of the training part as validation, and\n"
+    "                       after the search make the circuit meet --kl-budget there and\n"
+    "                       locally minimal (docs/method-as-built.md) [off]\n"
     "  --skip-invalid       drop invalid task lines with a warning instead of failing\n"
     "  --max-target-mb N    cap on the cached full-model log-probabilities [512]\n"
     "  --out FILE           write the circuit as JSON (docs/circuit-format.md)\n"
@@ -117,7 +120,7 @@ static int fail(const PruneErr *err) {
 
 typedef struct {
     const char *ids, *vocab, *model, *corpus, *out, *eval, *ablation, *grans, *lambda, *target;
-    const char *circuit, *steps_s, *batch_s, *chunk_s, *lr_s, *budget_s, *dual_s, *warm_s, *frac_s, *tmb_s;
+    const char *circuit, *steps_s, *batch_s, *chunk_s, *lr_s, *budget_s, *dual_s, *warm_s, *frac_s, *tmb_s, *refine_s;
     int json, decode, skip_invalid, quiet, full, empty, all, attn_only, gen_corpus;
     const char *layers_s, *heads_s, *dim_s, *ctx_s, *ckpt, *ckpt_every_s, *resume, *log, *maxmem_s, *report, *targets;
     long top, threads, vocab_size, max_digits, n, seed;
@@ -148,7 +151,7 @@ static int do_search(Args *a), do_eval(Args *a), do_check(Args *a), do_gen(Args 
 
 static const Command COMMANDS[] = {
     {NULL, "MODEL TASK", 2, 2, RUN_OPTS OPTIMISER_OPTS "--kl-budget --target --lambda --out --report --log "
-     "--checkpoint --checkpoint-every --resume --quiet ", do_search},
+     "--checkpoint --checkpoint-every --resume --quiet --refine ", do_search},
     {"eval", "MODEL TASK", 2, 2, RUN_OPTS "--circuit --full --empty --all ", do_eval},
     {"check", "MODEL TASK", 2, 2, "--vocab --eval --seed --skip-invalid ", do_check},
     {"gen", "KIND", 1, 1, "--n --seed --out --model --vocab --corpus-text ", do_gen},
@@ -196,6 +199,7 @@ static int parse_args(int argc, char **argv, int first, const Command *cmd, Args
         {"--lr", &a->lr_s, NULL, 0, 0},           {"--kl-budget", &a->budget_s, NULL, 0, 0},
         {"--dual-lr", &a->dual_s, NULL, 0, 0},    {"--warmup", &a->warm_s, NULL, 0, 0},
         {"--train-frac", &a->frac_s, NULL, 0, 0}, {"--max-target-mb", &a->tmb_s, NULL, 0, 0},
+        {"--refine", &a->refine_s, NULL, 0, 0},
         {"--layers", &a->layers_s, NULL, 0, 0},   {"--heads", &a->heads_s, NULL, 0, 0},
         {"--dim", &a->dim_s, NULL, 0, 0},         {"--ctx", &a->ctx_s, NULL, 0, 0},
         {"--checkpoint", &a->ckpt, NULL, 0, 0},   {"--checkpoint-every", &a->ckpt_every_s, NULL, 0, 0},
@@ -299,6 +303,7 @@ static int build_run_args(const Args *a, RunArgs *r) {
     if (a->dual_s && (num(a->dual_s, "--dual-lr", 0, 100, &x) || (c->dual_lr = (float)x, 0))) return 2;
     if (a->warm_s && (num(a->warm_s, "--warmup", 0, 1, &x) || (c->warmup = (float)x, 0))) return 2;
     if (a->frac_s && (num(a->frac_s, "--train-frac", 0.01, 0.99, &x) || (r->train_frac = x, 0))) return 2;
+    if (a->refine_s && (num(a->refine_s, "--refine", 0.05, 0.9, &x) || (r->val_frac = x, 0))) return 2;
     if (a->ckpt_every_s && (num(a->ckpt_every_s, "--checkpoint-every", 1, 1e7, &x) || (c->run.checkpoint_every = (int)x, 0))) return 2;
     if (a->maxmem_s && (num(a->maxmem_s, "--max-memory", 1, 1e9, &x) || (r->max_memory = (size_t)(x * 1048576), 0))) return 2;
     if (a->tmb_s && (num(a->tmb_s, "--max-target-mb", 0, 1e7, &x) || (c->run.max_target_bytes = (size_t)(x * 1048576), 0))) return 2;

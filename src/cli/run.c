@@ -15,6 +15,7 @@ typedef struct {
     Tokenizer tok;
     TaskSet ts;
     Pruner p;
+    Task val;  // --refine: the end of the split's train part (a view, not freed)
     int have_m, have_tok, have_ts, have_p;
 } Run;
 
@@ -47,6 +48,20 @@ static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
                        .allow_no_corrupt = ABLATIONS[a->cfg.ablation].streams < 2, .warn = stderr};
     if (taskset_load(&r->ts, a->task, a->eval, &r->tok, &opt, a->train_frac, a->cfg.seed, err)) return -1;
     r->have_ts = 1;
+    if (a->val_frac > 0) {  // the search's part and the validation part share no example
+        if (a->cfg.mode != SPARSITY_KL_BUDGET)
+            return perr(err, "--refine makes the circuit meet --kl-budget on validation data, so it goes "
+                             "with the KL-budget mode, not --target or --lambda.");
+        int nv = (int)(r->ts.train.n * a->val_frac + 0.5);
+        if (nv < 1 || nv >= r->ts.train.n)
+            return perr(err, "--refine %g: the training part of %d examples leaves %d for validation. Hint: "
+                             "use a larger task or another share.", a->val_frac, r->ts.train.n, nv);
+        r->val = r->ts.train;
+        r->val.ex += r->ts.train.n - nv;
+        r->val.n = nv;
+        r->ts.train.n -= nv;
+        fprintf(out, "refinement: %d of the %d training examples held out for validation\n", nv, r->ts.train.n + nv);
+    }
     int maxT = r->ts.train.max_len > r->ts.eval.max_len ? r->ts.train.max_len : r->ts.eval.max_len;
     fprintf(out, "model %s: %s, L=%d NH=%d C=%d V=%d, %zu parameters\n", a->model,
             gpt2_format_name(r->m.format), c->L, c->NH, c->C, c->V, r->m.num_parameters);
@@ -159,6 +174,21 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     if (!keep) goto done;
     masks_readout(&p->masks, keep);
     drop_zero_mlps(&r, keep);
+    if (a->val_frac > 0) {
+        // a circuit meets the budget on validation when its mean KL plus 1.64 standard errors
+        // (a one-sided 95% bound) is within it: the mean alone passes by luck half the time
+        KlProbe kp;
+        RefineStats st;
+        if (kl_probe_build(&kp, p, &r.val, 1.64, err)) goto done;
+        int rrc = circuit_refine(p, &kp, a->cfg.kl_budget, keep, &st, err);
+        kl_probe_free(&kp);
+        if (rrc) goto done;
+        drop_zero_mlps(&r, keep);
+        res.val_examples = r.val.n, res.refine = st;
+        fprintf(out, "refinement on %d validation examples: KL %.4f -> %.4f, %ld units added back, %ld removed; "
+                     "%d passes in %.1f s (%.0f%% of the search's time)\n", r.val.n, st.kl_before, st.kl_after,
+                st.added, st.removed, st.evals, st.seconds, 100 * st.seconds / (res.seconds > 0 ? res.seconds : 1));
+    }
     if (evaluate_three(p, &r.ts.eval, keep, &res, err)) goto done;
     circuit_print_summary(out, p, keep, &res);
     char report_json[4200];

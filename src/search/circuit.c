@@ -49,6 +49,7 @@ int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
                                                  : json_null());
     json_object_set_new(task, "train_examples", json_integer(ts->train.n));
     json_object_set_new(task, "eval_examples", json_integer(ts->eval.n));
+    json_object_set_new(task, "validation_examples", json_integer(r->val_examples));
     json_object_set_new(o, "task", task);
     json_t *st = json_object(), *grans = json_array();
     json_object_set_new(st, "ablation", json_string(ABLATIONS[cfg->ablation].name));

@@ -47,7 +47,7 @@ int pruner_evaluate(Pruner *p, const Task *t, const unsigned char *keep, Metrics
         memcpy(full_logits, p->logits, sizeof(float) * (size_t)n * Vp);
         pruner_forward_chunk(p, &p->pg, n, T, 1, NULL);
         // KL >= 0; float rounding can leave a near-identical distribution at -1e-9
-        double klc = pruner_kl_chunk(p, full, n, 0, 0);
+        double klc = pruner_kl_chunk(p, full, n, 0, 0, NULL);
         out->kl += klc > 0 ? klc : 0;
         for (int b = 0; b < n; b++) {
             const TaskExample *e = &t->ex[s + b];

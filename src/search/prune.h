@@ -236,11 +236,11 @@ int pruner_resume(Pruner *p, const Task *train, const char *path, PruneErr *err)
 // The passes other parts of the search share (search.c): load examples idx[0..n) into the
 // token buffers (returns T); forward a loaded chunk with gates pg (need_ref 0: the
 // reference stream is skipped, valid when every gate is 1; stats: mean-ablation sums);
-// KL(full || circuit) of the chunk (full: (n,V) log-probs) and, with want_grad, dlogits
-// for weight w; and a batch chunk by chunk with the gates in p->pg (mean KL).
+// KL(full || circuit) of the chunk (full: (n,V) log-probs; each, if set, gets every
+// example's) and, with want_grad, dlogits for weight w; and a batch chunk by chunk with the gates in p->pg (mean KL).
 int pruner_load_chunk(Pruner *p, const Task *t, const int *idx, int n);
 void pruner_forward_chunk(Pruner *p, const PointGates *pg, int n, int T, int need_ref, double *stats);
-double pruner_kl_chunk(Pruner *p, const float *full, int n, float w, int want_grad);
+double pruner_kl_chunk(Pruner *p, const float *full, int n, float w, int want_grad, double *each);
 double pruner_run_batch(Pruner *p, const Task *t, const int *idx, int B, int backward);
 
 // Loss and gradient for tests: the batch-mean KL with the gates currently in p->masks.z
@@ -252,6 +252,32 @@ void pruner_forward_logits(Pruner *p, const Task *t, const int *idx, int B, floa
 // Metrics of the model with gates z = keep (NULL: all 1, the full model) on t.
 int pruner_evaluate(Pruner *p, const Task *t, const unsigned char *keep, Metrics *out,
                     PruneErr *err);
+
+// --- refinement (refine.c) --------------------------------------------------------------
+// KL(full || circuit) with binary gates on a fixed set of examples (the validation part),
+// the full model's log-probabilities computed once.
+typedef struct {
+    const Task *task;
+    float *full;  // (n, V)
+    int *idx;     // 0..n-1
+    double *each; // (n) the last probe's KL per example
+    double se;    // the last probe's standard error of the mean
+    double z;     // a circuit meets the budget when mean + z se <= budget
+    int evals;    // probes so far
+} KlProbe;
+int kl_probe_build(KlProbe *k, Pruner *p, const Task *t, double z, PruneErr *err);
+void kl_probe_free(KlProbe *k);
+double kl_probe(Pruner *p, KlProbe *k, const unsigned char *keep);
+
+typedef struct {
+    double kl_before, kl_after;  // validation KL of the read-out and the refined circuit
+    long added, removed;         // units added back / removed
+    int evals;                   // forward passes over the validation part
+    double seconds;
+} RefineStats;
+// Makes keep meet budget on val (adding back by log alpha) and locally minimal (removing
+// blocks, heads, then the finest units, coarse to fine); keep is consistent on return.
+int circuit_refine(Pruner *p, KlProbe *val, double budget, unsigned char *keep, RefineStats *st, PruneErr *err);
 
 // --- circuit file --------------------------------------------------------------------
 // The one table of metrics (metrics.c): circuit.json's keys, the summary's rows, the
@@ -273,6 +299,8 @@ typedef struct {
     Metrics circuit, full, empty;
     int steps_done;
     double seconds;
+    int val_examples;        // --refine: examples the circuit was refined on (0: no refinement)
+    RefineStats refine;
 } RunResult;
 
 // Writes circuit.json atomically (format in docs/circuit-format.md).

@@ -351,7 +351,7 @@ int pruner_prepare_targets(Pruner *p, const Task *train, PruneErr *err) {
 
 // KL(full || circuit) of each example of the chunk, summed, and dlogits for weight w
 // (dKL/dlogp_circuit = -p_full). full: (n,V) log-probs.
-double pruner_kl_chunk(Pruner *p, const float *full, int n, float w, int want_grad) {
+double pruner_kl_chunk(Pruner *p, const float *full, int n, float w, int want_grad, double *each) {
     const GPT2Config *c = &p->m->config;
     int V = c->V;
     double total = 0;
@@ -365,6 +365,7 @@ double pruner_kl_chunk(Pruner *p, const float *full, int n, float w, int want_gr
             dl[v] = (float)(-pf) * w;
         }
         total += kl;
+        if (each) each[b] = kl;
     }
     if (want_grad) {
         memset(p->dlogits, 0, sizeof(float) * (size_t)n * c->Vp);
@@ -394,7 +395,7 @@ double pruner_run_batch(Pruner *p, const Task *t, const int *idx, int B, int bac
             memcpy(full, p->logp, sizeof(float) * (size_t)n * c->V);
         }
         pruner_forward_chunk(p, &p->pg, n, T, 1, NULL);
-        kl += pruner_kl_chunk(p, full, n, 1.0f / B, backward);
+        kl += pruner_kl_chunk(p, full, n, 1.0f / B, backward, NULL);
         if (backward) backward_chunk(p, &p->pg, n, T);
     }
     return kl / B;
