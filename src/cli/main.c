@@ -273,7 +273,10 @@ static int parse_gran_values(const char *s, const char *opt, double lo, double h
         if (!end) end = s + strlen(s);
         if (!eq || eq > end) return usage_error("expected granularity=value pairs, e.g. head=0.8,neuron=0.95", opt);
         int g = gran_index(s, (size_t)(eq - s)), all = (size_t)(eq - s) == 3 && !strncmp(s, "all", 3);
-        if (g < 0 && !all) return usage_error("unknown granularity (emb, layer, attn, mlp, head, attn_dim, neuron, mlp_out, all)", s);
+        if (g < 0 && !all) {
+            fprintf(stderr, "prune: granularities are %s, or all\n", gran_names());
+            return usage_error("unknown granularity", s);
+        }
         char val[64];
         snprintf(val, sizeof val, "%.*s", (int)(end - eq - 1), eq + 1);
         double x;
@@ -310,7 +313,10 @@ static int build_run_args(const Args *a, RunArgs *r) {
     if (a->ablation) {
         int k = 0;
         while (k < NUM_ABLATIONS && strcmp(a->ablation, ABLATIONS[k].name)) k++;
-        if (k == NUM_ABLATIONS) return usage_error("--ablation must be corrupted, mean or zero", a->ablation);
+        if (k == NUM_ABLATIONS) {
+            fprintf(stderr, "prune: --ablation must be one of: %s\n", ablation_names());
+            return usage_error("unknown ablation", a->ablation);
+        }
         c->ablation = (AblationKind)k;
     }
     if (a->grans && strcmp(a->grans, "all")) {
@@ -319,7 +325,10 @@ static int build_run_args(const Args *a, RunArgs *r) {
             const char *end = strchr(s, ',');
             if (!end) end = s + strlen(s);
             int g = gran_index(s, (size_t)(end - s));
-            if (g < 0) return usage_error("unknown granularity in --granularities (emb, layer, attn, mlp, head, attn_dim, neuron, mlp_out)", s);
+            if (g < 0) {
+                fprintf(stderr, "prune: --granularities takes %s\n", gran_names());
+                return usage_error("unknown granularity in --granularities", s);
+            }
             c->enabled[g] = 1;
             s = *end ? end + 1 : end;
         }

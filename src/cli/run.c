@@ -151,7 +151,7 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     }
     fflush(out);
     double t0 = now_seconds();
-    int nonfinite = 0;
+    int nonfinite = 0, step0 = p->step;
     int steps = pruner_train(p, &r.ts.train, &nonfinite, err);
     if (log) {
         p->cfg.run.log = NULL;
@@ -168,8 +168,12 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     if (steps < a->cfg.steps)
         fprintf(out, "stopped after step %d of %d: the circuit below is the one found so far\n", steps,
                 a->cfg.steps);
-    fprintf(out, "trained %d steps in %.1f s (%.2f s/step)\n", steps, res.seconds,
-            steps ? res.seconds / steps : 0.0);
+    int ran = steps - step0;  // after --resume the earlier steps ran in another process
+    if (step0)
+        fprintf(out, "trained steps %d-%d (resumed after step %d) in %.1f s (%.2f s/step)\n", step0 + 1, steps, step0,
+                res.seconds, ran > 0 ? res.seconds / ran : 0.0);
+    else
+        fprintf(out, "trained %d steps in %.1f s (%.2f s/step)\n", steps, res.seconds, steps ? res.seconds / steps : 0.0);
     keep = palloc(p->masks.total, "circuit", err);
     if (!keep) goto done;
     masks_readout(&p->masks, keep);
@@ -284,10 +288,14 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
     if (atomic_open(&csv, path, err)) goto done;
     fprintf(csv.f, "target");
     for (int g = 0; g < NUM_GRAN; g++) fprintf(csv.f, ",kept_%s", GRANULARITIES[g].name);
+    // the metrics table's columns, the full model's logit difference and the share recovered
+    // right after the circuit's (the order sweep.csv has always had; new metrics at the end)
     fprintf(csv.f, ",weight_share");
-    for (int k = 0; k < NUM_METRICS; k++)
+    for (int k = 0; k < NUM_METRICS; k++) {
         if (!METRICS[k].is_count) fprintf(csv.f, ",%s", METRICS[k].name);
-    fprintf(csv.f, ",logit_diff_full,logit_diff_recovered\n");
+        if (k == M_LOGIT_DIFF) fprintf(csv.f, ",logit_diff_full,logit_diff_recovered");
+    }
+    fprintf(csv.f, "\n");
     for (int i = 0; i < n_targets; i++) {
         PruneConfig cfg = base;
         cfg.mode = SPARSITY_TARGET;
@@ -317,9 +325,11 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
             fprintf(csv.f, ",%ld", kept);
         }
         fprintf(csv.f, ",%.6f", share);
-        for (int k = 0; k < NUM_METRICS; k++)
+        for (int k = 0; k < NUM_METRICS; k++) {
             if (!METRICS[k].is_count) fprintf(csv.f, ",%.6f", metric_value(&res.circuit, k));
-        fprintf(csv.f, ",%.6f,%.6f\n", res.full.ld, rec);
+            if (k == M_LOGIT_DIFF) fprintf(csv.f, ",%.6f,%.6f", res.full.ld, rec);
+        }
+        fprintf(csv.f, "\n");
         pts[i] = (SweepPoint){targets[i], share, rec, res.circuit.kl};
         fprintf(out, "target %.3f: %.1f%% of block weights, KL %.4f, logit difference recovered %.1f%%\n", targets[i],
                 100 * share, res.circuit.kl, 100 * rec);

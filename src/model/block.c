@@ -88,7 +88,7 @@ void block_backward(float *dresid, BlockGrads *d, LayerGrads *g, const LayerActs
                     const float *inp, const LayerWeights *w, const GPT2Config *c, int B, int T,
                     const BlockTaps *tp) {
     int BT = B * T, C = c->C, A = cfg_attn_width(c), QKV = cfg_qkv_width(c), H = c->H;
-    size_t N = (size_t)BT * C;
+    CHECK(!tp || tp->row0 == 0);  // the backward runs the clean stream alone
     const float *neurons = tp ? tp->neurons_out : a->fch_gelu, *heads = tp ? tp->heads_out : a->atty;
     // out = mid + mlp_out: dresid is also d mid, to which the MLP's norm adds below
     const float *dy = dresid;
@@ -123,7 +123,6 @@ void block_backward(float *dresid, BlockGrads *d, LayerGrads *g, const LayerActs
     linear_backward(d->dln, g ? g->qkvw : NULL, g ? g->qkvb : NULL, d->dqkv, a->ln1, w->qkvw, BT, C, QKV);
     layernorm_backward(dresid, g ? g->ln1w : NULL, g ? g->ln1b : NULL, d->dln, inp, w->ln1w, a->ln1_mean,
                        a->ln1_rstd, BT, C);
-    (void)N;
 }
 
 void embed_forward(float *out, const int *tokens, const GPT2 *m, int B, int T) {

@@ -38,8 +38,8 @@ int st_parse_header(const char *json, size_t n, size_t data_len, const char *pat
 void st_header_free(StHeader *h);
 
 // Reads the GPT-2 hyper-parameters (n_embd, n_layer, n_head, n_positions or n_ctx,
-// vocab_size) and rejects what this engine does not compute (another activation, a
-// LayerNorm eps other than 1e-5, n_inner != 4*n_embd, unscaled attention). Vp is V
+// vocab_size, n_inner: the MLP width, null for 4C) and rejects what this engine does not
+// compute (another activation, a LayerNorm eps other than 1e-5, unscaled attention). Vp is V
 // rounded up to a multiple of 128, as llm.c pads it.
 int hf_parse_config(const char *json, size_t n, const char *path, GPT2Config *c, PruneErr *err);
 

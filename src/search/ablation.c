@@ -15,17 +15,12 @@ const AblationInfo ABLATIONS[NUM_ABLATIONS] = {
     [ABL_ZERO] = {"zero", 1, 0},
 };
 
-// Offset of layer l's point pt in a points_floats array (the means): the embedding, then
-// per layer heads, attention output, neurons, MLP output.
-static size_t point_offset(const GPT2Config *c, int l, GatedPoint pt) {
-    size_t C = c->C, A = cfg_attn_width(c), H = c->H, layer = C + (size_t)l * (A + 2 * C + H);
-    switch (pt) {
-    case POINT_HEADS: return layer;
-    case POINT_ATTN: return layer + A;
-    case POINT_NEURONS: return layer + A + C;
-    case POINT_MLP: return layer + A + C + H;
-    default: return 0;  // POINT_EMB
-    }
+const char *ablation_names(void) {
+    static char buf[64];
+    if (!buf[0])
+        for (int k = 0; k < NUM_ABLATIONS; k++)
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", k ? ", " : "", ABLATIONS[k].name);
+    return buf;
 }
 
 void ablation_refs(BlockTaps *t, const Pruner *p, int l, int n, int T, int stream_ref) {
@@ -43,7 +38,7 @@ void ablation_refs(BlockTaps *t, const Pruner *p, int l, int n, int T, int strea
         t->mlp.ref = p->ar.fcproj, t->mlp.ref_stride = C;
         break;
     case ABL_MEAN:
-        for (int k = 0; k < 4; k++) tap[k]->ref = p->means + point_offset(c, l, pts[k]), tap[k]->ref_stride = 0;
+        for (int k = 0; k < 4; k++) tap[k]->ref = p->means + point_offset(c, pts[k], l), tap[k]->ref_stride = 0;
         break;
     default: break;  // zero
     }
@@ -57,7 +52,7 @@ void ablation_emb_ref(Tap *t, const Pruner *p, int stream_ref) {
 }
 
 // Sums over real positions of layer l's (ungated) values at its four points, and of the
-// embedding with layer 0: stats has points_floats(c) entries in the means' layout.
+// embedding with layer 0: stats has points_floats(c) entries in point_offset's layout.
 void ablation_accumulate_means(double *stats, const Pruner *p, const LayerActs *a, int l, int n, int T) {
     const GPT2Config *c = &p->m->config;
     int C = c->C, A = cfg_attn_width(c), H = c->H;
@@ -65,7 +60,7 @@ void ablation_accumulate_means(double *stats, const Pruner *p, const LayerActs *
     const int width[4] = {A, C, H, C};
     const GatedPoint pts[4] = {POINT_HEADS, POINT_ATTN, POINT_NEURONS, POINT_MLP};
     for (int k = 0; k < 4; k++) {
-        double *s = stats + point_offset(c, l, pts[k]);
+        double *s = stats + point_offset(c, pts[k], l);
         for (int b = 0; b < n; b++)
             for (int t = 0; t < p->lens[b]; t++) {
                 const float *row = src[k] + ((size_t)b * T + t) * width[k];

@@ -18,7 +18,7 @@ static void gran_shape(int L, int NH, int C, int hs, int H, int g, int *rows, in
     *cols = g == G_EMB ? 1 : gran_per_layer(g, &c);
 }
 
-static int gran_nested(int g) { return g >= G_HEAD; }
+static int gran_nested(int g) { return GRANULARITIES[g].nested; }
 
 static json_t *metrics_json(const Metrics *m) {
     json_t *o = json_object();
@@ -210,16 +210,17 @@ static int read_metrics(json_t *o, const char *which, Metrics *m, const char *pa
 }
 
 static int read_masks(json_t *masks, CircuitFile *cf, const char *path, PruneErr *err) {
-    char model[96] = "";
-    if (cf->L) snprintf(model, sizeof model, " for the file's model (L=%d, NH=%d, C=%d)", cf->L, cf->NH, cf->C);
+    char model[128] = "";
+    if (cf->L)
+        snprintf(model, sizeof model, " for the file's model (L=%d, NH=%d, C=%d, hs=%d, H=%d)", cf->L, cf->NH, cf->C,
+                 cf->hs, cf->H);
     const char *key;
     json_t *e;
     json_object_foreach(masks, key, e) {
         int g = 0;
         while (g < NUM_GRAN && strcmp(key, GRANULARITIES[g].name)) g++;
         if (g == NUM_GRAN)
-            return perr(err, "%s: masks.%s: unknown granularity. Hint: emb, layer, attn, mlp, head, "
-                             "attn_dim, neuron, mlp_out.", path, key);
+            return perr(err, "%s: masks.%s: unknown granularity. Hint: %s.", path, key, gran_names());
         int nested = gran_nested(g), rows = 0, cols = 0, bad;
         if (cf->L) gran_shape(cf->L, cf->NH, cf->C, cf->hs, cf->H, g, &rows, &cols);
         json_t *k = json_object_get(e, "keep"), *la = json_object_get(e, "log_alpha");
@@ -297,7 +298,7 @@ static int parse_object(json_t *o, const char *path, CircuitFile *cf, PruneErr *
     }
     if (!json_is_object(masks))
         return perr(err, "%s: field \"masks\" is missing or not an object. Hint: it maps granularity names "
-                         "(emb, layer, attn, mlp, head, attn_dim, neuron, mlp_out) to {\"keep\": [...]}.", path);
+                         "(%s) to {\"keep\": [...]}.", path, gran_names());
     if (read_masks(masks, cf, path, err)) return -1;
     json_t *met = json_object_get(o, "metrics");
     if (met && !json_is_object(met)) return perr(err, "%s: field \"metrics\": expected an object.", path);
@@ -346,12 +347,12 @@ int circuit_apply(const CircuitFile *cf, const Masks *mk, const char *path, unsi
         if (!cg->keep) continue;
         if (cg->rows != rows)
             return perr(err, "%s: masks.%s.keep: expected an array of %d %s for this model (L=%d, NH=%d, "
-                             "C=%d). Hint: the circuit was found on another model.", path, GRANULARITIES[g].name, rows,
-                        gran_nested(g) ? "rows" : "entries", mk->L, mk->NH, mk->C);
+                             "C=%d, H=%d). Hint: the circuit was found on another model.", path, GRANULARITIES[g].name,
+                        rows, gran_nested(g) ? "rows" : "entries", mk->L, mk->NH, mk->C, mk->H);
         if (cg->cols != cols)
             return perr(err, "%s: masks.%s.keep[0]: expected %d entries for this model (L=%d, NH=%d, "
-                             "C=%d). Hint: the circuit was found on another model.", path, GRANULARITIES[g].name, cols,
-                        mk->L, mk->NH, mk->C);
+                             "C=%d, H=%d). Hint: the circuit was found on another model.", path, GRANULARITIES[g].name,
+                        cols, mk->L, mk->NH, mk->C, mk->H);
         memcpy(keep + mk->off[g], cg->keep, (size_t)rows * cols);
     }
     if (cf->L && (cf->L != mk->L || cf->NH != mk->NH || cf->C != mk->C || cf->H != mk->H))

@@ -11,15 +11,23 @@
 // gran_per_layer, its product at its point in point_gates_from_masks/masks_grad_from_points,
 // and its consistency rule in circuit_make_consistent.
 const GranInfo GRANULARITIES[NUM_GRAN] = {
-    [G_EMB] = {"emb", "1", -1, {POINT_EMB, -1}},
-    [G_LAYER] = {"layer", "L", -1, {POINT_ATTN, POINT_MLP}},
-    [G_ATTN] = {"attn", "L", G_LAYER, {POINT_ATTN, -1}},
-    [G_MLP] = {"mlp", "L", G_LAYER, {POINT_MLP, -1}},
-    [G_HEAD] = {"head", "L x NH", G_ATTN, {POINT_HEADS, -1}},
-    [G_ATTN_DIM] = {"attn_dim", "L x NH x hs", G_HEAD, {POINT_HEADS, -1}},
-    [G_NEURON] = {"neuron", "L x H", G_MLP, {POINT_NEURONS, -1}},
-    [G_MLP_OUT] = {"mlp_out", "L x C", G_MLP, {POINT_MLP, -1}},
+    [G_EMB] = {"emb", "1", -1, {POINT_EMB, -1}, 0},
+    [G_LAYER] = {"layer", "L", -1, {POINT_ATTN, POINT_MLP}, 0},
+    [G_ATTN] = {"attn", "L", G_LAYER, {POINT_ATTN, -1}, 0},
+    [G_MLP] = {"mlp", "L", G_LAYER, {POINT_MLP, -1}, 0},
+    [G_HEAD] = {"head", "L x NH", G_ATTN, {POINT_HEADS, -1}, 1},
+    [G_ATTN_DIM] = {"attn_dim", "L x NH hs", G_HEAD, {POINT_HEADS, -1}, 1},
+    [G_NEURON] = {"neuron", "L x H", G_MLP, {POINT_NEURONS, -1}, 1},
+    [G_MLP_OUT] = {"mlp_out", "L x C", G_MLP, {POINT_MLP, -1}, 1},
 };
+
+const char *gran_names(void) {
+    static char buf[128];
+    if (!buf[0])
+        for (int g = 0; g < NUM_GRAN; g++)
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", g ? ", " : "", GRANULARITIES[g].name);
+    return buf;
+}
 
 int gran_per_layer(int g, const GPT2Config *c) {
     switch (g) {
@@ -135,15 +143,29 @@ double masks_density(const Masks *mk, int g) {
 
 // --- gated points ---------------------------------------------------------------------
 
-int point_gates_build(PointGates *pg, const GPT2Config *c, PruneErr *err) {
+// The one layout of values at the gated points: the embedding (C), then every layer's
+// heads (L,A), attention outputs (L,C), neurons (L,H), MLP outputs (L,C).
+size_t point_offset(const GPT2Config *c, GatedPoint pt, int l) {
     size_t C = c->C, L = c->L, A = cfg_attn_width(c), H = c->H;
+    switch (pt) {
+    case POINT_HEADS: return C + (size_t)l * A;
+    case POINT_ATTN: return C + L * A + (size_t)l * C;
+    case POINT_NEURONS: return C + L * (A + C) + (size_t)l * H;
+    case POINT_MLP: return C + L * (A + C + H) + (size_t)l * C;
+    default: return 0;  // POINT_EMB
+    }
+}
+
+size_t points_floats(const GPT2Config *c) { return point_offset(c, POINT_MLP, c->L); }
+
+int point_gates_build(PointGates *pg, const GPT2Config *c, PruneErr *err) {
     pg->mem = pcalloc(sizeof(float) * points_floats(c), "point gates", err);
     if (!pg->mem) return -1;
     pg->emb = pg->mem;
-    pg->atty = pg->emb + C;
-    pg->attproj = pg->atty + L * A;
-    pg->fch = pg->attproj + L * C;
-    pg->fcproj = pg->fch + L * H;
+    pg->atty = pg->mem + point_offset(c, POINT_HEADS, 0);
+    pg->attproj = pg->mem + point_offset(c, POINT_ATTN, 0);
+    pg->fch = pg->mem + point_offset(c, POINT_NEURONS, 0);
+    pg->fcproj = pg->mem + point_offset(c, POINT_MLP, 0);
     return 0;
 }
 

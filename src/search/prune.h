@@ -29,8 +29,11 @@ typedef struct {
     const char *shape;   // the gates' shape, in the config's letters
     int parent;          // the granularity that contains it (-1: none): pruning it prunes this
     int points[2];       // the point(s) where it multiplies (-1: none)
+    int nested;          // several gates per layer: circuit.json writes [L][n], else [L] (emb: [1])
 } GranInfo;
 extern const GranInfo GRANULARITIES[NUM_GRAN];
+// "emb, layer, ..., mlp_out": the table's names for messages (a static string).
+const char *gran_names(void);
 // Gates of granularity g per layer (emb: 1 in all) and in all, for config c.
 int gran_per_layer(int g, const GPT2Config *c);
 int gran_count(int g, const GPT2Config *c);
@@ -48,6 +51,8 @@ typedef struct {
     int needs_means;  // 1: per-unit means over the train prompts, computed before the search
 } AblationInfo;
 extern const AblationInfo ABLATIONS[NUM_ABLATIONS];
+// "corrupted, mean, zero": the table's names for messages (a static string).
+const char *ablation_names(void);
 
 // Hard-concrete constants (Louizos et al. 2018), method.md §5.
 #define HC_BETA (2.0f / 3.0f)
@@ -56,7 +61,8 @@ extern const AblationInfo ABLATIONS[NUM_ABLATIONS];
 
 // --- masks -------------------------------------------------------------------------
 // One log_alpha per gate, all granularities in one array (layout: off[g] + index; per
-// layer l: layer/attn/mlp l; head l*NH + h; attn_dim and mlp_out l*C + c; neuron l*4C + i).
+// layer l: layer/attn/mlp l; head l*NH + h; attn_dim l*A + d; neuron l*H + i; mlp_out
+// l*C + c).
 typedef struct {
     int L, NH, C, hs, A, H;  // A = NH hs heads' width, H MLP width
     double block_weights;    // one layer's matrix weights (the parameter table's): the weight share's whole
@@ -80,17 +86,21 @@ double masks_density(const Masks *mk, int g);  // mean P(z != 0) over g's gates
 // Readout (method.md §8): keep = log_alpha > 0, then the consistency rules.
 void masks_readout(const Masks *mk, unsigned char *keep);
 void circuit_make_consistent(const Masks *mk, unsigned char *keep);
-// Share of the 12 C^2 block weights per layer that the kept units use (docs/method-as-built.md).
+// Share of the block weights per layer (the parameter table's matrices: 12 C^2 for GPT-2)
+// that the kept units use (docs/method-as-built.md).
 double circuit_weight_share(const Masks *mk, const unsigned char *keep, int layer /* -1: all */);
 
 // The gate at each gated point, the product of the gates applied there:
-//   emb (C) embedding; atty (L,C) head h dim d = head * attn_dim; attproj (L,C) attention
-//   block output = attn * layer; fch (L,4C) neurons = neuron; fcproj (L,C) MLP output
+//   emb (C) embedding; atty (L,A) head h dim d = head * attn_dim; attproj (L,C) attention
+//   block output = attn * layer; fch (L,H) neurons = neuron; fcproj (L,C) MLP output
 //   dims = mlp_out * mlp * layer.
+// The same layout (point_offset) holds the gates' gradients and the mean ablation's means.
 typedef struct {
     float *mem;  // points_floats(c) floats
     float *emb, *atty, *attproj, *fch, *fcproj;
 } PointGates;
+// Where point pt of layer l starts in a points_floats array (l ignored for the embedding).
+size_t point_offset(const GPT2Config *c, GatedPoint pt, int l);
 int point_gates_build(PointGates *pg, const GPT2Config *c, PruneErr *err);
 void point_gates_free(PointGates *pg);
 void point_gates_from_masks(PointGates *pg, const Masks *mk);
@@ -166,7 +176,7 @@ typedef struct {
     BlockGrads d;            // one layer of data gradients
     float *dresid;           // (B,T,C)
     float *lnf_in, *lnf, *lnf_mean, *lnf_rstd, *logits, *logp, *dlogp, *dlogits, *dlnf, *dlnf_in;
-    float *means;            // mean ablation: points_floats values (emb, per layer heads, attn, neurons, mlp)
+    float *means;            // mean ablation: a value per gated element (point_offset's layout)
     int *tok_c, *tok_r, *lens, *pos;
     PointGates ones;         // every gate 1: the full model
     float *full_buf;         // (maxB, V + Vp) the full model's log-probs and logits for a chunk

@@ -24,12 +24,6 @@
 
 // --- workspace -------------------------------------------------------------------------
 
-// Floats of the gated points' values for one set of gates (or means): emb (C), then per
-// layer heads (A), attention output (C), neurons (H), MLP output (C).
-size_t points_floats(const GPT2Config *c) {
-    return (size_t)c->C + (size_t)c->L * (cfg_attn_width(c) + 2 * (size_t)c->C + c->H);
-}
-
 static size_t ws_floats(const GPT2Config *c, int B, int T, AblationKind ab) {
     const AblationInfo *ai = &ABLATIONS[ab];
     size_t BT = (size_t)B * T, C = c->C, L = c->L, S = ai->streams, A = cfg_attn_width(c), H = c->H;
