@@ -125,6 +125,10 @@ void block_backward(float *dresid, BlockGrads *d, LayerGrads *g, const LayerActs
                        a->ln1_rstd, BT, C);
 }
 
+void block_neurons_recompute(float *out, const LayerActs *a, const GPT2Config *c, int B, int T) {
+    gelu_forward(out, a->fch, (size_t)B * T * c->H);
+}
+
 void embed_forward(float *out, const int *tokens, const GPT2 *m, int B, int T) {
     encoder_forward(out, tokens, m->params.wte, m->params.wpe, B, T, m->config.C);
 }

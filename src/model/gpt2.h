@@ -282,6 +282,10 @@ void block_backward(float *dresid, BlockGrads *d, LayerGrads *g, const LayerActs
                     const float *inp, const LayerWeights *w, const GPT2Config *c, int B, int T,
                     const BlockTaps *taps);
 
+// The neurons (B,T,H) before any gate, again from the pre-activation a->fch the forward
+// kept: for a caller that gated them in place (the search's last layer saves a tensor).
+void block_neurons_recompute(float *out, const LayerActs *a, const GPT2Config *c, int B, int T);
+
 // The embedding: tokens (B,T) -> out (B,T,C) (token + learned position).
 void embed_forward(float *out, const int *tokens, const GPT2 *m, int B, int T);
 // The model's head at P chosen rows: resid (B,T,C), pos (P) -> lnf_in, lnf (P,C), mean,

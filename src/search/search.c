@@ -207,8 +207,9 @@ static void ref_block_outputs(Pruner *p, int l, int B, int T) {
 // are written straight into their store (ref_atty[l], ref_fch[l]) and the clean ones are
 // gated in place in the slot after it, which layer l+1's reference overwrites. The last
 // layer's backward reads the clean heads and neurons before their gates (it is not
-// recomputed), so there they stay in p->ac and the gated heads are also copied to
-// p->atty_out.
+// recomputed): its heads stay in p->ac (the gated ones are copied to p->atty_out), and
+// its neurons, gated in place like every layer's, are recomputed from the pre-activation
+// (one GELU, cheaper than keeping a 4C-wide tensor).
 static void pair_forward(Pruner *p, const PointGates *pg, int l, int n, int T) {
     const GPT2Config *c = &p->m->config;
     size_t N = (size_t)n * T * c->C;
@@ -218,7 +219,8 @@ static void pair_forward(Pruner *p, const PointGates *pg, int l, int n, int T) {
     t.keep_mid = 0;
     LayerActs a = p->ar;
     a.resid2 = resid_at(p, p->resid2, l, N);
-    if (!last) a.atty = t.heads_out, a.fch_gelu = t.neurons_out;
+    a.fch_gelu = t.neurons_out;  // the last layer's backward recomputes its clean neurons
+    if (!last) a.atty = t.heads_out;
     block_forward(resid_at(p, p->resid, l + 1, N), &a, resid_at(p, p->resid, l, N), &w, c, 2 * n, T, &t);
     if (last) memcpy(p->atty_out, t.heads_out + (size_t)n * T * cfg_attn_width(c), sizeof(float) * (size_t)n * T * cfg_attn_width(c));
 }
@@ -291,6 +293,9 @@ static void backward_chunk(Pruner *p, const PointGates *pg, int n, int T) {
         if (l < c->L - 1) {
             if (two) ref_block_outputs(p, l, n, T);
             block_forward(NULL, &a, inp, &w, c, n, T, &t);
+        } else if (two) {  // the forward gated the last layer's neurons in place (pair_forward)
+            a.fch_gelu = p->fch_out;
+            block_neurons_recompute(a.fch_gelu, &a, c, n, T);
         }
         block_backward(p->dresid, &p->d, NULL, &a, inp, &w, c, n, T, &t);
     }
