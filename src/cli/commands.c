@@ -40,8 +40,8 @@ int cmd_info(const char *model_path, int json, FILE *out, PruneErr *err) {
     if (gpt2_load(&m, model_path, 0, err)) return -1;
     const GPT2Config *c = &m.config;
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I}", "model",
-                              model_path, "format", gpt2_format_name(m.format), "dtype", m.dtype,
+        json_t *o = json_pack("{s:o, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I}", "model",
+                              json_string_lossy(model_path, "the model path"), "format", gpt2_format_name(m.format), "dtype", m.dtype,
                               "maxT", c->maxT, "V", c->V, "Vp", c->Vp, "L", c->L, "NH", c->NH,
                               "C", c->C, "hs", c->hs, "NKV", c->NKV, "H", c->H, "parameters",
                               (json_int_t)m.num_parameters, "gates", (json_int_t)gran_total(c));
@@ -148,7 +148,7 @@ int cmd_next(const char *model_path, const int *ids_in, int n, const char *text,
             }
             json_array_append_new(top, e);
         }
-        json_object_set_new(o, "model", json_string(model_path));
+        json_object_set_new(o, "model", json_string_lossy(model_path, "the model path"));
         json_object_set_new(o, "ids", in);
         json_object_set_new(o, "top", top);
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(7));
