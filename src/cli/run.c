@@ -2,10 +2,12 @@
 // a given circuit (`prune eval`) and a sweep of searches (`prune sweep`; its picture is drawn
 // in report.c). Loading, reporting and the order of work; the method itself is in
 // src/search/.
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "tokenizer.h"
@@ -121,6 +123,34 @@ static void print_settings(FILE *out, const Pruner *p) {
             p->targets ? "" : " (over the cap: recomputed each step)");
 }
 
+// The --log CSV is written in place, a row at a time and flushed (log_row), so a run killed
+// at any moment leaves every row of the steps it finished. A resumed run continues the same
+// file: the header and the rows up to the resume step are kept, rows after it (an attempt
+// that went further than its last checkpoint) are cut off, as is a half-written last line.
+static FILE *log_open(const char *path, int resume_step, PruneErr *err) {
+    FILE *f = NULL;
+    if (resume_step >= 0 && (f = fopen(path, "r+"))) {
+        char line[8192];
+        long keep = 0;
+        for (int first = 1; fgets(line, sizeof line, f); first = 0) {
+            char *end;
+            long step = strtol(line, &end, 10);
+            if (!strchr(line, '\n') || (!first && (end == line || *end != ',' || step > resume_step))) break;
+            keep = ftell(f);
+        }
+        if (fflush(f) || ftruncate(fileno(f), keep) || fseek(f, 0, SEEK_END)) {
+            perr(err, "%s: cannot cut the log back to step %d: %s.", path, resume_step, strerror(errno));
+            fclose(f);
+            return NULL;
+        }
+        return f;
+    }
+    if (!(f = fopen(path, "w")))
+        perr(err, "%s: cannot write the log: %s. Hint: does the folder exist and is it writable?", path,
+             strerror(errno));
+    return f;
+}
+
 static int evaluate_three(Pruner *p, const Task *t, const unsigned char *keep, RunResult *res,
                           PruneErr *err) {
     unsigned char *zero = pcalloc(p->masks.total, "gates", err);
@@ -144,19 +174,20 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
         fprintf(out, "resuming from %s at step %d\n", a->resume, p->step);
     }
     FILE *log = NULL;
-    AtomicFile logf;
     if (a->log_path) {
-        if (atomic_open(&logf, a->log_path, err)) goto done;
-        p->cfg.run.log = log = logf.f;
+        if (!(log = log_open(a->log_path, a->resume ? p->step : -1, err))) goto done;
+        p->cfg.run.log = log;
     }
     fflush(out);
     double t0 = now_seconds();
     int nonfinite = 0;
     int steps = pruner_train(p, &r.ts.train, &nonfinite, err);
-    if (log) {
+    if (log) {  // the rows written stay, whatever happened to the search
         p->cfg.run.log = NULL;
-        if (steps < 0 && !nonfinite) atomic_abort(&logf);
-        else if (atomic_commit(&logf, err)) goto done;
+        if (fclose(log) && steps >= 0) {
+            perr(err, "%s: could not finish writing the log: %s.", a->log_path, strerror(errno));
+            goto done;
+        }
     }
     if (steps < 0 && !nonfinite) goto done;
     PruneErr stopped = *err;
@@ -280,8 +311,11 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
     const GPT2 *m = &r.m;
     char path[4200];
     snprintf(path, sizeof path, "%s/sweep.csv", out_dir);
-    AtomicFile csv;
-    if (atomic_open(&csv, path, err)) goto done;
+    AtomicFile csv = {0};  // written in place and flushed a row at a time: a stopped sweep keeps its rows
+    if (!(csv.f = fopen(path, "w"))) {
+        perr(err, "%s: cannot write: %s.", path, strerror(errno));
+        goto done;
+    }
     fprintf(csv.f, "target");
     for (int g = 0; g < NUM_GRAN; g++) fprintf(csv.f, ",kept_%s", GRANULARITIES[g].name);
     fprintf(csv.f, ",weight_share");
@@ -320,19 +354,26 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
         for (int k = 0; k < NUM_METRICS; k++)
             if (!METRICS[k].is_count) fprintf(csv.f, ",%.6f", metric_value(&res.circuit, k));
         fprintf(csv.f, ",%.6f,%.6f\n", res.full.ld, rec);
+        fflush(csv.f);
         pts[i] = (SweepPoint){targets[i], share, rec, res.circuit.kl};
         fprintf(out, "target %.3f: %.1f%% of block weights, KL %.4f, logit difference recovered %.1f%%\n", targets[i],
                 100 * share, res.circuit.kl, 100 * rec);
         fflush(out);
     }
-    if (atomic_commit(&csv, err)) goto done;
+    int bad = fflush(csv.f) || fsync(fileno(csv.f));
+    bad |= fclose(csv.f) != 0;
+    csv.f = NULL;
+    if (bad) {
+        perr(err, "%s: could not finish writing: %s. Hint: is the disk full?", path, strerror(errno));
+        goto done;
+    }
     snprintf(path, sizeof path, "%s/sweep.svg", out_dir);
     if (sweep_plot_svg(path, pts, n_targets, err)) goto done;
     fprintf(out, "wrote %s/sweep.csv and %s/sweep.svg\n", out_dir, out_dir);
     rc = 0;
     goto done;
 fail_csv:
-    atomic_abort(&csv);
+    fclose(csv.f);  // the rows of the searches that finished stay
 done:
     free(keep);
     free(pts);
