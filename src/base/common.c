@@ -359,10 +359,19 @@ int check_output(const char *out, const char *opt, const char *const *inputs, in
     for (int i = 0; i < n; i++) {
         if (!inputs[i]) continue;
         int same = exists && stat(inputs[i], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino;
-        if (!same && have_ro && resolve(inputs[i], ri, sizeof ri) == 0) same = !strcmp(ro, ri);
+        if (!same && have_ro && resolve(inputs[i], ri, sizeof ri) == 0) {
+            same = !strcmp(ro, ri);
+            // a model folder: the files its loader reads are inputs too
+            size_t k = strlen(ri);
+            const char *base = ro + k + 1;
+            if (path_is_dir(inputs[i]) && !strncmp(ro, ri, k) && ro[k] == '/' && !strchr(base, '/'))
+                same = !strcmp(base, "config.json") || !strcmp(base, "vocab.json") || !strcmp(base, "merges.txt") ||
+                       !strcmp(base, "model.bin") || str_ends_with(base, ".safetensors") ||
+                       str_ends_with(base, ".safetensors.index.json");
+        }
         if (same)
-            return perr(err, "%s %s: that is also an input (%s); writing it would destroy the input. "
-                             "Hint: give another output path.", opt, out, inputs[i]);
+            return perr(err, "%s %s: that is also an input or output of this run (%s); writing it would "
+                             "destroy it. Hint: give another output path.", opt, out, inputs[i]);
     }
     if (exists && S_ISDIR(so.st_mode) && !dir_ok)
         return perr(err, "%s %s: is a folder; a file is expected. Hint: give a file name, e.g. %s/circuit.json.",

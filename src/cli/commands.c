@@ -229,6 +229,7 @@ int cmd_bpe(const char *corpus, int vocab_size, int max_digits, const char *out_
             PruneErr *err) {
     char *text;
     size_t len;
+    if (check_output(out_dir, "--out", &corpus, 1, 1, err)) return -1;
     if (read_file(corpus, &text, &len, err)) return -1;
     int merges = 0;
     double t0 = now_seconds();
@@ -258,6 +259,8 @@ static int tokenizer_for(const char *model, const char *vocab, Tokenizer *tok, i
 
 int cmd_gen(const char *kind, int n, uint64_t seed, const char *vocab, const char *model,
             const char *out_path, int corpus, FILE *out, PruneErr *err) {
+    const char *in[] = {vocab, model};
+    if (out_path && check_output(out_path, "--out", in, 2, 0, err)) return -1;
     char *text = NULL;
     size_t len = 0;
     int rc;

@@ -161,10 +161,27 @@ static int evaluate_three(Pruner *p, const Task *t, const unsigned char *keep, R
     return rc ? -1 : 0;
 }
 
+// Every output of a search is checked before the search (a typo must not cost the run): it
+// is none of the inputs nor another output, is not a folder (--report: is one), and its
+// folder exists and is writable. The checkpoint may be the --resume file (it goes on there).
+static int check_run_outputs(const RunArgs *a, PruneErr *err) {
+    const char *ck = a->cfg.run.checkpoint;
+    const char *in[] = {a->model, a->task, a->eval, a->vocab, a->resume, ck, a->log_path, a->out_path};
+    if (a->out_path && check_output(a->out_path, "--out", in, 7, 0, err)) return -1;
+    if (a->log_path && check_output(a->log_path, "--log", in, 6, 0, err)) return -1;
+    if (a->log_path && a->out_path && check_output(a->log_path, "--log", in + 7, 1, 0, err)) return -1;
+    if (ck && check_output(ck, ck == a->resume ? "--resume" : "--checkpoint", in, 4, 0, err))
+        return -1;
+    if (ck && check_output(ck, "--checkpoint", in + 6, 2, 0, err)) return -1;
+    if (a->report_dir && check_output(a->report_dir, "--report", in, 8, 1, err)) return -1;
+    return 0;
+}
+
 int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     Run r;
     unsigned char *keep = NULL;
     int rc = -1;
+    if (check_run_outputs(a, err)) return -1;
     if (run_open(&r, a, out, err)) goto done;
     Pruner *p = &r.p;
     if (pruner_prepare_targets(p, &r.ts.train, err)) goto done;
@@ -302,6 +319,11 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
     int rc = -1;
     SweepPoint *pts = calloc((size_t)n_targets, sizeof *pts);
     if (!pts) return perr(err, "out of memory.");
+    const char *in[] = {a->model, a->task, a->eval, a->vocab};
+    if (check_output(out_dir, "--out", in, 4, 1, err)) {
+        free(pts);
+        return -1;
+    }
     if (mkdir(out_dir, 0755) && !path_is_dir(out_dir)) {
         free(pts);
         return perr(err, "%s: cannot create the sweep folder. Hint: is its parent writable?", out_dir);

@@ -339,6 +339,8 @@ int cmd_report(const char *circuit_path, const char *log_path, const char *out_d
     CircuitFile c;
     int rc = -1;
     FILE *svg = NULL, *dot = NULL, *tsv = NULL, *curves = NULL, *html = NULL;
+    const char *in[] = {circuit_path, log_path};
+    if (check_output(out_dir, "--out", in, 2, 1, err)) return -1;
     if (circ_load(&c, circuit_path, err)) goto done;
     if (mkdir(out_dir, 0755) && !path_is_dir(out_dir)) {
         perr(err, "%s: cannot create the report folder. Hint: is its parent writable?", out_dir);
