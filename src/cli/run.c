@@ -68,12 +68,6 @@ static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
     fprintf(out, "model %s: %s, L=%d NH=%d C=%d V=%d, %zu parameters\n", a->model,
             gpt2_format_name(r->m.format), c->L, c->NH, c->C, c->V, r->m.num_parameters);
     PruneConfig cfg = a->cfg;
-    if (gpt2_mlp_is_zero(&r->m) && (cfg.enabled[G_MLP] || cfg.enabled[G_NEURON] || cfg.enabled[G_MLP_OUT])) {
-        // nothing to learn there: their gates would drift without any gradient from the task
-        cfg.enabled[G_MLP] = cfg.enabled[G_NEURON] = cfg.enabled[G_MLP_OUT] = 0;
-        fprintf(out, "attention-only model (every MLP weight is 0): mlp, neuron and mlp_out gates are "
-                     "off\n");
-    }
     fprintf(out, "vocabulary %s\n", r->tok.source);
     taskset_report(&r->ts, out);
     MemoryPlan mp = pruner_plan(&r->m, &cfg, maxT, r->ts.train.n);
@@ -87,6 +81,14 @@ static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
                     mp.workspace / 1048576.0, mp.masks / 1048576.0, mp.targets / 1048576.0,
                     a->max_memory ? "--max-memory" : "the memory available", limit / 1048576.0,
                     mp.chunk);
+    // after the memory check (the plan counts those gates: a bound), so a model too large is
+    // refused before its MLP weights are read
+    if (gpt2_mlp_is_zero(&r->m) && (cfg.enabled[G_MLP] || cfg.enabled[G_NEURON] || cfg.enabled[G_MLP_OUT])) {
+        // nothing to learn there: their gates would drift without any gradient from the task
+        cfg.enabled[G_MLP] = cfg.enabled[G_NEURON] = cfg.enabled[G_MLP_OUT] = 0;
+        fprintf(out, "attention-only model (every MLP weight is 0): mlp, neuron and mlp_out gates are "
+                     "off\n");
+    }
     if (pruner_build(&r->p, &r->m, &cfg, maxT, err)) return -1;
     r->have_p = 1;
     if (ABLATIONS[cfg.ablation].needs_means && pruner_compute_means(&r->p, &r->ts.train, err)) return -1;
