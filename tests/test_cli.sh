@@ -142,7 +142,7 @@ if tr '\0' '\n' < /proc/$tpid/environ 2>/dev/null | grep -qx "OMP_WAIT_POLICY=pa
 kill -INT $tpid
 wait $tpid
 trc=$?
-if [ $trc -eq 0 ] && grep -q "stopped after step" "$TMP/ti.log" && "$PRUNE" info "$TMP/ti/model.bin" >/dev/null 2>&1; then
+if [ $trc -eq 130 ] && grep -q "stopped after step" "$TMP/ti.log" && "$PRUNE" info "$TMP/ti/model.bin" >/dev/null 2>&1; then
   pass=$((pass + 1))
 else
   fail=$((fail + 1)); echo "FAIL: SIGINT during train: exit $trc"; tail -3 "$TMP/ti.log"
@@ -187,7 +187,8 @@ sleep 1.5
 kill -INT $pid
 wait $pid
 rc=$?
-if [ $rc -eq 0 ] && grep -q "stopped after step" "$TMP/int.log" && grep -q '"prune-circuit"' "$TMP/int.json"; then
+# ... and exits 130 (128 + SIGINT), so a script can tell it from a finished run (issue 15 item 10)
+if [ $rc -eq 130 ] && grep -q "stopped after step" "$TMP/int.log" && grep -q '"prune-circuit"' "$TMP/int.json"; then
   pass=$((pass + 1))
 else
   fail=$((fail + 1)); echo "FAIL: SIGINT: exit $rc"; tail -3 "$TMP/int.log"
@@ -197,7 +198,7 @@ fi
 # the same circuit.json, byte for byte, as a run never interrupted
 R="$ROOT/models/ioi-small"
 "$PRUNE" "$R/model.bin" "$R/task.txt" --steps 60 --seed 2 --out "$TMP/whole.json" > /dev/null 2>&1
-"$PRUNE" "$R/model.bin" "$R/task.txt" --steps 60 --seed 2 --out "$TMP/resumed.json" --checkpoint "$TMP/run.ck" --checkpoint-every 2 > /dev/null 2>&1 &
+"$PRUNE" "$R/model.bin" "$R/task.txt" --steps 60 --seed 2 --out "$TMP/resumed.json" --checkpoint "$TMP/run.ck" --checkpoint-every 2 --log "$TMP/kl.csv" > /dev/null 2>&1 &
 pid=$!
 # wait (up to 2 minutes on a loaded machine) for the first periodic checkpoint, then kill
 for i in $(seq 1 2400); do [ -s "$TMP/run.ck" ] && break; sleep 0.05; done
@@ -205,10 +206,17 @@ sleep 0.2
 kill -KILL $pid 2>/dev/null
 wait $pid 2>/dev/null
 if [ -s "$TMP/run.ck" ] && [ ! -e "$TMP/resumed.json" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: no checkpoint before the kill (or the run finished first)"; fi
-expect "resume a killed run"       0 "resuming from .*run.ck at step [1-9]" -- "$PRUNE" "$R/model.bin" "$R/task.txt" --steps 60 --seed 2 --out "$TMP/resumed.json" --resume "$TMP/run.ck"
+# the --log CSV is written a row at a time: the killed run's rows are on disk, no temporary
+# is left (issue 15 item 3)
+if [ "$(wc -l < "$TMP/kl.csv")" -ge 2 ] && ! ls "$TMP" | grep -q "kl.csv.tmp"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: the killed run's log rows are lost"; fi
+echo "999,0.5,3" >> "$TMP/kl.csv"  # a row of a step after the checkpoint: cut on resume
+expect "resume a killed run"       0 "resuming from .*run.ck at step [1-9]" -- "$PRUNE" "$R/model.bin" "$R/task.txt" --steps 60 --seed 2 --out "$TMP/resumed.json" --resume "$TMP/run.ck" --log "$TMP/kl.csv"
+# ... and the resumed run continues the same log: one row for each of the 60 steps, in order
+if awk -F, 'NR > 1 && $1 != NR - 1 { bad = 1 } END { exit bad || NR != 61 }' "$TMP/kl.csv"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: the resumed log is not steps 1..60 once each"; cut -d, -f1 "$TMP/kl.csv" | tr '\n' ' ' | head -c 300; fi
 if cmp -s "$TMP/whole.json" "$TMP/resumed.json"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: resumed circuit.json differs from the uninterrupted one"; fi
 expect "resume another run's state" 1 "run.ck: written by a run with another model" -- "$PRUNE" "$R/model.bin" "$R/task.txt" --steps 60 --seed 3 --resume "$TMP/run.ck"
-expect "resume garbage"            1 "not a prune checkpoint" -- "$PRUNE" "$M" "$K" --resume "$K"
+cp "$K" "$TMP/garbage.ck"
+expect "resume garbage"            1 "not a prune checkpoint" -- "$PRUNE" "$M" "$K" --resume "$TMP/garbage.ck"
 # resource limits: a run that cannot fit says so before allocating
 expect "memory check"              1 "this run needs [0-9]+ MB .* but --max-memory is 1 MB. Hint: the workspace follows --chunk" -- "$PRUNE" "$R/model.bin" "$R/task.txt" --max-memory 1
 expect "per-step log"              0 "wrote .*lg.json"        -- "$PRUNE" "$M" "$K" --steps 4 --log "$TMP/log.csv" --out "$TMP/lg.json"
@@ -237,6 +245,68 @@ expect "sweep"                     0 "wrote .*sw/sweep.csv"   -- "$PRUNE" sweep 
 expect "sweep rows"                0 "^3$"                    -- bash -c "wc -l < '$TMP/sw/sweep.csv'"
 expect "sweep needs targets"       2 "needs --targets"        -- "$PRUNE" sweep "$M" "$K"
 expect "sweep bad target"          2 "--targets needs"        -- "$PRUNE" sweep "$M" "$K" --targets 0.5,2
+
+# --- issue 15, items 1-4, 8-10, 16 -------------------------------------------------------
+# 1: a training run that fails after learning its vocabulary leaves the model folder as it
+# was (it used to leave the old model.bin beside a new vocab.json/merges.txt)
+md5sum "$TMP/tm/"* > "$TMP/tm.md5"
+head -5 "$TMP/colors.txt" > "$TMP/short.txt"
+expect "train fails after BPE"     1 "short.txt: 5 lines" -- "$PRUNE" train --corpus "$TMP/short.txt" --out "$TMP/tm" --steps 20 --layers 1 --dim 32 --heads 2 --ctx 16 --vocab-size 260
+if md5sum -c --quiet "$TMP/tm.md5" && [ "$(ls -A "$TMP/tm" | wc -l)" -eq 3 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: a failed train changed the model folder"; ls -A "$TMP/tm"; fi
+# ... killed (SIGKILL) after the vocabulary is learned but before the first save: unchanged
+env -u OMP_WAIT_POLICY "$PRUNE" train --corpus "$TMP/colors.txt" --out "$TMP/tm" --steps 10000000 --layers 1 --dim 32 --heads 2 --ctx 16 --vocab-size 265 > /dev/null 2>&1 &
+kpid=$!
+for i in $(seq 1 400); do ls -A "$TMP/tm" | grep -q "vocab.json.tmp" && break; sleep 0.01; done
+kill -KILL $kpid; wait $kpid 2>/dev/null
+if md5sum -c --quiet "$TMP/tm.md5"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: a killed train changed the model folder"; fi
+# a model folder whose vocabulary does not fit the model is refused
+mkdir -p "$TMP/mix" && cp "$TMP/tm/model.bin" "$TMP/mix/" && cp "$TMP/v/vocab.json" "$TMP/v/merges.txt" "$TMP/mix/"
+expect "mixed model folder"        1 "do not belong together" -- "$PRUNE" tokenize --model "$TMP/mix/model.bin" "red"
+# 16: train checks its memory plan before reading the corpus or creating the folder
+expect "train memory plan"         1 "big/model.bin .*training needs [0-9]+ MB .*Hint: --batch" -- "$PRUNE" train --corpus "$TMP/colors.txt" --out "$TMP/big" --layers 64 --dim 4096 --heads 64 --ctx 4096 --batch 4096
+if [ ! -e "$TMP/big" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: train created its folder before the memory check"; fi
+# 2: a checkpoint that cannot be written (its folder removed mid-run) is a warning; the
+# search finishes and writes --out
+mkdir -p "$TMP/ckd"
+"$PRUNE" "$M" "$K" --steps 10000000 --batch 4 --checkpoint "$TMP/ckd/ck" --checkpoint-every 1 --out "$TMP/ckw.json" --quiet > "$TMP/ckw.log" 2>&1 &
+cpid=$!
+for i in $(seq 1 2000); do [ -s "$TMP/ckd/ck" ] && break; sleep 0.01; done
+rm -rf "$TMP/ckd"
+sleep 0.5; kill -INT $cpid
+wait $cpid; crc=$?
+if [ $crc -eq 130 ] && grep -q "warning: step [0-9]*: the checkpoint was not written: .*ckd/ck" "$TMP/ckw.log" && grep -q '"prune-circuit"' "$TMP/ckw.json"; then
+  pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: a failed checkpoint ended the search (exit $crc)"; tail -3 "$TMP/ckw.log"; fi
+# 4: an output that is an input, a folder, or in a missing folder is refused before the run
+cp "$K" "$TMP/task_copy.txt"; cp "$TMP/task_copy.txt" "$TMP/task_orig.txt"
+expect "--out is the task"         1 "--out .*task_copy.txt: that is also an input" -- "$PRUNE" "$M" "$TMP/task_copy.txt" --steps 2 --out "$TMP/task_copy.txt"
+if cmp -s "$TMP/task_copy.txt" "$TMP/task_orig.txt"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: --out TASK destroyed the task"; fi
+expect "--checkpoint is the model" 1 "--checkpoint .*model.safetensors: that is also an input" -- "$PRUNE" "$M" "$K" --steps 2 --checkpoint "$M/model.safetensors"
+expect "--out in a missing folder" 1 "the folder .*nodir does not exist" -- "$PRUNE" "$M" "$K" --steps 2 --out "$TMP/nodir/c.json"
+expect "--out is a folder"         1 "is a folder; a file is expected" -- "$PRUNE" "$M" "$K" --steps 2 --out "$TMP"
+expect "--report is a file"        1 "--report .*is a file; a folder is expected" -- "$PRUNE" "$M" "$K" --steps 2 --report "$TMP/task_orig.txt"
+expect "gen --out is the vocab"    1 "that is also an input" -- "$PRUNE" gen ioi --n 4 --vocab "$TMP/v/vocab.json" --out "$TMP/v/vocab.json"
+# 10: SIGTERM exits 143
+"$PRUNE" "$M" "$K" --steps 10000000 --batch 8 --quiet > /dev/null 2>&1 &
+pid=$!; sleep 1; kill -TERM $pid; wait $pid; rc=$?
+if [ $rc -eq 143 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: SIGTERM: exit $rc"; fi
+# 8: a path that is not valid UTF-8 stays in circuit.json (as U+FFFD, with a note) and in
+# info --json; prune report reads the file prune wrote
+BAD=$(printf 'task\xff.txt'); cp "$K" "$TMP/$BAD"
+expect "non-UTF-8 task path noted" 0 "task path is not valid UTF-8" -- "$PRUNE" "$M" "$TMP/$BAD" --steps 2 --quiet --out "$TMP/u8.json"
+expect "circuit.json keeps it"     0 "\"train\": \".*task\\ufffd?.*txt\"|\"train\": \".*task.*\.txt\"" -- cat "$TMP/u8.json"
+expect "report reads it"           0 "report in" -- "$PRUNE" report "$TMP/u8.json" --out "$TMP/u8rep"
+cp "$DATA/golden_l2h2.bin" "$TMP/m$(printf '\xfe').bin"
+expect "info --json keeps model"   0 '"model": ".*m.*\.bin"' -- "$PRUNE" info --json "$TMP/m$(printf '\xfe').bin"
+# 9: a --log column name is text, never markup; U+FFFE/U+FFFF never reach SVG/HTML
+printf 'step,kl,expected_l0,density_<img src=x onerror=alert(1)>\n1,0.5,3,0.9\n2,0.4,3,0.8\n' > "$TMP/evil.csv"
+sed 's/"train": "[^"]*"/"train": "t\\ufffe\\uffffx<q>"/' "$TMP/rep/circuit.json" > "$TMP/evil.json"
+expect "report escapes the log"    0 "report in" -- "$PRUNE" report "$TMP/evil.json" --log "$TMP/evil.csv" --out "$TMP/evil"
+if ! grep -q "<img" "$TMP/evil/index.html" "$TMP/evil/curves.svg" && grep -q "&lt;img" "$TMP/evil/curves.svg" &&
+   ! grep -q $'\xef\xbf\xbe\|\xef\xbf\xbf\|<q>' "$TMP/evil/index.html" "$TMP/evil/circuit.svg"; then
+  pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: report wrote unescaped text"; fi
+if command -v xmllint > /dev/null; then
+  expect "escaped SVG well-formed" 0 "^$" -- xmllint --noout "$TMP/evil/circuit.svg" "$TMP/evil/curves.svg"
+fi
 
 # a check skipped for a missing tool is recorded for make test's last line (issue 15)
 mkdir -p "$TMP/nobin" && ln -sf "$(command -v dirname)" "$TMP/nobin/dirname"

@@ -166,6 +166,30 @@ static void test_bundled_task_files(void **state) {
     load_file("ep_ioi_validation.txt", 1, 0, 68, 132);
 }
 
+// Issue 15 item 13: a pretty-printed JSON document is reported once (it was one "not valid
+// JSON" a line), and auto-circuit's {"prompts": [...]} layout is imported.
+static void test_json_document(void **state) {
+    (void)state;
+    const char *ac = "{\n \"prompts\": [\n  {\"clean\": \"1 + 2 =\", \"corrupt\": \"1 + 4 =\", \"answers\": [\" 3\"],"
+                     " \"wrong_answers\": [\" 5\"]},\n  {\"clean\": \"1 + 4 =\", \"corrupt\": \"1 + 2 =\","
+                     " \"answers\": [\" 5\"], \"wrong_answers\": []}\n ]\n}\n";
+    Task t;
+    PruneErr err;
+    TaskOptions o = opts(1024, 0, 0, NULL);
+    if (task_parse(&t, ac, strlen(ac), "ac.json", &tok, &o, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(t.n, 2);
+    assert_int_equal(t.ex[0].correct[0], 513);  // " 3"
+    assert_int_equal(t.ex[0].wrong[0], 642);    // " 5"
+    assert_int_equal(t.ex[1].n_wrong, 0);
+    task_free(&t);
+    const char *pp = "{\n  \"clean\": \"x <predict>3</predict>\",\n  \"corrupted\": \"y\"\n}\n";
+    assert_int_equal(task_parse(&t, pp, strlen(pp), "pp.json", &tok, &o, &err), -1);
+    assert_non_null(strstr(err.msg, "pp.json: one JSON document over several lines"));
+    const char *bad = "{\"prompts\": [{\"clean\": \"x\", \"corrupt\": \"y\", \"answers\": [3]}]\n}\n";
+    assert_int_equal(task_parse(&t, bad, strlen(bad), "b.json", &tok, &o, &err), -1);
+    assert_non_null(strstr(err.msg, "b.json: prompts[0]: expected"));
+}
+
 static void test_edge_pruning_jsonl(void **state) {
     (void)state;
     const char *text =
@@ -333,6 +357,7 @@ int main(void) {
         cmocka_unit_test(test_each_error_with_line),   cmocka_unit_test(test_all_invalid_lines_listed_and_skip),
         cmocka_unit_test(test_format_details),         cmocka_unit_test(test_bundled_task_files),
         cmocka_unit_test(test_edge_pruning_jsonl),     cmocka_unit_test(test_split),
+        cmocka_unit_test(test_json_document),
         cmocka_unit_test(test_generators),             cmocka_unit_test(test_bom_and_leading_space),
     };
     return cmocka_run_group_tests_name("task", tests, setup, teardown);

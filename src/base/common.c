@@ -4,6 +4,7 @@
 #include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <omp.h>
 #include <setjmp.h>
@@ -275,7 +276,7 @@ int atomic_write(AtomicFile *af, const void *data, size_t bytes, PruneErr *err) 
     return 0;
 }
 
-int atomic_commit(AtomicFile *af, PruneErr *err) {
+int atomic_finish(AtomicFile *af, PruneErr *err) {
     if (af->failed) {
         atomic_abort(af);
         return -1;
@@ -286,14 +287,40 @@ int atomic_commit(AtomicFile *af, PruneErr *err) {
     if (bad) {
         int e = errno;
         remove(af->tmp);
+        af->tmp[0] = 0;
         return perr(err, "%s: could not finish writing: %s. Hint: is the disk full?", af->path,
                     strerror(e));
     }
+    return 0;
+}
+
+int atomic_rename(AtomicFile *af, PruneErr *err) {
     if (rename(af->tmp, af->path) != 0) {
         int e = errno;
         remove(af->tmp);
-        return perr(err, "%s: could not rename %s into place: %s.", af->path, af->tmp, strerror(e));
+        perr(err, "%s: could not rename %s into place: %s.", af->path, af->tmp, strerror(e));
+        af->tmp[0] = 0;
+        return -1;
     }
+    af->tmp[0] = 0;
+    return 0;
+}
+
+int atomic_commit(AtomicFile *af, PruneErr *err) {
+    return atomic_finish(af, err) || atomic_rename(af, err) ? -1 : 0;
+}
+
+int atomic_commit_all(AtomicFile *af, int n, PruneErr *err) {
+    for (int i = 0; i < n; i++)
+        if (atomic_finish(&af[i], err)) {
+            for (int k = 0; k < n; k++) atomic_abort(&af[k]);
+            return -1;
+        }
+    for (int i = 0; i < n; i++)
+        if (atomic_rename(&af[i], err)) {
+            for (int k = i + 1; k < n; k++) atomic_abort(&af[k]);
+            return -1;
+        }
     return 0;
 }
 
@@ -301,6 +328,143 @@ void atomic_abort(AtomicFile *af) {
     if (af->f) fclose(af->f);
     af->f = NULL;
     if (af->tmp[0]) remove(af->tmp);
+    af->tmp[0] = 0;
+}
+
+// The folder part of path ("." when it has none) into out.
+static void dir_of(const char *path, char *out, size_t cap) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(out, cap, ".");
+    else if (slash == path) snprintf(out, cap, "/");
+    else snprintf(out, cap, "%.*s", (int)(slash - path), path);
+}
+
+// The path resolved: realpath of the file, or of its folder plus its name when the file
+// does not exist yet. 0 on success.
+static int resolve(const char *path, char *out, size_t cap) {
+    char buf[PATH_MAX], dir[4096];
+    if (realpath(path, buf)) return snprintf(out, cap, "%s", buf) >= (int)cap ? -1 : 0;
+    dir_of(path, dir, sizeof dir);
+    if (!realpath(dir, buf)) return -1;
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    return snprintf(out, cap, "%s/%s", buf, base) >= (int)cap ? -1 : 0;
+}
+
+int check_output(const char *out, const char *opt, const char *const *inputs, int n, int dir_ok,
+                 PruneErr *err) {
+    struct stat so, si;
+    int exists = stat(out, &so) == 0;
+    char ro[PATH_MAX + 256], ri[PATH_MAX + 256];
+    int have_ro = resolve(out, ro, sizeof ro) == 0;
+    for (int i = 0; i < n; i++) {
+        if (!inputs[i]) continue;
+        int same = exists && stat(inputs[i], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino;
+        if (!same && have_ro && resolve(inputs[i], ri, sizeof ri) == 0) {
+            same = !strcmp(ro, ri);
+            // a model folder: the files its loader reads are inputs too
+            size_t k = strlen(ri);
+            const char *base = ro + k + 1;
+            if (path_is_dir(inputs[i]) && !strncmp(ro, ri, k) && ro[k] == '/' && !strchr(base, '/'))
+                same = !strcmp(base, "config.json") || !strcmp(base, "vocab.json") || !strcmp(base, "merges.txt") ||
+                       !strcmp(base, "model.bin") || str_ends_with(base, ".safetensors") ||
+                       str_ends_with(base, ".safetensors.index.json");
+        }
+        if (same)
+            return perr(err, "%s %s: that is also an input or output of this run (%s); writing it would "
+                             "destroy it. Hint: give another output path.", opt, out, inputs[i]);
+    }
+    if (exists && S_ISDIR(so.st_mode) && !dir_ok)
+        return perr(err, "%s %s: is a folder; a file is expected. Hint: give a file name, e.g. %s/circuit.json.",
+                    opt, out, out);
+    if (exists && !S_ISDIR(so.st_mode) && dir_ok)
+        return perr(err, "%s %s: is a file; a folder is expected.", opt, out);
+    char dir[4096];
+    if (dir_ok && exists) snprintf(dir, sizeof dir, "%s", out);
+    else dir_of(out, dir, sizeof dir);
+    if (!path_is_dir(dir))
+        return perr(err, "%s %s: the folder %s does not exist. Hint: create it first (mkdir -p %s).", opt, out,
+                    dir, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return perr(err, "%s %s: the folder %s is not writable (%s).", opt, out, dir, strerror(errno));
+    return 0;
+}
+
+int utf8_decode(const unsigned char *s, size_t n, uint32_t *cp) {
+    if (n == 0) return 0;
+    unsigned c = s[0];
+    if (c < 0x80) return *cp = c, 1;
+    int len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? (c < 0xF0 ? 3 : 0) : c >= 0xC2 ? 2 : 0;
+    if (!len || (size_t)len > n) return 0;
+    uint32_t v = c & (0x7F >> len);
+    for (int i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        v = v << 6 | (s[i] & 0x3F);
+    }
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < min[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+    *cp = v;
+    return len;
+}
+
+int utf8_valid(const char *s, size_t n) {
+    uint32_t cp;
+    for (size_t i = 0; i < n;) {
+        int k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        if (!k) return 0;
+        i += (size_t)k;
+    }
+    return 1;
+}
+
+char *utf8_lossy(const char *s, size_t n, size_t *replaced) {
+    char *out = malloc(3 * n + 1), *o = out;
+    if (!out) return NULL;
+    size_t bad = 0;
+    uint32_t cp;
+    for (size_t i = 0; i < n;) {
+        int k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        if (k) {
+            memcpy(o, s + i, (size_t)k), o += k, i += (size_t)k;
+        } else {
+            memcpy(o, "\xEF\xBF\xBD", 3), o += 3, i++, bad++;
+        }
+    }
+    *o = 0;
+    if (replaced) *replaced = bad;
+    return out;
+}
+
+json_t *json_string_lossy(const char *s, const char *what) {
+    size_t n = strlen(s), bad = 0;
+    if (utf8_valid(s, n)) return json_stringn(s, n);
+    char *t = utf8_lossy(s, n, &bad);
+    json_t *j = t ? json_string(t) : NULL;
+    if (j) fprintf(stderr, "prune: note: %s is not valid UTF-8; JSON holds it with %zu byte%s replaced by U+FFFD\n",
+                   what, bad, bad == 1 ? "" : "s");
+    free(t);
+    return j;
+}
+
+void xml_escape(FILE *f, const char *s) {
+    size_t n = strlen(s);
+    uint32_t cp;
+    for (size_t i = 0; i < n;) {
+        int k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        if (!k) {
+            fputs("\xEF\xBF\xBD", f);  // U+FFFD for a byte that is not UTF-8
+            i++;
+            continue;
+        }
+        if (cp == '<') fputs("&lt;", f);
+        else if (cp == '>') fputs("&gt;", f);
+        else if (cp == '&') fputs("&amp;", f);
+        else if (cp == '"') fputs("&quot;", f);
+        else if (cp == '\'') fputs("&#39;", f);
+        else if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || cp == 0xFFFE || cp == 0xFFFF) {
+        }  // not allowed in XML 1.0, not even escaped: dropped
+        else fwrite(s + i, 1, (size_t)k, f);
+        i += (size_t)k;
+    }
 }
 
 static int g_threads = 1;

@@ -56,6 +56,16 @@ typedef struct {
 int atomic_open(AtomicFile *af, const char *path, PruneErr *err);
 int atomic_write(AtomicFile *af, const void *data, size_t bytes, PruneErr *err);
 int atomic_commit(AtomicFile *af, PruneErr *err);  // fsync, close, rename
+// The two halves of atomic_commit, for files that belong together (a vocabulary's
+// vocab.json and merges.txt, a trained model's three files): finish every one (flush,
+// fsync, close; on failure the temporary is removed), and rename them only once all are
+// finished, back to back. A crash between two of those renames is the only moment the set
+// can be mixed (docs/reliability.md); a disk that fills up changes nothing.
+int atomic_finish(AtomicFile *af, PruneErr *err);
+int atomic_rename(AtomicFile *af, PruneErr *err);
+// Finishes all n files, then renames all of them; on a failure before the first rename
+// every temporary is removed and no path changes.
+int atomic_commit_all(AtomicFile *af, int n, PruneErr *err);
 void atomic_abort(AtomicFile *af);                 // close and remove the temporary
 // The whole of data to path, atomically (open, write, commit; abort on any failure).
 int write_file_atomic(const char *path, const void *data, size_t bytes, PruneErr *err);
@@ -87,6 +97,30 @@ int path_is_file(const char *p);
 int str_ends_with(const char *s, const char *suffix);
 // 3 if s[0..n) starts with a UTF-8 byte-order mark (EF BB BF), else 0: text readers skip it.
 size_t utf8_bom_len(const char *s, size_t n);
+
+// Outputs are checked before a run starts: `out` (the value of option `opt`) must not be
+// one of the n inputs (the same file by device and inode, or the same path once resolved,
+// for an output that does not exist yet), must not be a folder, and its folder must exist
+// and be writable. dir_ok: `out` names a folder (created if missing; its parent is checked).
+int check_output(const char *out, const char *opt, const char *const *inputs, int n, int dir_ok,
+                 PruneErr *err);
+
+// UTF-8. utf8_decode reads one code point of s[0..n): its length, or 0 when the bytes are
+// not a valid encoding (overlong, a surrogate, above U+10FFFF, cut short).
+int utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+int utf8_valid(const char *s, size_t n);
+// A copy of s (malloc'd) with every byte that is not valid UTF-8 replaced by U+FFFD;
+// *replaced gets how many. NULL when out of memory.
+char *utf8_lossy(const char *s, size_t n, size_t *replaced);
+// The one way prune puts a text into JSON: a JSON string of s, valid UTF-8 whatever s holds
+// (jansson refuses invalid strings, and a NULL member silently drops the field): bytes that
+// are not UTF-8 become U+FFFD, with a note on stderr naming `what`.
+struct json_t;
+struct json_t *json_string_lossy(const char *s, const char *what);
+// The one way prune puts a text into HTML or SVG: <, >, &, " and ' escaped; characters
+// XML 1.0 forbids dropped (controls other than tab, LF, CR; U+FFFE, U+FFFF) and bytes
+// that are not valid UTF-8 (lone surrogates included) written as U+FFFD.
+void xml_escape(FILE *f, const char *s);
 
 double now_seconds(void);
 // Throttles a progress stream. On a terminal every update is shown (each rewrites the line

@@ -40,8 +40,8 @@ int cmd_info(const char *model_path, int json, FILE *out, PruneErr *err) {
     if (gpt2_load(&m, model_path, 0, err)) return -1;
     const GPT2Config *c = &m.config;
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I}", "model",
-                              model_path, "format", gpt2_format_name(m.format), "dtype", m.dtype,
+        json_t *o = json_pack("{s:o, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I}", "model",
+                              json_string_lossy(model_path, "the model path"), "format", gpt2_format_name(m.format), "dtype", m.dtype,
                               "maxT", c->maxT, "V", c->V, "Vp", c->Vp, "L", c->L, "NH", c->NH,
                               "C", c->C, "hs", c->hs, "NKV", c->NKV, "H", c->H, "parameters",
                               (json_int_t)m.num_parameters, "gates", (json_int_t)gran_total(c));
@@ -148,7 +148,7 @@ int cmd_next(const char *model_path, const int *ids_in, int n, const char *text,
             }
             json_array_append_new(top, e);
         }
-        json_object_set_new(o, "model", json_string(model_path));
+        json_object_set_new(o, "model", json_string_lossy(model_path, "the model path"));
         json_object_set_new(o, "ids", in);
         json_object_set_new(o, "top", top);
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(7));
@@ -229,6 +229,7 @@ int cmd_bpe(const char *corpus, int vocab_size, int max_digits, const char *out_
             PruneErr *err) {
     char *text;
     size_t len;
+    if (check_output(out_dir, "--out", &corpus, 1, 1, err)) return -1;
     if (read_file(corpus, &text, &len, err)) return -1;
     int merges = 0;
     double t0 = now_seconds();
@@ -258,6 +259,8 @@ static int tokenizer_for(const char *model, const char *vocab, Tokenizer *tok, i
 
 int cmd_gen(const char *kind, int n, uint64_t seed, const char *vocab, const char *model,
             const char *out_path, int corpus, FILE *out, PruneErr *err) {
+    const char *in[] = {vocab, model};
+    if (out_path && check_output(out_path, "--out", in, 2, 0, err)) return -1;
     char *text = NULL;
     size_t len = 0;
     int rc;

@@ -350,7 +350,7 @@ static int build_run_args(const Args *a, RunArgs *r) {
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_signal(int sig) {
-    g_stop = 1;
+    g_stop = sig;  // non-zero: stop; the number gives the exit status 128 + sig (stopped())
     signal(sig, SIG_DFL);  // a second Ctrl-C ends the process at once
 }
 
@@ -358,6 +358,11 @@ static void catch_stop(void) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 }
+
+// A run stopped by a signal wrote what it had (the circuit so far, a checkpoint) but did not
+// finish: it exits 128 + the signal's number, as the shell reports a killed command (130 for
+// SIGINT, 143 for SIGTERM), so a script can tell it from a finished run.
+static int stopped(int rc) { return rc == 0 && g_stop ? 128 + (int)g_stop : rc; }
 
 // --- handlers: Args to a library call; 0, 1 (the work failed) or 2 (usage) -------------
 
@@ -369,7 +374,7 @@ static int do_search(Args *a) {
     r.cfg.run.progress = a->quiet ? NULL : isatty(fileno(stdout)) ? stdout : stderr;  // a log: a line every 5 s
     r.cfg.run.stop = &g_stop;
     catch_stop();
-    return cmd_prune(&r, stdout, &err) ? fail(&err) : 0;
+    return stopped(cmd_prune(&r, stdout, &err) ? fail(&err) : 0);
 }
 
 static int do_eval(Args *a) {
@@ -426,7 +431,7 @@ static int do_sweep(Args *a) {
     PruneErr err = {{0}};
     r.cfg.run.stop = &g_stop;
     signal(SIGINT, on_signal);
-    return cmd_sweep(&r, t, nt, out_dir, stdout, &err) ? fail(&err) : 0;
+    return stopped(cmd_sweep(&r, t, nt, out_dir, stdout, &err) ? fail(&err) : 0);
 }
 
 static int do_info(Args *a) {
@@ -490,7 +495,7 @@ static int do_train(Args *a) {
     t.progress = stdout;
     catch_stop();
     PruneErr err = {{0}};
-    return cmd_train(&t, stdout, &err) ? fail(&err) : 0;
+    return stopped(cmd_train(&t, stdout, &err) ? fail(&err) : 0);
 }
 
 // The idx-th word of a command's argument list ("MODEL [TEXT]", 1: "[TEXT]").

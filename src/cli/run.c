@@ -2,10 +2,12 @@
 // a given circuit (`prune eval`) and a sweep of searches (`prune sweep`; its picture is drawn
 // in report.c). Loading, reporting and the order of work; the method itself is in
 // src/search/.
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "tokenizer.h"
@@ -66,12 +68,6 @@ static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
     fprintf(out, "model %s: %s, L=%d NH=%d C=%d V=%d, %zu parameters\n", a->model,
             gpt2_format_name(r->m.format), c->L, c->NH, c->C, c->V, r->m.num_parameters);
     PruneConfig cfg = a->cfg;
-    if (gpt2_mlp_is_zero(&r->m) && (cfg.enabled[G_MLP] || cfg.enabled[G_NEURON] || cfg.enabled[G_MLP_OUT])) {
-        // nothing to learn there: their gates would drift without any gradient from the task
-        cfg.enabled[G_MLP] = cfg.enabled[G_NEURON] = cfg.enabled[G_MLP_OUT] = 0;
-        fprintf(out, "attention-only model (every MLP weight is 0): mlp, neuron and mlp_out gates are "
-                     "off\n");
-    }
     fprintf(out, "vocabulary %s\n", r->tok.source);
     taskset_report(&r->ts, out);
     MemoryPlan mp = pruner_plan(&r->m, &cfg, maxT, r->ts.train.n);
@@ -85,6 +81,14 @@ static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
                     mp.workspace / 1048576.0, mp.masks / 1048576.0, mp.targets / 1048576.0,
                     a->max_memory ? "--max-memory" : "the memory available", limit / 1048576.0,
                     mp.chunk);
+    // after the memory check (the plan counts those gates: a bound), so a model too large is
+    // refused before its MLP weights are read
+    if (gpt2_mlp_is_zero(&r->m) && (cfg.enabled[G_MLP] || cfg.enabled[G_NEURON] || cfg.enabled[G_MLP_OUT])) {
+        // nothing to learn there: their gates would drift without any gradient from the task
+        cfg.enabled[G_MLP] = cfg.enabled[G_NEURON] = cfg.enabled[G_MLP_OUT] = 0;
+        fprintf(out, "attention-only model (every MLP weight is 0): mlp, neuron and mlp_out gates are "
+                     "off\n");
+    }
     if (pruner_build(&r->p, &r->m, &cfg, maxT, err)) return -1;
     r->have_p = 1;
     if (ABLATIONS[cfg.ablation].needs_means && pruner_compute_means(&r->p, &r->ts.train, err)) return -1;
@@ -121,6 +125,34 @@ static void print_settings(FILE *out, const Pruner *p) {
             p->targets ? "" : " (over the cap: recomputed each step)");
 }
 
+// The --log CSV is written in place, a row at a time and flushed (log_row), so a run killed
+// at any moment leaves every row of the steps it finished. A resumed run continues the same
+// file: the header and the rows up to the resume step are kept, rows after it (an attempt
+// that went further than its last checkpoint) are cut off, as is a half-written last line.
+static FILE *log_open(const char *path, int resume_step, PruneErr *err) {
+    FILE *f = NULL;
+    if (resume_step >= 0 && (f = fopen(path, "r+"))) {
+        char line[8192];
+        long keep = 0;
+        for (int first = 1; fgets(line, sizeof line, f); first = 0) {
+            char *end;
+            long step = strtol(line, &end, 10);
+            if (!strchr(line, '\n') || (!first && (end == line || *end != ',' || step > resume_step))) break;
+            keep = ftell(f);
+        }
+        if (fflush(f) || ftruncate(fileno(f), keep) || fseek(f, 0, SEEK_END)) {
+            perr(err, "%s: cannot cut the log back to step %d: %s.", path, resume_step, strerror(errno));
+            fclose(f);
+            return NULL;
+        }
+        return f;
+    }
+    if (!(f = fopen(path, "w")))
+        perr(err, "%s: cannot write the log: %s. Hint: does the folder exist and is it writable?", path,
+             strerror(errno));
+    return f;
+}
+
 static int evaluate_three(Pruner *p, const Task *t, const unsigned char *keep, RunResult *res,
                           PruneErr *err) {
     unsigned char *zero = pcalloc(p->masks.total, "gates", err);
@@ -131,10 +163,27 @@ static int evaluate_three(Pruner *p, const Task *t, const unsigned char *keep, R
     return rc ? -1 : 0;
 }
 
+// Every output of a search is checked before the search (a typo must not cost the run): it
+// is none of the inputs nor another output, is not a folder (--report: is one), and its
+// folder exists and is writable. The checkpoint may be the --resume file (it goes on there).
+static int check_run_outputs(const RunArgs *a, PruneErr *err) {
+    const char *ck = a->cfg.run.checkpoint;
+    const char *in[] = {a->model, a->task, a->eval, a->vocab, a->resume, ck, a->log_path, a->out_path};
+    if (a->out_path && check_output(a->out_path, "--out", in, 7, 0, err)) return -1;
+    if (a->log_path && check_output(a->log_path, "--log", in, 6, 0, err)) return -1;
+    if (a->log_path && a->out_path && check_output(a->log_path, "--log", in + 7, 1, 0, err)) return -1;
+    if (ck && check_output(ck, ck == a->resume ? "--resume" : "--checkpoint", in, 4, 0, err))
+        return -1;
+    if (ck && check_output(ck, "--checkpoint", in + 6, 2, 0, err)) return -1;
+    if (a->report_dir && check_output(a->report_dir, "--report", in, 8, 1, err)) return -1;
+    return 0;
+}
+
 int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     Run r;
     unsigned char *keep = NULL;
     int rc = -1;
+    if (check_run_outputs(a, err)) return -1;
     if (run_open(&r, a, out, err)) goto done;
     Pruner *p = &r.p;
     if (pruner_prepare_targets(p, &r.ts.train, err)) goto done;
@@ -144,19 +193,20 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
         fprintf(out, "resuming from %s at step %d\n", a->resume, p->step);
     }
     FILE *log = NULL;
-    AtomicFile logf;
     if (a->log_path) {
-        if (atomic_open(&logf, a->log_path, err)) goto done;
-        p->cfg.run.log = log = logf.f;
+        if (!(log = log_open(a->log_path, a->resume ? p->step : -1, err))) goto done;
+        p->cfg.run.log = log;
     }
     fflush(out);
     double t0 = now_seconds();
     int nonfinite = 0, step0 = p->step;
     int steps = pruner_train(p, &r.ts.train, &nonfinite, err);
-    if (log) {
+    if (log) {  // the rows written stay, whatever happened to the search
         p->cfg.run.log = NULL;
-        if (steps < 0 && !nonfinite) atomic_abort(&logf);
-        else if (atomic_commit(&logf, err)) goto done;
+        if (fclose(log) && steps >= 0) {
+            perr(err, "%s: could not finish writing the log: %s.", a->log_path, strerror(errno));
+            goto done;
+        }
     }
     if (steps < 0 && !nonfinite) goto done;
     PruneErr stopped = *err;
@@ -275,6 +325,11 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
     int rc = -1;
     SweepPoint *pts = calloc((size_t)n_targets, sizeof *pts);
     if (!pts) return perr(err, "out of memory.");
+    const char *in[] = {a->model, a->task, a->eval, a->vocab};
+    if (check_output(out_dir, "--out", in, 4, 1, err)) {
+        free(pts);
+        return -1;
+    }
     if (mkdir(out_dir, 0755) && !path_is_dir(out_dir)) {
         free(pts);
         return perr(err, "%s: cannot create the sweep folder. Hint: is its parent writable?", out_dir);
@@ -284,8 +339,11 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
     const GPT2 *m = &r.m;
     char path[4200];
     snprintf(path, sizeof path, "%s/sweep.csv", out_dir);
-    AtomicFile csv;
-    if (atomic_open(&csv, path, err)) goto done;
+    AtomicFile csv = {0};  // written in place and flushed a row at a time: a stopped sweep keeps its rows
+    if (!(csv.f = fopen(path, "w"))) {
+        perr(err, "%s: cannot write: %s.", path, strerror(errno));
+        goto done;
+    }
     fprintf(csv.f, "target");
     for (int g = 0; g < NUM_GRAN; g++) fprintf(csv.f, ",kept_%s", GRANULARITIES[g].name);
     // the metrics table's columns, the full model's logit difference and the share recovered
@@ -330,19 +388,26 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
             if (k == M_LOGIT_DIFF) fprintf(csv.f, ",%.6f,%.6f", res.full.ld, rec);
         }
         fprintf(csv.f, "\n");
+        fflush(csv.f);
         pts[i] = (SweepPoint){targets[i], share, rec, res.circuit.kl};
         fprintf(out, "target %.3f: %.1f%% of block weights, KL %.4f, logit difference recovered %.1f%%\n", targets[i],
                 100 * share, res.circuit.kl, 100 * rec);
         fflush(out);
     }
-    if (atomic_commit(&csv, err)) goto done;
+    int bad = fflush(csv.f) || fsync(fileno(csv.f));
+    bad |= fclose(csv.f) != 0;
+    csv.f = NULL;
+    if (bad) {
+        perr(err, "%s: could not finish writing: %s. Hint: is the disk full?", path, strerror(errno));
+        goto done;
+    }
     snprintf(path, sizeof path, "%s/sweep.svg", out_dir);
     if (sweep_plot_svg(path, pts, n_targets, err)) goto done;
     fprintf(out, "wrote %s/sweep.csv and %s/sweep.svg\n", out_dir, out_dir);
     rc = 0;
     goto done;
 fail_csv:
-    atomic_abort(&csv);
+    fclose(csv.f);  // the rows of the searches that finished stay
 done:
     free(keep);
     free(pts);

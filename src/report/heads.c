@@ -10,6 +10,7 @@
 //   correct /  attention from the answer position to the positions holding a correct /
 //   wrong      wrong answer token (for IOI: the indirect object / the subject's two mentions).
 // It reads attention probabilities only; it does not prune or ablate anything.
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,8 +150,12 @@ int cmd_heads(const char *model, const char *task_path, const char *vocab, int m
     }
     int H = c->L * c->NH;
     if (json) {
-        fprintf(out, "{\"model\": \"%s\", \"task\": \"%s\", \"examples\": %d, \"repeat_length\": %d, "
-                     "\"heads\": [", model, task_path, n, R);
+        json_t *jm = json_string_lossy(model, "the model path"), *jt = json_string_lossy(task_path, "the task path");
+        char *qm = jm ? json_dumps(jm, JSON_ENCODE_ANY) : NULL, *qt = jt ? json_dumps(jt, JSON_ENCODE_ANY) : NULL;
+        fprintf(out, "{\"model\": %s, \"task\": %s, \"examples\": %d, \"repeat_length\": %d, "
+                     "\"heads\": [", qm ? qm : "null", qt ? qt : "null", n, R);
+        free(qm), free(qt);
+        json_decref(jm), json_decref(jt);
         for (int i = 0; i < H; i++) {
             fprintf(out, "%s\n  {\"layer\": %d, \"head\": %d", i ? "," : "", i / c->NH, i % c->NH);
             for (int k = 0; k < S_N; k++) {

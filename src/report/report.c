@@ -44,16 +44,6 @@ static int mlp_on(const CircuitFile *c, int l) {
     return kp(c, G_LAYER, l) && kp(c, G_MLP, l) && kept_in(c, G_NEURON, l, c->H) > 0;
 }
 
-static void xml_escape(FILE *f, const char *s) {
-    for (; *s; s++) {
-        if (*s == '<') fputs("&lt;", f);
-        else if (*s == '>') fputs("&gt;", f);
-        else if (*s == '&') fputs("&amp;", f);
-        else if (*s == '"') fputs("&quot;", f);
-        else if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t') fputc(*s, f);
-    }
-}
-
 // Kept: green, darker the surer (larger log_alpha); pruned: grey-red, darker the more
 // firmly pruned. A missing log_alpha (another tool's file) gets the middle shade.
 static void gate_colour(char *buf, size_t cap, int kept, double la) {
@@ -249,8 +239,10 @@ static int write_curves_svg(FILE *f, const char *log_path, PruneErr *err) {
             }
             fprintf(f, "%.1f,%.1f ", x, y);
         }
-        fprintf(f, "\"/>\n<text x=\"%d\" y=\"%d\" fill=\"%s\">%s</text>\n", x0 + pw + 12, y0 + 12 + 14 * (s + 1),
-                colours[s + 1], s < 0 ? "KL" : t.names[dens[s]] + 8);
+        fprintf(f, "\"/>\n<text x=\"%d\" y=\"%d\" fill=\"%s\">%s", x0 + pw + 12, y0 + 12 + 14 * (s + 1),
+                colours[s + 1], s < 0 ? "KL" : "");
+        if (s >= 0) xml_escape(f, t.names[dens[s]] + 8);  // a column name is the file's text
+        fprintf(f, "</text>\n");
     }
     fprintf(f, "</svg>\n");
     log_csv_free(&t);
@@ -347,6 +339,8 @@ int cmd_report(const char *circuit_path, const char *log_path, const char *out_d
     CircuitFile c;
     int rc = -1;
     FILE *svg = NULL, *dot = NULL, *tsv = NULL, *curves = NULL, *html = NULL;
+    const char *in[] = {circuit_path, log_path};
+    if (check_output(out_dir, "--out", in, 2, 1, err)) return -1;
     if (circ_load(&c, circuit_path, err)) goto done;
     if (mkdir(out_dir, 0755) && !path_is_dir(out_dir)) {
         perr(err, "%s: cannot create the report folder. Hint: is its parent writable?", out_dir);

@@ -38,12 +38,12 @@ int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
     json_t *o = json_object();
     json_object_set_new(o, "format", json_string("prune-circuit"));
     json_object_set_new(o, "version", json_integer(1));
-    json_object_set_new(o, "model", json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "path", model_path,
+    json_object_set_new(o, "model", json_pack("{s:o, s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "path", json_string_lossy(model_path, "the model path"),
                                               "L", c->L, "NH", c->NH, "C", c->C, "hs", c->hs, "H", c->H,
                                               "V", c->V, "maxT", c->maxT));
     json_t *task = json_object();
-    json_object_set_new(task, "train", json_string(ts->file.path));
-    json_object_set_new(task, "eval", ts->split ? json_null() : json_string(ts->eval_file.path));
+    json_object_set_new(task, "train", json_string_lossy(ts->file.path, "the task path"));
+    json_object_set_new(task, "eval", ts->split ? json_null() : json_string_lossy(ts->eval_file.path, "the --eval path"));
     json_object_set_new(task, "split", ts->split ? json_pack("{s:I, s:f}", "seed", (json_int_t)ts->seed,
                                                              "train_fraction", ts->train_frac)
                                                  : json_null());

@@ -150,7 +150,7 @@ static void progress_line(Pruner *p, double kl, double t0, double *last, int tot
 static void log_row(Pruner *p, double kl) {
     FILE *f = p->cfg.run.log;
     if (!f) return;
-    if (ftell(f) == 0) {  // a fresh file (also after --resume: the log covers this run)
+    if (ftell(f) == 0) {  // a fresh file (a resumed run goes on below the rows it kept)
         fprintf(f, "step,kl,expected_l0");
         for (int g = 0; g < NUM_GRAN; g++)
             if (p->masks.enabled[g]) fprintf(f, ",density_%s", GRANULARITIES[g].name);
@@ -168,6 +168,18 @@ static void log_row(Pruner *p, double kl) {
         if (p->masks.enabled[g])
             fprintf(f, ",%.6g", p->cfg.mode == SPARSITY_KL_BUDGET ? p->lambda[0] : p->lambda[g]);
     fprintf(f, "\n");
+    fflush(f);  // a row a step on disk: a killed run keeps the rows of the steps it did
+}
+
+// A checkpoint that cannot be written (a full disk, a folder removed) costs only the
+// ability to resume from this step: a warning naming the file and the reason, and the
+// search goes on to its result (the previous checkpoint, if any, is left whole).
+static void save_or_warn(Pruner *p, const Task *train) {
+    PruneErr e = {{0}};
+    if (pruner_save(p, train, p->cfg.run.checkpoint, &e) == 0) return;
+    fprintf(stderr, "prune: warning: step %d: the checkpoint was not written: %s The search goes on; a "
+                    "--resume would start from the last checkpoint written.\n", p->step, e.msg);
+    fflush(stderr);
 }
 
 int pruner_train(Pruner *p, const Task *train, int *nonfinite, PruneErr *err) {
@@ -221,16 +233,13 @@ int pruner_train(Pruner *p, const Task *train, int *nonfinite, PruneErr *err) {
         log_row(p, kl);
         progress_line(p, kl, t0, &last_progress, p->cfg.steps);
         if (p->cfg.run.checkpoint && p->cfg.run.checkpoint_every > 0 && p->step % p->cfg.run.checkpoint_every == 0 &&
-            p->step < p->cfg.steps && pruner_save(p, train, p->cfg.run.checkpoint, err)) {
-            rc = -1;
-            break;
-        }
+            p->step < p->cfg.steps)
+            save_or_warn(p, train);
     }
     if (p->cfg.run.progress && isatty(fileno(p->cfg.run.progress))) fprintf(p->cfg.run.progress, "\n");
     if (p->cfg.run.log) fflush(p->cfg.run.log);
     // stopped early: the state goes to the checkpoint so --resume can go on from here
-    if (rc == 0 && p->cfg.run.checkpoint && p->step < p->cfg.steps && pruner_save(p, train, p->cfg.run.checkpoint, err))
-        rc = -1;
+    if (rc == 0 && p->cfg.run.checkpoint && p->step < p->cfg.steps) save_or_warn(p, train);
     if (p->cfg.mode == SPARSITY_KL_BUDGET && p->best_kept >= 0)
         memcpy(p->masks.log_alpha, p->best_la, sizeof(float) * total);
     free(order), free(keep_state);

@@ -306,7 +306,85 @@ static int parse_txt(Builder *b, Task *t, char *text, size_t len, PruneErr *err)
 // The prompt is the text before <predict>; its trailing white space moves into the answer
 // (the whole string tokenises "=" " 3"); correct is the clean span, wrong the corrupted
 // span when it differs.
+// Joins the strings of a JSON array into add_answers' form: '|' between answers, '|' and '\'
+// inside one escaped. NULL when an entry is not a string (or out of memory).
+static char *join_answers(json_t *a, size_t *n) {
+    size_t cap = 1, m = 0, i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+        if (!json_is_string(v)) return NULL;
+        cap += 2 * json_string_length(v) + 1;
+    }
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    json_array_foreach(a, i, v) {
+        const char *s = json_string_value(v);
+        if (i) out[m++] = '|';
+        for (size_t k = 0; k < json_string_length(v); k++) {
+            if (s[k] == '|' || s[k] == '\\') out[m++] = '\\';
+            out[m++] = s[k];
+        }
+    }
+    out[m] = 0;
+    *n = m;
+    return out;
+}
+
+// auto-circuit's layout, one JSON document: {"prompts": [{"clean": ..., "corrupt": ...,
+// "answers": [...], "wrong_answers": [...]}, ...]}. Prompt i is reported as line i + 1.
+static int parse_prompts(Builder *b, json_t *prompts, PruneErr *err) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(prompts, i, e) {
+        int line = (int)i + 1;
+        json_t *c = json_object_get(e, "clean"), *r = json_object_get(e, "corrupt");
+        json_t *a = json_object_get(e, "answers"), *w = json_object_get(e, "wrong_answers");
+        size_t al = 0, wl = 0;
+        char *as = json_is_array(a) && json_array_size(a) ? join_answers(a, &al) : NULL;
+        char *ws = json_is_array(w) ? join_answers(w, &wl) : NULL;
+        if (!json_is_string(c) || !json_is_string(r) || !as || !ws) {
+            invalid(b, "%s: prompts[%zu]: expected string fields \"clean\" and \"corrupt\" and arrays of "
+                       "strings \"answers\" (not empty) and \"wrong_answers\" (auto-circuit's layout).",
+                    b->path, i);
+            free(as), free(ws);
+            continue;
+        }
+        int rc = add_example(b, line, json_string_value(c), json_string_length(c), json_string_value(r),
+                             json_string_length(r), 1, as, al, wl ? ws : NULL, wl, err);
+        free(as), free(ws);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+// A file that is one JSON document over several lines (pretty-printed) is not JSON Lines:
+// auto-circuit's {"prompts": [...]} is imported, anything else is one error (not one per
+// line). Returns 1 when text was such a document (handled), 0 when it is JSON Lines, -1.
+static int parse_document(Builder *b, const char *text, size_t len, PruneErr *err) {
+    const char *nl = memchr(text, '\n', len);
+    size_t k = nl ? (size_t)(nl - text) : len;
+    while (k < len && (text[k] == '\n' || text[k] == '\r' || text[k] == ' ' || text[k] == '\t')) k++;
+    if (k >= len) return 0;  // a single line: JSON Lines with one record
+    json_error_t je;
+    json_t *o = json_loadb(text, len, 0, &je);
+    if (!o) return 0;  // several documents (JSON Lines) or invalid: the line parser reports
+    json_t *prompts = json_object_get(o, "prompts");
+    int rc = 1;
+    if (json_is_array(prompts)) {
+        if (parse_prompts(b, prompts, err)) rc = -1;
+    } else {
+        rc = perr(err, "%s: one JSON document over several lines (pretty-printed), not JSON Lines. Hint: "
+                       "Edge Pruning's format is one object a line ({\"clean\": ..., \"corrupted\": ...}); "
+                       "auto-circuit's {\"prompts\": [{\"clean\", \"corrupt\", \"answers\", "
+                       "\"wrong_answers\"}]} is also read.", b->path);
+    }
+    json_decref(o);
+    return rc;
+}
+
 static int parse_jsonl(Builder *b, char *text, size_t len, PruneErr *err) {
+    int doc = parse_document(b, text, len, err);
+    if (doc) return doc < 0 ? -1 : 0;
     int line = 0;
     size_t pos = 0, n;
     char *s;

@@ -505,7 +505,7 @@ int tok_load_gpt2(Tokenizer *t, PruneErr *err) {
 int tok_load_for_model(Tokenizer *t, const char *model_path, const char *vocab, int model_V,
                        PruneErr *err) {
     char dir[4096], a[4200], b[4200];
-    int rc;
+    int rc, own = 0;
     if (vocab) {
         rc = tok_load(t, vocab, err);
     } else {
@@ -515,6 +515,7 @@ int tok_load_for_model(Tokenizer *t, const char *model_path, const char *vocab, 
         snprintf(b, sizeof b, "%s/merges.txt", dir);
         if (path_is_file(a) && path_is_file(b)) {
             rc = load_pair(t, a, b, err);
+            own = 1;
         } else {
             if (find_gpt2_vocab(a, sizeof a))
                 return perr(err, "%s: no vocabulary beside the model and GPT-2's "
@@ -524,6 +525,16 @@ int tok_load_for_model(Tokenizer *t, const char *model_path, const char *vocab, 
         }
     }
     if (rc) return -1;
+    if (own && t->n_vocab != model_V) {
+        // the folder's own vocabulary and model were written together (prune train commits
+        // them at once); a size that differs means they belong to different runs
+        int n = t->n_vocab;
+        tok_free(t);
+        return perr(err, "%s: the vocabulary beside the model has %d tokens but the model %s has V = %d: "
+                         "they do not belong together (e.g. a training run that stopped between writing "
+                         "them). Hint: train again, or give the model's vocabulary with --vocab.", a, n,
+                    model_path, model_V);
+    }
     if (t->n_vocab > model_V) {
         int n = t->n_vocab;
         char src[1024];
@@ -743,8 +754,23 @@ static char *name_of_bytes(const char *b, size_t n) {
     return out;
 }
 
+int tok_load_files(Tokenizer *t, const char *vocab_json, const char *merges, PruneErr *err) {
+    return load_pair(t, vocab_json, merges, err);
+}
+
 int bpe_train(const char *text, size_t len, int vocab_size, int max_digits, const char *out_dir,
               int *merges_done, PruneErr *err) {
+    AtomicFile af[2];
+    if (bpe_train_pending(text, len, vocab_size, max_digits, out_dir, merges_done, af, err)) return -1;
+    if (atomic_rename(&af[0], err)) {
+        atomic_abort(&af[1]);
+        return -1;
+    }
+    return atomic_rename(&af[1], err);
+}
+
+int bpe_train_pending(const char *text, size_t len, int vocab_size, int max_digits, const char *out_dir,
+                      int *merges_done, AtomicFile pending[2], PruneErr *err) {
     if (vocab_size < 257)
         return perr(err, "--vocab-size %d: at least 257 (256 bytes + <|endoftext|>).", vocab_size);
     size_t bom = utf8_bom_len(text, len);  // a byte-order mark is not corpus text
@@ -900,11 +926,16 @@ int bpe_train(const char *text, size_t len, int vocab_size, int max_digits, cons
         atomic_abort(&mf);
         goto done;
     }
-    if (atomic_commit(&vf, err)) {
+    // both files whole on disk before either is renamed into place
+    if (atomic_finish(&vf, err)) {
         atomic_abort(&mf);
         goto done;
     }
-    if (atomic_commit(&mf, err)) goto done;
+    if (atomic_finish(&mf, err)) {
+        atomic_abort(&vf);
+        goto done;
+    }
+    pending[0] = vf, pending[1] = mf;
     if (merges_done) *merges_done = ntok - 256;
     rc = 0;
 done:

@@ -98,7 +98,16 @@ void tok_repr(const Tokenizer *t, int id, char *buf, size_t cap);
 // smallest (left id, right id), i.e. the pair of earliest-created tokens. Writes
 // out_dir/vocab.json and out_dir/merges.txt atomically; *merges_done gets the count.
 // max_digits > 0: no token holds more than that many ASCII digits (0: no limit).
+// The two files are written to temporaries and renamed only once both are whole (a full disk
+// leaves the old pair untouched; atomic_commit_all).
 int bpe_train(const char *text, size_t len, int vocab_size, int max_digits, const char *out_dir,
               int *merges_done, PruneErr *err);
+// The same, but the two files are left finished and not renamed: pending[0] is vocab.json,
+// pending[1] merges.txt; the caller renames them (atomic_rename) together with the files
+// that belong with them (a trained model.bin), or removes them (atomic_abort).
+int bpe_train_pending(const char *text, size_t len, int vocab_size, int max_digits, const char *out_dir,
+                      int *merges_done, AtomicFile pending[2], PruneErr *err);
+// Loads vocab.json + merges.txt given as two paths (any names: e.g. pending temporaries).
+int tok_load_files(Tokenizer *t, const char *vocab_json, const char *merges, PruneErr *err);
 
 #endif

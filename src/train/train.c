@@ -11,7 +11,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "gpt2.h"
 #include "kernels.h"
@@ -132,14 +134,65 @@ static int train_context(PruneErr *err, const TrainConfig *cfg) {
                 cfg->out_dir, cfg->layers, cfg->dim, cfg->heads, cfg->ctx, cfg->batch, m);
 }
 
+// The memory a run needs, from the settings alone (the vocabulary at its largest,
+// --vocab-size), checked before anything is read or allocated: the weights, their
+// gradients and AdamW's two moments, the workspace, the log-probabilities and their
+// gradients, and the corpus with its tokens.
+static int train_memory_check(const TrainConfig *cfg, PruneErr *err) {
+    GPT2Config mc = {.maxT = cfg->ctx, .V = cfg->vocab_size, .Vp = (cfg->vocab_size + 63) / 64 * 64,
+                     .L = cfg->layers, .NH = cfg->heads, .C = cfg->dim};
+    gpt2_config_defaults(&mc);
+    struct stat st;
+    size_t corpus = stat(cfg->corpus, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size : 0;
+    size_t P = (size_t)cfg->batch * cfg->ctx;
+    double w = 4.0 * gpt2_num_parameters(&mc), ws = (double)gpt2_workspace_bytes(&mc, cfg->batch, cfg->ctx, (int)P, 0);
+    double lp = 4.0 * P * (2.0 * mc.V + mc.Vp), text = 5.0 * corpus + 20.0 * P;
+    double total = 4 * w + ws + lp + text;
+    size_t avail = prune_memory_available();
+    if (avail && total > (double)avail)
+        return perr(err, "%s/model.bin (--layers %d --dim %d --heads %d --ctx %d --batch %d --vocab-size %d): "
+                         "training needs %.0f MB (weights, gradients and AdamW state %.0f, workspace %.0f, "
+                         "log-probabilities %.0f, corpus %.0f) but the memory available is %.0f MB. Hint: "
+                         "--batch and --ctx set the workspace and log-probabilities; --dim, --layers and "
+                         "--vocab-size the weights.", cfg->out_dir, cfg->layers, cfg->dim, cfg->heads, cfg->ctx,
+                    cfg->batch, cfg->vocab_size, total / 1048576, 4 * w / 1048576, ws / 1048576, lp / 1048576,
+                    text / 1048576, avail / 1048576.0);
+    return 0;
+}
+
+// The model folder's three files belong together: vocab.json and merges.txt are learned
+// first but stay pending (written, not renamed) until the first model.bin is written too;
+// then the three are renamed back to back. A run that dies before (a kill, an allocation
+// error) leaves the folder as it was; later saves replace model.bin alone.
+static int save_model(const GPT2 *m, const char *dir, AtomicFile pending[2], int *committed, PruneErr *err) {
+    char path[4200], staged[4300];
+    snprintf(path, sizeof path, "%s/model.bin", dir);
+    if (*committed) return gpt2_write_llmc(m, path, err);
+    snprintf(staged, sizeof staged, "%s/.model.bin.pending.%ld", dir, (long)getpid());
+    if (gpt2_write_llmc(m, staged, err)) return -1;
+    int bad = atomic_rename(&pending[0], err) || atomic_rename(&pending[1], err);
+    if (!bad && rename(staged, path)) bad = perr(err, "%s: could not rename %s into place: %s.", path, staged, strerror(errno));
+    if (bad) {
+        atomic_abort(&pending[1]);
+        remove(staged);
+        return -1;
+    }
+    *committed = 1;
+    return 0;
+}
+
 int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
     memset(res, 0, sizeof *res);
     if (cfg->dim % cfg->heads)
         return perr(err, "--dim %d is not a multiple of --heads %d.", cfg->dim, cfg->heads);
+    if (check_output(cfg->out_dir, "--out", &cfg->corpus, 1, 1, err)) return -1;
+    if (train_memory_check(cfg, err)) return -1;
     char *text = NULL;
     size_t len;
     if (read_file(cfg->corpus, &text, &len, err)) return -1;
     mkdir(cfg->out_dir, 0755);
+    AtomicFile pending[2] = {{0}};
+    int committed = 0;
     int merges, rc = -1;
     Tokenizer tok = {0};
     Corpus corp = {0};
@@ -147,8 +200,8 @@ int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
     GPT2Workspace ws = {0};
     float *gmem = NULL, *mom = NULL, *vel = NULL, *logp = NULL, *dlogp = NULL, *dlogits = NULL;
     int *tk = NULL, *tg = NULL, *lens = NULL, *pos = NULL, *order = NULL;
-    if (bpe_train(text, len, cfg->vocab_size, cfg->max_digits, cfg->out_dir, &merges, err)) goto done;
-    if (tok_load(&tok, cfg->out_dir, err)) goto done;
+    if (bpe_train_pending(text, len, cfg->vocab_size, cfg->max_digits, cfg->out_dir, &merges, pending, err)) goto done;
+    if (tok_load_files(&tok, pending[0].tmp, pending[1].tmp, err)) goto done;
     if (tokenize_corpus(&tok, text, len, &corp, err)) goto done;
     if (corp.nlines < 20) {
         perr(err, "%s: %d lines; training needs at least 20 (10%% are held out).", cfg->corpus, corp.nlines);
@@ -193,8 +246,6 @@ int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
     Rng r;
     rng_seed(&r, cfg->seed ^ 0x747261696eull);  // "train"
     int opos = n_train;
-    char model_path[4200];
-    snprintf(model_path, sizeof model_path, "%s/model.bin", cfg->out_dir);
     double t0 = now_seconds(), ema = 0;
     int step;
     for (step = 0; step < cfg->steps; step++) {
@@ -240,7 +291,7 @@ int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
         }
         memset(m.params.wte + (size_t)mc.V * mc.C, 0, sizeof(float) * (size_t)(mc.Vp - mc.V) * mc.C);
         if ((step + 1) % cfg->eval_every == 0 || step + 1 == cfg->steps) {
-            if (gpt2_write_llmc(&m, model_path, err)) goto done;
+            if (save_model(&m, cfg->out_dir, pending, &committed, err)) goto done;
             if (cfg->progress)
                 fprintf(cfg->progress, "step %d/%d  train loss %.4f  lr %.2e  %.1f s\n", step + 1,
                         cfg->steps, ema, lr, now_seconds() - t0);
@@ -260,7 +311,7 @@ int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
         ev += batch_loss(&m, &ws, tk, tg, lens, nb, T, pos, logp, dlogp, dlogits, NULL) * nb;
         ne += nb;
     }
-    if (gpt2_write_llmc(&m, model_path, err)) goto done;  // the final (or interrupted) weights
+    if (save_model(&m, cfg->out_dir, pending, &committed, err)) goto done;  // the final (or interrupted) weights
     res->train_loss = ema;
     res->eval_loss = ne ? ev / ne : NAN;
     res->seconds = now_seconds() - t0;
@@ -269,6 +320,7 @@ int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
     res->params = np;
     rc = 0;
 done:
+    if (!committed) atomic_abort(&pending[0]), atomic_abort(&pending[1]);  // the folder stays as it was
     free(text), free(corp.ids), free(corp.line_off);
     free(gmem), free(mom), free(vel), free(logp), free(dlogp), free(dlogits);
     free(tk), free(tg), free(lens), free(pos), free(order);
