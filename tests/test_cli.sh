@@ -110,6 +110,8 @@ expect "eval a circuit"            0 "held-out metrics"       -- "$PRUNE" eval "
 expect "eval --full"               0 "evaluating full model"  -- "$PRUNE" eval "$M" "$K" --full
 expect "eval --empty --all"        0 "every example of the task file" -- "$PRUNE" eval "$M" "$K" --empty --all
 expect "eval needs what"           2 "needs one of --circuit" -- "$PRUNE" eval "$M" "$K"
+expect "search --scale granularity" 0 "each granularity on its own scale" -- "$PRUNE" "$M" "$K" --steps 5 --batch 8 --scale granularity
+expect "--scale values"            2 "--scale must be gate or granularity" -- "$PRUNE" "$M" "$K" --scale heads
 expect "search --refine"          0 "refinement on 3 validation examples: KL" -- "$PRUNE" "$M" "$K" --steps 10 --batch 8 --refine 0.25
 expect "--refine needs a budget"   1 "goes with the KL-budget mode" -- "$PRUNE" "$M" "$K" --steps 3 --refine 0.25 --target all=0.5
 expect "--refine range"            2 "--refine" -- "$PRUNE" "$M" "$K" --refine 2

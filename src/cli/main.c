@@ -61,6 +61,9 @@ static const char *USAGE =
     "  --target L           instead: sparsity targets, e.g. all=0.9 or head=0.8,neuron=0.95\n"
     "  --lambda L           instead: fixed weights on expected density, e.g. all=1\n"
     "  --dual-lr X          step of the dual ascent on the multipliers [0.05]\n"
+    "  --scale S            gate: every gate's density weighs alike; granularity: each\n"
+    "                       granularity's mean density weighs alike, and circuits within the\n"
+    "                       budget are compared by the share kept per granularity [gate]\n"
     "  --warmup X           fraction of steps over which --target ramps up [0.5]\n"
     "  --eval FILE          held-out task file [a seeded split of TASK]\n"
     "  --train-frac X       share of TASK used for training when splitting [0.5]\n"
@@ -120,7 +123,7 @@ static int fail(const PruneErr *err) {
 
 typedef struct {
     const char *ids, *vocab, *model, *corpus, *out, *eval, *ablation, *grans, *lambda, *target;
-    const char *circuit, *steps_s, *batch_s, *chunk_s, *lr_s, *budget_s, *dual_s, *warm_s, *frac_s, *tmb_s, *refine_s;
+    const char *circuit, *steps_s, *batch_s, *chunk_s, *lr_s, *budget_s, *dual_s, *warm_s, *frac_s, *tmb_s, *refine_s, *scale_s;
     int json, decode, skip_invalid, quiet, full, empty, all, attn_only, gen_corpus;
     const char *layers_s, *heads_s, *dim_s, *ctx_s, *ckpt, *ckpt_every_s, *resume, *log, *maxmem_s, *report, *targets;
     long top, threads, vocab_size, max_digits, n, seed;
@@ -143,7 +146,7 @@ typedef struct {
 #define RUN_OPTS "--vocab --eval --train-frac --seed --skip-invalid --ablation --chunk --max-memory " \
                  "--max-target-mb --threads "
 // The optimisation (search and sweep).
-#define OPTIMISER_OPTS "--steps --batch --lr --granularities --dual-lr --warmup "
+#define OPTIMISER_OPTS "--steps --batch --lr --granularities --dual-lr --warmup --scale "
 
 static int do_search(Args *a), do_eval(Args *a), do_check(Args *a), do_gen(Args *a), do_heads(Args *a),
     do_report(Args *a), do_sweep(Args *a), do_info(Args *a), do_next(Args *a), do_tokenize(Args *a),
@@ -199,7 +202,7 @@ static int parse_args(int argc, char **argv, int first, const Command *cmd, Args
         {"--lr", &a->lr_s, NULL, 0, 0},           {"--kl-budget", &a->budget_s, NULL, 0, 0},
         {"--dual-lr", &a->dual_s, NULL, 0, 0},    {"--warmup", &a->warm_s, NULL, 0, 0},
         {"--train-frac", &a->frac_s, NULL, 0, 0}, {"--max-target-mb", &a->tmb_s, NULL, 0, 0},
-        {"--refine", &a->refine_s, NULL, 0, 0},
+        {"--refine", &a->refine_s, NULL, 0, 0},   {"--scale", &a->scale_s, NULL, 0, 0},
         {"--layers", &a->layers_s, NULL, 0, 0},   {"--heads", &a->heads_s, NULL, 0, 0},
         {"--dim", &a->dim_s, NULL, 0, 0},         {"--ctx", &a->ctx_s, NULL, 0, 0},
         {"--checkpoint", &a->ckpt, NULL, 0, 0},   {"--checkpoint-every", &a->ckpt_every_s, NULL, 0, 0},
@@ -304,6 +307,11 @@ static int build_run_args(const Args *a, RunArgs *r) {
     if (a->chunk_s && (num(a->chunk_s, "--chunk", 1, 1024, &x) || (c->chunk = (int)x, 0))) return 2;
     if (a->lr_s && (num(a->lr_s, "--lr", 1e-7, 10, &x) || (c->lr = (float)x, 0))) return 2;
     if (a->dual_s && (num(a->dual_s, "--dual-lr", 0, 100, &x) || (c->dual_lr = (float)x, 0))) return 2;
+    if (a->scale_s) {
+        if (strcmp(a->scale_s, "gate") && strcmp(a->scale_s, "granularity"))
+            return usage_error("--scale must be gate or granularity", a->scale_s);
+        c->per_granularity = !strcmp(a->scale_s, "granularity");
+    }
     if (a->warm_s && (num(a->warm_s, "--warmup", 0, 1, &x) || (c->warmup = (float)x, 0))) return 2;
     if (a->frac_s && (num(a->frac_s, "--train-frac", 0.01, 0.99, &x) || (r->train_frac = x, 0))) return 2;
     if (a->refine_s && (num(a->refine_s, "--refine", 0.05, 0.9, &x) || (r->val_frac = x, 0))) return 2;

@@ -109,7 +109,8 @@ static void print_settings(FILE *out, const Pruner *p) {
             cfg->batch, cfg->chunk, cfg->lr, (unsigned long long)cfg->seed);
     if (cfg->mode == SPARSITY_KL_BUDGET) {
         fprintf(out, "  sparsity: as sparse as possible with KL(full || circuit) <= %g (dual ascent, "
-                     "step %g)\n", cfg->kl_budget, cfg->dual_lr);
+                     "step %g)%s\n", cfg->kl_budget, cfg->dual_lr,
+                cfg->per_granularity ? "; each granularity on its own scale" : "");
     } else {
         fprintf(out, "  sparsity: %s", cfg->mode == SPARSITY_TARGET ? "targets (fraction pruned)" : "fixed lambda");
         for (int g = 0; g < NUM_GRAN; g++)

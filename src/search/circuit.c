@@ -64,6 +64,7 @@ int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
     const char *modes[3] = {"lambda", "target", "kl_budget"};
     json_t *sp = json_object();
     json_object_set_new(sp, "mode", json_string(modes[cfg->mode]));
+    json_object_set_new(sp, "scale", json_string(cfg->per_granularity ? "granularity" : "gate"));
     if (cfg->mode == SPARSITY_KL_BUDGET) {
         json_object_set_new(sp, "kl_budget", json_real(cfg->kl_budget));
         json_object_set_new(sp, "final_lambda", json_real(p->lambda[0]));

@@ -48,6 +48,25 @@ static void adam_step(Masks *mk, const double lambda[NUM_GRAN], float lr, int t)
     }
 }
 
+// The size the KL-budget mode minimises among circuits within the budget, of the gates in
+// mk->z (0/1): the kept gates, or with per_granularity the share kept of each learned
+// granularity, summed (in millionths, so it compares as an integer).
+static long circuit_size(const Pruner *p) {
+    const Masks *mk = &p->masks;
+    long kept = 0;
+    if (!p->cfg.per_granularity) {
+        for (size_t k = 0; k < mk->total; k++) kept += mk->z[k] > 0.5f;
+        return kept;
+    }
+    for (int g = 0; g < NUM_GRAN; g++) {
+        if (!mk->enabled[g]) continue;
+        long kg = 0;
+        for (int i = 0; i < mk->count[g]; i++) kg += mk->z[mk->off[g] + (size_t)i] > 0.5f;
+        kept += (long)llround(1e6 * (double)kg / mk->count[g]);
+    }
+    return kept;
+}
+
 // The budget is on the circuit that would be read out now (log_alpha > 0), not on the
 // sampled gates: early on ~40% of samples fall below 1 and their KL says little about the
 // circuit. A forward pass (no backward) measures it on the first chunk of this step's
@@ -65,8 +84,7 @@ static void measure_readout_kl(Pruner *p, const Task *train, const int *idx, int
     int n1 = B < p->maxB ? B : p->maxB;
     double klb = pruner_run_batch(p, train, idx, n1, 0);
     p->kl_ema = p->step ? 0.7 * p->kl_ema + 0.3 * klb : klb;
-    long kept = 0;
-    for (size_t k = 0; k < mk->total; k++) kept += mk->z[k] > 0.5f;
+    long kept = circuit_size(p);
     if (klb <= p->cfg.kl_budget && p->kl_ema <= p->cfg.kl_budget && (p->best_kept < 0 || kept < p->best_kept)) {
         p->best_kept = kept;
         p->best_step = p->step;
@@ -104,8 +122,13 @@ static void controller_kl_budget(Pruner *p) {
 }
 
 // The sparsity weight of each granularity this step (fixed and target modes: its own).
+// With per_granularity, the weight of a gate is divided by its granularity's gate count,
+// so each granularity's term is lambda times its mean density.
 static void step_lambdas(const Pruner *p, double lam[NUM_GRAN]) {
-    for (int g = 0; g < NUM_GRAN; g++) lam[g] = p->cfg.mode == SPARSITY_KL_BUDGET ? p->lambda[0] : p->lambda[g];
+    for (int g = 0; g < NUM_GRAN; g++) {
+        lam[g] = p->cfg.mode == SPARSITY_KL_BUDGET ? p->lambda[0] : p->lambda[g];
+        if (p->cfg.per_granularity) lam[g] /= p->masks.count[g];
+    }
 }
 
 double pruner_step(Pruner *p, const Task *train, const int *idx, int B) {

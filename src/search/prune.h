@@ -138,7 +138,10 @@ typedef struct {
     float kl_budget;          // SPARSITY_KL_BUDGET: the KL (nats) the circuit may lose
     float dual_lr;            // step size of the dual ascent on the multipliers
     float warmup;             // fraction of steps over which targets ramp up from 0
-    int reserved;             // 0; keeps `run` at an 8-byte boundary with no padding before it
+    int per_granularity;      // 1: each granularity's sparsity term is its mean density (its own
+                              // scale: a head weighs as much as the neurons of an MLP) and
+                              // circuits are compared by the summed share kept per granularity;
+                              // 0: every gate counts once (--scale granularity | gate)
     SearchRuntime run;        // not a setting: handles and knobs of this process
 } PruneConfig;
 _Static_assert(offsetof(PruneConfig, run) == sizeof(uint64_t) + 4 * (7 + 3 * NUM_GRAN + 3),
