@@ -7,6 +7,7 @@
 // is kept and each block's internals are recomputed right before its backward.
 #include "gpt2.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,8 @@ const char *gpt2_format_name(ModelFormat f) {
 void gpt2_config_defaults(GPT2Config *c) {
     if (!c->hs && c->NH > 0) c->hs = c->C / c->NH;
     if (!c->NKV) c->NKV = c->NH;
-    if (!c->H) c->H = 4 * c->C;
+    // a damaged header's C may be near INT_MAX: saturate, and let the range check refuse it
+    if (!c->H) c->H = c->C > 0 && c->C <= INT_MAX / 4 ? 4 * c->C : INT_MAX;
     if (!(c->norm_eps > 0)) c->norm_eps = 1e-5f;
 }
 
