@@ -190,6 +190,45 @@ static void test_json_document(void **state) {
     assert_non_null(strstr(err.msg, "b.json: prompts[0]: expected"));
 }
 
+// --split-field: the JSONL "split" field decides train ("train") and eval (anything else),
+// in file order; a line without it, or a part left empty, is an error naming the file.
+static void test_split_field(void **state) {
+    (void)state;
+    const char *text =
+        "{\"clean\": \"1 + 2 = <predict>3</predict>\", \"corrupted\": \"1 + 4 = <predict>5</predict>\", \"split\": \"train\"}\n"
+        "{\"clean\": \"2 + 2 = <predict>4</predict>\", \"corrupted\": \"2 + 5 = <predict>7</predict>\", \"split\": \"validation\"}\n"
+        "{\"clean\": \"3 + 2 = <predict>5</predict>\", \"corrupted\": \"3 + 4 = <predict>7</predict>\", \"split\": \"train\"}\n";
+    const char *path = tmp_path("split.jsonl");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    TaskOptions o = opts(1024, 0, 0, NULL);
+    o.split_field = 1;
+    TaskSet ts;
+    PruneErr err;
+    if (taskset_load(&ts, path, NULL, &tok, &o, 0.5, 0, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(ts.train.n, 2);
+    assert_int_equal(ts.eval.n, 1);
+    assert_int_equal(ts.train.ex[0].line, 1);
+    assert_int_equal(ts.train.ex[1].line, 3);
+    assert_int_equal(ts.eval.ex[0].line, 2);
+    taskset_free(&ts);
+    f = fopen(path, "w");  // a line without the field
+    fputs("{\"clean\": \"1 + 2 = <predict>3</predict>\", \"corrupted\": \"1 + 4 = <predict>5</predict>\", \"split\": \"train\"}\n"
+          "{\"clean\": \"2 + 2 = <predict>4</predict>\", \"corrupted\": \"2 + 5 = <predict>7</predict>\"}\n", f);
+    fclose(f);
+    assert_int_equal(taskset_load(&ts, path, NULL, &tok, &o, 0.5, 0, &err), -1);
+    assert_non_null(strstr(err.msg, ":2: no \"split\" field"));
+    f = fopen(path, "w");  // every line train: no eval part
+    fputs("{\"clean\": \"1 + 2 = <predict>3</predict>\", \"corrupted\": \"1 + 4 = <predict>5</predict>\", \"split\": \"train\"}\n", f);
+    fclose(f);
+    assert_int_equal(taskset_load(&ts, path, NULL, &tok, &o, 0.5, 0, &err), -1);
+    assert_non_null(strstr(err.msg, "both must be non-empty"));
+    assert_int_equal(taskset_load(&ts, path, path, &tok, &o, 0.5, 0, &err), -1);  // with --eval
+    assert_non_null(strstr(err.msg, "nothing to split"));
+}
+
 static void test_edge_pruning_jsonl(void **state) {
     (void)state;
     const char *text =
@@ -356,7 +395,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_error_with_line),   cmocka_unit_test(test_all_invalid_lines_listed_and_skip),
         cmocka_unit_test(test_format_details),         cmocka_unit_test(test_bundled_task_files),
-        cmocka_unit_test(test_edge_pruning_jsonl),     cmocka_unit_test(test_split),
+        cmocka_unit_test(test_edge_pruning_jsonl),
+        cmocka_unit_test(test_split_field),     cmocka_unit_test(test_split),
         cmocka_unit_test(test_json_document),
         cmocka_unit_test(test_generators),             cmocka_unit_test(test_bom_and_leading_space),
     };

@@ -49,6 +49,7 @@ typedef struct {
     size_t max_memory;     // bytes a run may need (0: the memory available)
     const char *report_dir;  // --report DIR: the report of the circuit found (NULL: none)
     int skip_invalid;
+    int split_field;       // --split-field: TASK's JSONL "split" field decides train and eval
     double train_frac;
     double val_frac;       // --refine: share of the train part held out for validation (0: off)
     PruneConfig cfg;

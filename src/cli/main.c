@@ -67,6 +67,8 @@ static const char *USAGE =
     "  --warmup X           fraction of steps over which --target ramps up [0.5]\n"
     "  --eval FILE          held-out task file [a seeded split of TASK]\n"
     "  --train-frac X       share of TASK used for training when splitting [0.5]\n"
+    "  --split-field        split an Edge Pruning JSONL TASK by its \"split\" field instead:\n"
+    "                       \"train\" to train, any other value held out (docs/tasks.md)\n"
     "  --refine X           hold out the share X of the training part as validation, and\n"
     "                       after the search make the circuit meet --kl-budget there and\n"
     "                       locally minimal (docs/method-as-built.md) [off]\n"
@@ -124,7 +126,7 @@ static int fail(const PruneErr *err) {
 typedef struct {
     const char *ids, *vocab, *model, *corpus, *out, *eval, *ablation, *grans, *lambda, *target;
     const char *circuit, *steps_s, *batch_s, *chunk_s, *lr_s, *budget_s, *dual_s, *warm_s, *frac_s, *tmb_s, *refine_s, *scale_s;
-    int json, decode, skip_invalid, quiet, full, empty, all, attn_only, gen_corpus;
+    int json, decode, skip_invalid, quiet, full, empty, all, attn_only, gen_corpus, split_field;
     const char *layers_s, *heads_s, *dim_s, *ctx_s, *ckpt, *ckpt_every_s, *resume, *log, *maxmem_s, *report, *targets;
     long top, threads, vocab_size, max_digits, n, seed;
     const char *pos[4];
@@ -143,7 +145,7 @@ typedef struct {
 } Command;
 
 // What a search and an evaluation share: the model, the task split, the ablation, memory.
-#define RUN_OPTS "--vocab --eval --train-frac --seed --skip-invalid --ablation --chunk --max-memory " \
+#define RUN_OPTS "--vocab --eval --train-frac --split-field --seed --skip-invalid --ablation --chunk --max-memory " \
                  "--max-target-mb --threads "
 // The optimisation (search and sweep).
 #define OPTIMISER_OPTS "--steps --batch --lr --granularities --dual-lr --warmup --scale "
@@ -216,6 +218,7 @@ static int parse_args(int argc, char **argv, int first, const Command *cmd, Args
     struct { const char *name; int *flag; } flags[] = {
         {"--json", &a->json}, {"--decode", &a->decode}, {"--skip-invalid", &a->skip_invalid},
         {"--quiet", &a->quiet}, {"--full", &a->full}, {"--empty", &a->empty}, {"--all", &a->all},
+        {"--split-field", &a->split_field},
         {"--attn-only", &a->attn_only}, {"--corpus-text", &a->gen_corpus}};
     for (int i = first; i < argc; i++) {
         const char *s = argv[i];
@@ -296,7 +299,7 @@ static int build_run_args(const Args *a, RunArgs *r) {
     prune_config_defaults(&r->cfg);
     PruneConfig *c = &r->cfg;
     r->model = a->pos[0], r->task = a->pos[1], r->eval = a->eval, r->vocab = a->vocab;
-    r->out_path = a->out, r->skip_invalid = a->skip_invalid, r->train_frac = 0.5;
+    r->out_path = a->out, r->skip_invalid = a->skip_invalid, r->train_frac = 0.5, r->split_field = a->split_field;
     r->resume = a->resume, r->log_path = a->log, r->report_dir = a->report;
     c->run.checkpoint = a->ckpt;
     if (a->resume && !a->ckpt) c->run.checkpoint = a->resume;  // a resumed run goes on saving there

@@ -47,7 +47,7 @@ static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
     if (tok_load_for_model(&r->tok, a->model, a->vocab, c->V, err)) return -1;
     r->have_tok = 1;
     TaskOptions opt = {.max_len = c->maxT, .skip_invalid = a->skip_invalid,
-                       .allow_no_corrupt = ABLATIONS[a->cfg.ablation].streams < 2, .warn = stderr};
+                       .allow_no_corrupt = ABLATIONS[a->cfg.ablation].streams < 2, .split_field = a->split_field, .warn = stderr};
     if (taskset_load(&r->ts, a->task, a->eval, &r->tok, &opt, a->train_frac, a->cfg.seed, err)) return -1;
     r->have_ts = 1;
     if (a->val_frac > 0) {  // the search's part and the validation part share no example

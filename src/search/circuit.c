@@ -43,10 +43,11 @@ int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
                                               "V", c->V, "maxT", c->maxT));
     json_t *task = json_object();
     json_object_set_new(task, "train", json_string_lossy(ts->file.path, "the task path"));
-    json_object_set_new(task, "eval", ts->split ? json_null() : json_string_lossy(ts->eval_file.path, "the --eval path"));
+    int own_split = ts->split || ts->split_field;  // eval comes from the task file itself
+    json_object_set_new(task, "eval", own_split ? json_null() : json_string_lossy(ts->eval_file.path, "the --eval path"));
     json_object_set_new(task, "split", ts->split ? json_pack("{s:I, s:f}", "seed", (json_int_t)ts->seed,
                                                              "train_fraction", ts->train_frac)
-                                                 : json_null());
+                                       : ts->split_field ? json_string("field") : json_null());
     json_object_set_new(task, "train_examples", json_integer(ts->train.n));
     json_object_set_new(task, "eval_examples", json_integer(ts->eval.n));
     json_object_set_new(task, "validation_examples", json_integer(r->val_examples));

@@ -29,6 +29,7 @@ size_t task_unescape(char *s, size_t n) {
 typedef struct {
     int line, len, n_correct, n_wrong, has_corrupt;
     size_t clean, corrupt, correct, wrong;  // offsets into ids
+    int part;                               // TASK_PART_*
 } ExOff;
 
 typedef struct {
@@ -42,6 +43,7 @@ typedef struct {
     char prompt_end;  // the clean prompt's last byte, for the leading-space check
     int space_line;   // the last line warned about a missing leading space
     int space_warned; // lines warned about it
+    int part;         // the current line's "split" (JSONL), TASK_PART_*
 } Builder;
 
 #define SPACE_WARN_MAX 5  // lines listed; the rest are counted
@@ -222,7 +224,7 @@ static int add_example(Builder *b, int line, const char *clean, size_t cl, const
         b->ex = e, b->cap = ncap;
     }
     b->ex[b->n++] = (ExOff){line, (int)a.n, nc, nw, has_corrupt, off_clean, off_corrupt, off_correct,
-                            off_wrong};
+                            off_wrong, b->part};
     if ((int)a.n > b->max_len) b->max_len = (int)a.n;
     goto out;
 oom:
@@ -405,6 +407,15 @@ static int parse_jsonl(Builder *b, char *text, size_t len, PruneErr *err) {
             json_t *v = json_object_get(o, fields[k]);
             str[k] = json_is_string(v) ? json_string_value(v) : NULL;
         }
+        // Edge Pruning marks its train and validation examples with "split" (--split-field)
+        json_t *sp = json_object_get(o, "split");
+        if (sp && !json_is_string(sp)) {
+            invalid(b, "%s:%d: field \"split\": expected a string such as \"train\" or \"validation\".",
+                    b->path, line);
+            json_decref(o);
+            continue;
+        }
+        b->part = !sp ? TASK_PART_NONE : !strcmp(json_string_value(sp), "train") ? TASK_PART_TRAIN : TASK_PART_HELD_OUT;
         if (!str[0] || !str[1]) {
             invalid(b, "%s:%d: expected an object with string fields \"clean\" and \"corrupted\".",
                     b->path, line);
@@ -511,7 +522,7 @@ int task_parse(Task *t, const char *text_in, size_t len, const char *path, Token
         ExOff *o = &b.ex[i];
         t->ex[i] = (TaskExample){o->line, o->len, t->ids + o->clean,
                                  o->has_corrupt ? t->ids + o->corrupt : NULL,
-                                 t->ids + o->correct, o->n_correct, t->ids + o->wrong, o->n_wrong};
+                                 t->ids + o->correct, o->n_correct, t->ids + o->wrong, o->n_wrong, o->part};
     }
     t->n = b.n;
     t->max_len = b.max_len;
@@ -594,17 +605,61 @@ static int view_all(const Task *src, Task *dst, PruneErr *err) {
     return 0;
 }
 
+// --split-field: examples whose JSONL "split" is "train" to train, every other value to
+// eval; an example without the field is an error (the option asks for the file's own split).
+static int split_by_field(const Task *all, Task *train, Task *eval, PruneErr *err) {
+    memset(train, 0, sizeof *train);
+    memset(eval, 0, sizeof *eval);
+    int ntr = 0;
+    for (int i = 0; i < all->n; i++) {
+        if (all->ex[i].part == TASK_PART_NONE)
+            return perr(err, "%s:%d: no \"split\" field, but --split-field splits by it. Hint: every line "
+                             "needs \"split\": \"train\" or another value (held out), or drop --split-field.",
+                        all->path, all->ex[i].line);
+        ntr += all->ex[i].part == TASK_PART_TRAIN;
+    }
+    if (ntr == 0 || ntr == all->n)
+        return perr(err, "%s: --split-field puts %d examples in train and %d in eval; both must be non-empty. "
+                         "Hint: \"split\": \"train\" marks train, any other value held out.", all->path, ntr,
+                    all->n - ntr);
+    train->ex = palloc(sizeof(TaskExample) * (size_t)ntr, "split", err);
+    eval->ex = palloc(sizeof(TaskExample) * (size_t)(all->n - ntr), "split", err);
+    if (!train->ex || !eval->ex) {
+        free(train->ex), free(eval->ex);
+        train->ex = eval->ex = NULL;
+        return -1;
+    }
+    Task *parts[2] = {train, eval};
+    for (int p = 0; p < 2; p++) {
+        snprintf(parts[p]->path, sizeof parts[p]->path, "%s", all->path);
+        snprintf(parts[p]->name, sizeof parts[p]->name, "%s", all->name);
+        snprintf(parts[p]->metric, sizeof parts[p]->metric, "%s", all->metric);
+    }
+    for (int i = 0; i < all->n; i++) {  // file order within each part
+        Task *p = all->ex[i].part == TASK_PART_TRAIN ? train : eval;
+        p->ex[p->n++] = all->ex[i];
+        if (all->ex[i].len > p->max_len) p->max_len = all->ex[i].len;
+    }
+    return 0;
+}
+
 int taskset_load(TaskSet *ts, const char *task_path, const char *eval_path, Tokenizer *tok,
                  const TaskOptions *opt, double train_frac, uint64_t seed, PruneErr *err) {
     memset(ts, 0, sizeof *ts);
     ts->train_frac = train_frac;
     ts->seed = seed;
+    if (eval_path && opt->split_field)
+        return perr(err, "--split-field splits %s by its own \"split\" field; with --eval %s there is nothing to "
+                         "split. Hint: use one of the two.", task_path, eval_path);
     if (task_load(&ts->file, task_path, tok, opt, err)) return -1;
     int rc;
     if (eval_path) {
         rc = task_load(&ts->eval_file, eval_path, tok, opt, err);
         if (!rc) rc = view_all(&ts->file, &ts->train, err);
         if (!rc) rc = view_all(&ts->eval_file, &ts->eval, err);
+    } else if (opt->split_field) {
+        ts->split_field = 1;
+        rc = split_by_field(&ts->file, &ts->train, &ts->eval, err);
     } else {
         ts->split = 1;
         rc = task_split(&ts->file, train_frac, seed, &ts->train, &ts->eval, err);
@@ -632,7 +687,10 @@ static void report_file(const Task *t, FILE *out) {
 void taskset_report(const TaskSet *ts, FILE *out) {
     fprintf(out, "task\n");
     report_file(&ts->file, out);
-    if (ts->split) {
+    if (ts->split_field) {
+        fprintf(out, "  split by the file's \"split\" field: %d train / %d eval; metrics are on the eval part "
+                     "only\n", ts->train.n, ts->eval.n);
+    } else if (ts->split) {
         fprintf(out, "  split: %d train / %d eval (seed %llu, %.0f%% train); metrics are on the "
                      "eval part only\n", ts->train.n, ts->eval.n, (unsigned long long)ts->seed,
                 100 * ts->train_frac);

@@ -19,7 +19,10 @@ typedef struct {
     int n_correct;
     int *wrong;        // token ids of the wrong answers (may be 0 for JSONL tasks)
     int n_wrong;
+    int part;          // a JSONL line's "split" field: TASK_PART_NONE (absent), _TRAIN, _HELD_OUT
 } TaskExample;
+
+enum { TASK_PART_NONE, TASK_PART_TRAIN, TASK_PART_HELD_OUT };
 
 typedef struct {
     TaskExample *ex;
@@ -37,6 +40,7 @@ typedef struct {
     int skip_invalid;      // drop invalid lines with a warning instead of failing
     int allow_no_corrupt;  // the corrupted field may be "-" (mean and zero ablation)
     FILE *warn;            // where per-line errors/warnings go (NULL: nowhere)
+    int split_field;       // taskset_load: split by the JSONL "split" field (--split-field)
 } TaskOptions;
 
 // Parses text (a task.txt or Edge Pruning JSONL, detected by its first non-blank
@@ -60,6 +64,7 @@ typedef struct {
     Task file, eval_file;  // what was loaded
     Task train, eval;      // views (split) or copies of the above
     int split;             // 1: train/eval are a seeded split of `file`
+    int split_field;       // 1: train/eval come from `file`'s JSONL "split" field
     double train_frac;
     uint64_t seed;
 } TaskSet;
