@@ -557,6 +557,11 @@ double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+void list_append(char *buf, size_t cap, const char *name) {
+    size_t n = strlen(buf);
+    if (n < cap) snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", name);
+}
+
 int parse_int(const char *s, long lo, long hi, long *out) {
     if (!s || !*s) return -1;
     char *end = NULL;

@@ -130,6 +130,8 @@ double now_seconds(void);
 int progress_due(FILE *f, double *last, double every, int final);
 
 // Parses a whole decimal integer in [lo, hi]; returns -1 on anything else.
+// Appends name to the ", "-separated list in buf (cap bytes, NUL-terminated; cut at cap).
+void list_append(char *buf, size_t cap, const char *name);
 int parse_int(const char *s, long lo, long hi, long *out);
 
 #endif

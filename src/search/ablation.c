@@ -18,8 +18,7 @@ const AblationInfo ABLATIONS[NUM_ABLATIONS] = {
 const char *ablation_names(void) {
     static char buf[64];
     if (!buf[0])
-        for (int k = 0; k < NUM_ABLATIONS; k++)
-            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", k ? ", " : "", ABLATIONS[k].name);
+        for (int k = 0; k < NUM_ABLATIONS; k++) list_append(buf, sizeof buf, ABLATIONS[k].name);
     return buf;
 }
 

@@ -24,8 +24,7 @@ const GranInfo GRANULARITIES[NUM_GRAN] = {
 const char *gran_names(void) {
     static char buf[128];
     if (!buf[0])
-        for (int g = 0; g < NUM_GRAN; g++)
-            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", g ? ", " : "", GRANULARITIES[g].name);
+        for (int g = 0; g < NUM_GRAN; g++) list_append(buf, sizeof buf, GRANULARITIES[g].name);
     return buf;
 }
 

@@ -551,6 +551,32 @@ void task_free(Task *t) {
     memset(t, 0, sizeof *t);
 }
 
+// The two parts of a split: the examples in `order`, each to train when in_train[its index]
+// (ntr of them), else to eval; both views borrow all's examples.
+static int fill_parts(const Task *all, const int *order, const unsigned char *in_train, int ntr, Task *train,
+                      Task *eval, PruneErr *err) {
+    train->ex = palloc(sizeof(TaskExample) * (size_t)ntr, "split", err);
+    eval->ex = palloc(sizeof(TaskExample) * (size_t)(all->n - ntr), "split", err);
+    if (!train->ex || !eval->ex) {
+        free(train->ex), free(eval->ex);
+        train->ex = eval->ex = NULL;
+        return -1;
+    }
+    Task *parts[2] = {train, eval};
+    for (int p = 0; p < 2; p++) {
+        snprintf(parts[p]->path, sizeof parts[p]->path, "%s", all->path);
+        snprintf(parts[p]->name, sizeof parts[p]->name, "%s", all->name);
+        snprintf(parts[p]->metric, sizeof parts[p]->metric, "%s", all->metric);
+    }
+    for (int i = 0; i < all->n; i++) {
+        const TaskExample *e = &all->ex[order[i]];
+        Task *p = in_train[order[i]] ? train : eval;
+        p->ex[p->n++] = *e;
+        if (e->len > p->max_len) p->max_len = e->len;
+    }
+    return 0;
+}
+
 int task_split(const Task *all, double train_frac, uint64_t seed, Task *train, Task *eval,
                PruneErr *err) {
     memset(train, 0, sizeof *train);
@@ -561,10 +587,9 @@ int task_split(const Task *all, double train_frac, uint64_t seed, Task *train, T
                          "give a held-out file with --eval, or more examples.", all->path, n,
                     100 * train_frac, 100 * (1 - train_frac));
     int *perm = palloc(sizeof(int) * (size_t)n, "split", err);
-    train->ex = palloc(sizeof(TaskExample) * (size_t)ntr, "split", err);
-    eval->ex = palloc(sizeof(TaskExample) * (size_t)(n - ntr), "split", err);
-    if (!perm || !train->ex || !eval->ex) {
-        free(perm), free(train->ex), free(eval->ex);
+    unsigned char *in_train = palloc((size_t)n, "split", err);
+    if (!perm || !in_train) {
+        free(perm), free(in_train);
         return -1;
     }
     Rng r;
@@ -576,19 +601,10 @@ int task_split(const Task *all, double train_frac, uint64_t seed, Task *train, T
         perm[i] = perm[j];
         perm[j] = tmp;
     }
-    Task *parts[2] = {train, eval};
-    for (int p = 0; p < 2; p++) {
-        snprintf(parts[p]->path, sizeof parts[p]->path, "%s", all->path);
-        snprintf(parts[p]->name, sizeof parts[p]->name, "%s", all->name);
-        snprintf(parts[p]->metric, sizeof parts[p]->metric, "%s", all->metric);
-    }
-    for (int i = 0; i < n; i++) {
-        Task *p = i < ntr ? train : eval;
-        p->ex[p->n++] = all->ex[perm[i]];
-        if (all->ex[perm[i]].len > p->max_len) p->max_len = all->ex[perm[i]].len;
-    }
-    free(perm);
-    return 0;
+    for (int i = 0; i < n; i++) in_train[perm[i]] = i < ntr;  // the first ntr of the permutation
+    int rc = fill_parts(all, perm, in_train, ntr, train, eval, err);
+    free(perm), free(in_train);
+    return rc;
 }
 
 void task_split_free(Task *part) {
@@ -622,25 +638,15 @@ static int split_by_field(const Task *all, Task *train, Task *eval, PruneErr *er
         return perr(err, "%s: --split-field puts %d examples in train and %d in eval; both must be non-empty. "
                          "Hint: \"split\": \"train\" marks train, any other value held out.", all->path, ntr,
                     all->n - ntr);
-    train->ex = palloc(sizeof(TaskExample) * (size_t)ntr, "split", err);
-    eval->ex = palloc(sizeof(TaskExample) * (size_t)(all->n - ntr), "split", err);
-    if (!train->ex || !eval->ex) {
-        free(train->ex), free(eval->ex);
-        train->ex = eval->ex = NULL;
-        return -1;
+    int *order = palloc(sizeof(int) * (size_t)all->n, "split", err);  // file order within each part
+    unsigned char *in_train = palloc((size_t)all->n, "split", err);
+    int rc = -1;
+    if (order && in_train) {
+        for (int i = 0; i < all->n; i++) order[i] = i, in_train[i] = all->ex[i].part == TASK_PART_TRAIN;
+        rc = fill_parts(all, order, in_train, ntr, train, eval, err);
     }
-    Task *parts[2] = {train, eval};
-    for (int p = 0; p < 2; p++) {
-        snprintf(parts[p]->path, sizeof parts[p]->path, "%s", all->path);
-        snprintf(parts[p]->name, sizeof parts[p]->name, "%s", all->name);
-        snprintf(parts[p]->metric, sizeof parts[p]->metric, "%s", all->metric);
-    }
-    for (int i = 0; i < all->n; i++) {  // file order within each part
-        Task *p = all->ex[i].part == TASK_PART_TRAIN ? train : eval;
-        p->ex[p->n++] = all->ex[i];
-        if (all->ex[i].len > p->max_len) p->max_len = all->ex[i].len;
-    }
-    return 0;
+    free(order), free(in_train);
+    return rc;
 }
 
 int taskset_load(TaskSet *ts, const char *task_path, const char *eval_path, Tokenizer *tok,
