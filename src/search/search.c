@@ -79,6 +79,7 @@ int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, Pru
     if (masks_build(&p->masks, c, cfg->enabled, err) || point_gates_build(&p->pg, c, err) ||
         point_gates_build(&p->dpg, c, err) || point_gates_build(&p->ones, c, err))
         goto fail;
+    p->masks.bias_flows = !ABLATIONS[cfg->ablation].empty_is_pruned;
     for (size_t i = 0; i < points_floats(c); i++) p->ones.mem[i] = 1.0f;
     p->full_buf = palloc(sizeof(float) * (size_t)chunk * ((size_t)c->V + c->Vp), "full-model outputs", err);
     if (!p->full_buf) goto fail;
