@@ -118,8 +118,12 @@ int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
     json_object_set_new(sizes, "weight_share", json_real(circuit_weight_share(mk, keep, -1)));
     json_object_set_new(o, "masks", masks);
     json_object_set_new(o, "sizes", sizes);
-    json_object_set_new(o, "metrics", json_pack("{s:o, s:o, s:o}", "circuit", metrics_json(&r->circuit),
-                                                "full", metrics_json(&r->full), "empty", metrics_json(&r->empty)));
+    double rec = metrics_recovery(&r->circuit, &r->full, &r->empty);
+    json_t *met = json_pack("{s:o, s:o, s:o}", "circuit", metrics_json(&r->circuit), "full", metrics_json(&r->full),
+                            "empty", metrics_json(&r->empty));
+    json_object_set_new(met, "normalised_recovery", isnan(rec) ? json_null() : json_real(rec));
+    json_object_set_new(met, "recovery_of", json_string(r->circuit.n_sets || !r->circuit.n_ld ? "prob_diff" : "logit_diff"));
+    json_object_set_new(o, "metrics", met);
     char *text = json_dumps(o, JSON_INDENT(1) | JSON_REAL_PRECISION(9));
     json_decref(o);
     size_t n = text ? strlen(text) : 0;
