@@ -113,6 +113,13 @@ expect "eval needs what"           2 "needs one of --circuit" -- "$PRUNE" eval "
 expect "search --scale granularity" 0 "each granularity on its own scale" -- "$PRUNE" "$M" "$K" --steps 5 --batch 8 --scale granularity
 expect "--scale values"            2 "--scale must be gate or granularity" -- "$PRUNE" "$M" "$K" --scale heads
 expect "search --refine"          0 "refinement on 3 validation examples: KL" -- "$PRUNE" "$M" "$K" --steps 10 --batch 8 --refine 0.25
+# with --refine the search's budget checks run on the validation part: deterministic, and the
+# refined circuit meets the budget there (its printed validation KL is the mean; <= 0.05)
+IOI="$(cd "$(dirname "$0")/.." && pwd)/models/ioi-small"
+"$PRUNE" "$IOI/model.bin" "$IOI/task.txt" --steps 40 --refine 0.5 --out "$TMP/rf1.json" > "$TMP/rf1.txt" 2>&1
+"$PRUNE" "$IOI/model.bin" "$IOI/task.txt" --steps 40 --refine 0.5 --out "$TMP/rf2.json" > /dev/null 2>&1
+if cmp -s "$TMP/rf1.json" "$TMP/rf2.json" && grep -qE "refinement on 100 validation examples: KL [0-9.]+ -> 0\.0[0-4][0-9]*," "$TMP/rf1.txt"; then
+  pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: --refine run not deterministic or over budget"; grep refinement "$TMP/rf1.txt"; fi
 expect "--refine needs a budget"   1 "goes with the KL-budget mode" -- "$PRUNE" "$M" "$K" --steps 3 --refine 0.25 --target all=0.5
 expect "--refine range"            2 "--refine" -- "$PRUNE" "$M" "$K" --refine 2
 expect "search options"            0 "granularities head neuron" -- "$PRUNE" "$M" "$K" --steps 3 --granularities head,neuron --target all=0.5 --ablation mean

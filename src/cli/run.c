@@ -183,6 +183,7 @@ static int check_run_outputs(const RunArgs *a, PruneErr *err) {
 int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     Run r;
     unsigned char *keep = NULL;
+    KlProbe kp = {0};  // --refine: the validation part's probe
     int rc = -1;
     if (check_run_outputs(a, err)) return -1;
     if (run_open(&r, a, out, err)) goto done;
@@ -197,6 +198,14 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     if (a->log_path) {
         if (!(log = log_open(a->log_path, a->resume ? p->step : -1, err))) goto done;
         p->cfg.run.log = log;
+    }
+    // the validation part's full-model log-probabilities, once: the search's budget checks
+    // and the refinement measure on it
+    if (a->val_frac > 0) {
+        // a circuit meets the budget on validation when its mean KL plus 1.64 standard errors
+        // (a one-sided 95% bound) is within it: the mean alone passes by luck half the time
+        if (kl_probe_build(&kp, p, &r.val, 1.64, err)) goto done;
+        p->val = &kp;
     }
     fflush(out);
     double t0 = now_seconds();
@@ -230,14 +239,8 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     masks_readout(&p->masks, keep);
     drop_zero_mlps(&r, keep);
     if (a->val_frac > 0) {
-        // a circuit meets the budget on validation when its mean KL plus 1.64 standard errors
-        // (a one-sided 95% bound) is within it: the mean alone passes by luck half the time
-        KlProbe kp;
         RefineStats st;
-        if (kl_probe_build(&kp, p, &r.val, 1.64, err)) goto done;
-        int rrc = circuit_refine(p, &kp, a->cfg.kl_budget, keep, &st, err);
-        kl_probe_free(&kp);
-        if (rrc) goto done;
+        if (circuit_refine(p, &kp, a->cfg.kl_budget, keep, &st, err)) goto done;
         drop_zero_mlps(&r, keep);
         res.val_examples = r.val.n, res.refine = st;
         fprintf(out, "refinement on %d validation examples: KL %.4f -> %.4f, %ld units added back, %ld removed; "
@@ -281,6 +284,7 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     }
 done:
     free(keep);
+    kl_probe_free(&kp);
     run_free(&r);
     return rc;
 }

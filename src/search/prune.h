@@ -207,6 +207,11 @@ typedef struct {
     float *best_la;          // log_alpha of the smallest read-out circuit seen within budget
     long best_kept;          // its kept gates (-1: none yet)
     int best_step;
+    // --refine: the validation part's probe (not owned; NULL: none). The search's budget
+    // checks then measure the read-out circuit on all of it (mean + z standard errors)
+    // instead of on the first chunk of the step's training batch.
+    struct KlProbe *val;
+    unsigned char *keep_buf;  // (masks.total) scratch for the read-out circuit
 } Pruner;
 
 int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, PruneErr *err);
@@ -284,7 +289,7 @@ int pruner_evaluate(Pruner *p, const Task *t, const unsigned char *keep, Metrics
 // --- refinement (refine.c) --------------------------------------------------------------
 // KL(full || circuit) with binary gates on a fixed set of examples (the validation part),
 // the full model's log-probabilities computed once.
-typedef struct {
+typedef struct KlProbe {
     const Task *task;
     float *full;  // (n, V)
     int *idx;     // 0..n-1
