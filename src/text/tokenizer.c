@@ -912,6 +912,64 @@ static char *name_of_bytes(const char *b, size_t n) {
     return out;
 }
 
+char *tok_gpt2_json(const Tokenizer *t, PruneErr *err) {
+    if (t->hf) {
+        perr(err, "%s is already a tokenizer.json.", t->source);
+        return NULL;
+    }
+    json_t *root = json_object(), *model = json_object(), *vocab = json_object(), *merges = json_array();
+    json_t *added = json_array();
+    int bad = !root || !model || !vocab || !merges || !added;
+    char **byrank = calloc((size_t)t->n_merges + 1, sizeof(char *));
+    bad = bad || !byrank;
+    for (int id = 0; id < t->n_vocab && !bad; id++) {
+        const char *b = t->arena + t->sym_off[id];
+        char *nm = t->special[id] ? strndup(b, t->sym_len[id]) : name_of_bytes(b, t->sym_len[id]);
+        bad = !nm || json_object_set_new(vocab, nm, json_integer(id));
+        free(nm);
+    }
+    for (size_t i = 0; i < t->merges.cap && !bad; i++) {
+        if (!t->merges.used[i]) continue;
+        int l = (int)(t->merges.keys[i] >> 32), r = (int)(uint32_t)t->merges.keys[i];
+        size_t rank = (size_t)(t->merges.vals[i] >> 32);
+        if (rank >= (size_t)t->n_merges) continue;
+        char *a = name_of_bytes(t->arena + t->sym_off[l], t->sym_len[l]);
+        char *b = name_of_bytes(t->arena + t->sym_off[r], t->sym_len[r]);
+        byrank[rank] = a && b ? malloc(strlen(a) + strlen(b) + 2) : NULL;
+        if (byrank[rank]) sprintf(byrank[rank], "%s %s", a, b);
+        bad = !byrank[rank];
+        free(a), free(b);
+    }
+    for (int r = 0; r < t->n_merges && !bad; r++) bad = !byrank[r] || json_array_append_new(merges, json_string(byrank[r]));
+    if (!bad && t->eot_id >= 0)
+        bad = json_array_append_new(added, json_pack("{s:i,s:s,s:b,s:b,s:b,s:b,s:b}", "id", t->eot_id, "content",
+                                                     "<|endoftext|>", "single_word", 0, "lstrip", 0, "rstrip", 0,
+                                                     "normalized", 1, "special", 1));
+    char *out = NULL;
+    if (!bad) {
+        json_object_set_new(model, "type", json_string("BPE"));
+        json_object_set_new(model, "vocab", vocab);
+        json_object_set_new(model, "merges", merges);
+        vocab = merges = NULL;
+        json_object_set_new(root, "version", json_string("1.0"));
+        json_object_set_new(root, "added_tokens", added);
+        added = NULL;
+        json_object_set_new(root, "normalizer", json_null());
+        json_object_set_new(root, "pre_tokenizer", json_pack("{s:s,s:b,s:b,s:b}", "type", "ByteLevel",
+                                                             "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 1));
+        json_object_set_new(root, "post_processor", json_pack("{s:s}", "type", "ByteLevel"));
+        json_object_set_new(root, "decoder", json_pack("{s:s}", "type", "ByteLevel"));
+        json_object_set_new(root, "model", model);
+        model = NULL;
+        out = json_dumps(root, JSON_COMPACT);
+    }
+    if (!out) perr(err, "out of memory writing a tokenizer.json.");
+    for (int r = 0; byrank && r < t->n_merges; r++) free(byrank[r]);
+    free(byrank);
+    json_decref(root), json_decref(model), json_decref(vocab), json_decref(merges), json_decref(added);
+    return out;
+}
+
 int tok_load_files(Tokenizer *t, const char *vocab_json, const char *merges, PruneErr *err) {
     return load_pair(t, vocab_json, merges, err);
 }

@@ -151,6 +151,9 @@ int bpe_train(const char *text, size_t len, int vocab_size, int max_digits, cons
 // that belong with them (a trained model.bin), or removes them (atomic_abort).
 int bpe_train_pending(const char *text, size_t len, int vocab_size, int max_digits, const char *out_dir,
                       int *merges_done, AtomicFile pending[2], PruneErr *err);
+// The tokenizer.json equivalent of a GPT-2 tokenizer from vocabulary files (ByteLevel
+// pre-tokenizer and decoder, <|endoftext|> as a special added token): malloc'd JSON, or NULL.
+char *tok_gpt2_json(const Tokenizer *t, PruneErr *err);
 // Loads vocab.json + merges.txt given as two paths (any names: e.g. pending temporaries).
 int tok_load_files(Tokenizer *t, const char *vocab_json, const char *merges, PruneErr *err);
 

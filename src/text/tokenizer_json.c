@@ -259,7 +259,7 @@ static int read_pattern(TokStep *st, json_t *o, Ctx *c, const char *field, int n
 }
 
 static int parse_normalizer(json_t *o, Ctx *c, const char *field) {
-    if (json_is_null(o)) return 0;
+    if (!o || json_is_null(o)) return 0;  // absent or null: none
     const char *type = json_is_object(o) ? jstr(o, "type") : NULL;
     if (!type) return perr(c->err, "%s: %s: expected an object with a \"type\".", c->file, field);
     char f[400];
@@ -301,7 +301,7 @@ static int parse_normalizer(json_t *o, Ctx *c, const char *field) {
 }
 
 static int parse_pretok(json_t *o, Ctx *c, const char *field) {
-    if (json_is_null(o)) return 0;
+    if (!o || json_is_null(o)) return 0;  // absent or null: none
     const char *type = json_is_object(o) ? jstr(o, "type") : NULL;
     if (!type) return perr(c->err, "%s: %s: expected an object with a \"type\".", c->file, field);
     char f[400];
@@ -366,7 +366,7 @@ static int parse_pretok(json_t *o, Ctx *c, const char *field) {
 }
 
 static int parse_decoder(json_t *o, Ctx *c, const char *field) {
-    if (json_is_null(o)) return 0;
+    if (!o || json_is_null(o)) return 0;  // absent or null: none
     const char *type = json_is_object(o) ? jstr(o, "type") : NULL;
     if (!type) return perr(c->err, "%s: %s: expected an object with a \"type\".", c->file, field);
     char f[400];
@@ -686,6 +686,11 @@ int tok_build_json(Tokenizer *t, const char *json, size_t len, const char *confi
     }
     if (!json_is_object(root) || !json_object_get(root, "model")) {
         perr(err, "%s: expected a JSON object with a \"model\" (a Hugging Face tokenizer.json).", name);
+        goto fail;
+    }
+    json_t *mt = json_object_get(json_object_get(root, "model"), "type");
+    if (json_is_string(mt) && strcmp(json_string_value(mt), "BPE")) {  // the model's kind before its parts
+        unknown_component(&c, "model.type", json_string_value(mt), "model");
         goto fail;
     }
     if (parse_added(json_object_get(root, "added_tokens"), &c) ||
