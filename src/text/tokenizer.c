@@ -452,6 +452,24 @@ static int load_pair(Tokenizer *t, const char *vocab, const char *merges, PruneE
     return rc;
 }
 
+static int opt_bos = TOK_BOS_DEFAULT, opt_special = 0;
+
+void tok_set_options(int bos_mode, int match_special) {
+    opt_bos = bos_mode;
+    opt_special = match_special;
+}
+
+// The options on a freshly loaded tokenizer (frees it on failure).
+static int apply_options(Tokenizer *t, int rc, PruneErr *err) {
+    if (rc) return rc;
+    t->match_special = opt_special;
+    if (tok_set_bos(t, opt_bos, err)) {
+        tok_free(t);
+        return -1;
+    }
+    return 0;
+}
+
 // tokenizer.json, with the tokenizer_config.json beside it when there is one.
 static int load_json(Tokenizer *t, const char *path, PruneErr *err) {
     char cfg[4200], *jt = NULL, *ct = NULL;
@@ -470,7 +488,7 @@ static int load_json(Tokenizer *t, const char *path, PruneErr *err) {
     return rc;
 }
 
-int tok_load(Tokenizer *t, const char *path, PruneErr *err) {
+static int load_any(Tokenizer *t, const char *path, PruneErr *err) {
     char a[4200], b[4200];
     if (str_ends_with(path, "tokenizer.json") || (str_ends_with(path, ".json") && !path_is_dir(path) &&
                                                  !str_ends_with(path, "vocab.json") &&
@@ -508,6 +526,10 @@ int tok_load(Tokenizer *t, const char *path, PruneErr *err) {
     return load_pair(t, NULL, path, err);  // vocab.bpe: ids derived from the merges
 }
 
+int tok_load(Tokenizer *t, const char *path, PruneErr *err) {
+    return apply_options(t, load_any(t, path, err), err);
+}
+
 // GPT-2's vocab.bpe as shipped in models/gpt2/: beside the executable (or up to two folders
 // above it, for build/release/prune), $PRUNE_HOME, or the source tree it was built from.
 static int find_gpt2_vocab(char *out, size_t cap) {
@@ -537,7 +559,7 @@ int tok_load_gpt2(Tokenizer *t, PruneErr *err) {
     if (find_gpt2_vocab(path, sizeof path))
         return perr(err, "GPT-2's models/gpt2/vocab.bpe was not found beside the executable or in %s. "
                          "Hint: pass --vocab FILE, or set PRUNE_HOME to the prune folder.", PRUNE_SOURCE_DIR);
-    return load_pair(t, NULL, path, err);
+    return apply_options(t, load_pair(t, NULL, path, err), err);
 }
 
 int tok_load_for_model(Tokenizer *t, const char *model_path, const char *vocab, int model_V,
@@ -585,7 +607,7 @@ int tok_load_for_model(Tokenizer *t, const char *model_path, const char *vocab, 
                          "the vocabulary the model was trained with (--vocab).", src, n,
                     model_path, model_V);
     }
-    return 0;
+    return apply_options(t, 0, err);
 }
 
 // --- encoding and decoding -------------------------------------------------------------
@@ -750,7 +772,21 @@ int tok_bpe_piece(Tokenizer *t, const char *w, size_t wl, IdVec *out, PruneErr *
     return 0;
 }
 
+void tok_init_ids_only(Tokenizer *t, int V, const char *why) {
+    memset(t, 0, sizeof *t);
+    t->n_vocab = V;
+    t->unk_id = t->eot_id = t->bos_id = -1;
+    snprintf(t->type, sizeof t->type, "none (token ids only)");
+    snprintf(t->source, sizeof t->source, "%s", why);
+    snprintf(t->bos_rule, sizeof t->bos_rule, "no BOS (ids are given as they are)");
+    t->ids_only = 1;
+}
+
 int tok_encode(Tokenizer *t, const char *text, size_t len, IdVec *out, PruneErr *err) {
+    if (t->ids_only)
+        return perr(err, "text \"%.*s\" cannot be tokenized: the model has no usable tokenizer (%s). Hint: give "
+                         "prompts and answers as token ids (\"ids:12 34 5\", docs/tasks.md), or pass --vocab.",
+                    (int)(len < 40 ? len : 40), text, t->source);
     if (t->hf) return hf_encode(t, text, len, 0, out, err);
     if (t->match_special && t->eot_id >= 0) {  // --special-tokens: "<|endoftext|>" is the token
         size_t at;
@@ -821,7 +857,7 @@ void tok_describe(const Tokenizer *t, char *buf, size_t cap) {
 }
 
 int tok_set_bos(Tokenizer *t, int mode, PruneErr *err) {
-    if (mode == TOK_BOS_DEFAULT) return 0;
+    if (mode == TOK_BOS_DEFAULT || t->ids_only) return 0;
     if (mode == TOK_BOS_YES && t->bos_id < 0)
         return perr(err, "--bos yes: %s has no BOS token (no bos_token in tokenizer_config.json, none "
                          "in its post-processor, no <|endoftext|>). Hint: write the ids yourself in an "
@@ -834,6 +870,7 @@ int tok_set_bos(Tokenizer *t, int mode, PruneErr *err) {
 
 int tok_decode(const Tokenizer *t, const int *ids, size_t n, char **out, size_t *len,
                PruneErr *err) {
+    if (t->ids_only) return perr(err, "no tokenizer to decode with (%s).", t->source);
     if (t->hf) return hf_decode(t, ids, n, out, len, err);
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
@@ -860,7 +897,7 @@ void tok_repr(const Tokenizer *t, int id, char *buf, size_t cap) {
         if (cap) buf[0] = 0;
         return;
     }
-    if (id < 0 || id >= t->n_vocab) {
+    if (id < 0 || id >= t->n_vocab || t->ids_only) {
         snprintf(buf, cap, "<id %d>", id);
         return;
     }

@@ -73,6 +73,7 @@ typedef struct {
     int add_bos;           // 1: a prompt starts with bos_id (tok_encode_prompt)
     char bos_rule[160];    // why: "tokenizer_config.json add_bos_token", "--bos yes", ...
     int match_special;     // 1: text spelling a special token becomes that token (--special-tokens)
+    int ids_only;          // 1: no tokenizer (tok_init_ids_only): tasks give token ids
 } Tokenizer;
 
 // GPT-2's byte alphabet: byte b is written as the code point byte_to_unicode(b); the
@@ -123,6 +124,14 @@ int tok_special_id(const Tokenizer *t, const char *text, size_t len);
 int tok_find_special(const Tokenizer *t, const char *text, size_t len, size_t *at);
 // One line naming the tokenizer: type, vocabulary size, source and BOS rule.
 void tok_describe(const Tokenizer *t, char *buf, size_t cap);
+
+// A stand-in for a model with no usable tokenizer (stories260K; a folder whose vocabulary
+// does not fit): n_vocab = V, so "ids:" task fields validate; encoding text fails with why.
+void tok_init_ids_only(Tokenizer *t, int V, const char *why);
+
+// The command line's --bos and --special-tokens: set once at start-up, applied by every
+// loader below (tok_load, tok_load_gpt2, tok_load_for_model), not by the pure builders.
+void tok_set_options(int bos_mode, int match_special);
 
 // Builds a tokenizer from the contents of a tokenizer.json (pure: no file access) and, if
 // config is not NULL, its tokenizer_config.json (for add_bos_token / bos_token). Every
