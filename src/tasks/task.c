@@ -168,7 +168,9 @@ static int add_answers(Builder *b, int line, const char *what, char *f, size_t n
             char tmp[96];
             size_t skip = al >= 4 && !memcmp(alt, "ids:", 4) ? 4 : 0;
             snprintf(tmp, sizeof tmp, "ids:%.*s", (int)(al - skip < 80 ? al - skip : 80), alt + skip);
-            if (parse_ids(b, line, what, tmp, strlen(tmp), &v)) {
+            char label[32];
+            snprintf(label, sizeof label, "%s answer", what);
+            if (parse_ids(b, line, label, tmp, strlen(tmp), &v)) {
                 idvec_free(&v);
                 return -1;
             }
