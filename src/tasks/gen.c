@@ -104,6 +104,14 @@ static int same_ids(Tokenizer *tok, const char *whole, const char *p1, const cha
     return ok;
 }
 
+static int one_token(Tokenizer *tok, const char *s) {
+    IdVec v = {0};
+    PruneErr e;
+    int ok = !tok_encode_cont(tok, s, strlen(s), &v, &e) && v.n == 1;
+    idvec_free(&v);
+    return ok;
+}
+
 // Hanna et al.: "The {noun} lasted from the year XXYY to the year XX"; corrupted YY -> 01;
 // correct: the later two-digit years, wrong: YY and earlier. Returns 0 when the year does
 // not tokenise as " XX" + "YY" (then the caller draws again).
@@ -203,8 +211,10 @@ int gen_task(const char *kind, int n, uint64_t seed, Tokenizer *tok, int max_len
         "# task=gp metric=logit_diff generator=prune gen gp (Edge Pruning templates; the name "
         "swapped for one of the other gender)",
         "# task=induction metric=logit_diff generator=prune gen induction (repeated segment of "
-        "single-token words, or of random token ids for a model without a tokenizer; first "
-        "occurrence replaced)"};
+        "single-token words; first occurrence replaced)"};
+    static const char *ids_header = "# task=induction metric=logit_diff generator=prune gen induction (repeated "
+                                    "segment of random token ids: the model has no tokenizer; first occurrence "
+                                    "replaced)";
     Buf o = {0}, line = {0};
     const char **pool = NULL;
     char (*idpool)[12] = NULL;
@@ -234,7 +244,24 @@ int gen_task(const char *kind, int n, uint64_t seed, Tokenizer *tok, int max_len
         return perr(err, "%s: fewer than 20 of the generator's words are single tokens with a "
                          "leading space, too few for induction sequences.", tok->source);
     }
-    bprintf(&o, "%s seed=%llu n=%d\n", headers[k], (unsigned long long)seed, n);
+    if (k == 1 && ((!same_ids(tok, " 1732", " 17", "32") && !same_ids(tok, " 1650", " 16", "50")) ||
+                   !one_token(tok, "32"))) {
+        IdVec v = {0};
+        PruneErr e;
+        char d[512] = "";
+        size_t dk = 0;
+        if (!tok_encode_cont(tok, " 1732", 5, &v, &e))
+            for (size_t i = 0; i < v.n && dk + 40 < sizeof d; i++) {
+                char r[64];
+                tok_repr(tok, v.v[i], r, sizeof r);
+                dk += (size_t)snprintf(d + dk, sizeof d - dk, "%s%s", i ? " + " : "", r);
+            }
+        idvec_free(&v);
+        return perr(err, "%s writes the year \" 1732\" as %s, not \" 17\" + \"32\" (two tokens, the second one token on its own): the greater-than task "
+                         "(Hanna et al.) scores two-digit year tokens, which this tokenizer does not have. Hint: "
+                         "use a GPT-2-style vocabulary for gt.", tok->source, d);
+    }
+    bprintf(&o, "%s seed=%llu n=%d\n", tok->ids_only ? ids_header : headers[k], (unsigned long long)seed, n);
     bprintf(&o, "# clean_prompt<TAB>corrupted_prompt<TAB>correct(|-separated)<TAB>wrong(|-separated)\n");
     Rng r;
     rng_seed(&r, seed);
