@@ -54,9 +54,8 @@ struct TokJson {
     unsigned char added_first[256];  // bytes some added token starts with
     char *s0, *s1;         // scratch: valid UTF-8 text, normalized section
     size_t c0, c1;
-    Pieces pa, pb;
-    void *segs;            // split scratch (tokenizer_json.c's Seg)
-    size_t segcap;
+    char *lvl[16];         // per pre-tokenizer step: its rewritten piece (ByteLevel, Metaspace)
+    size_t lvlcap[16];
 };
 
 int32_t tok_utf8_next(const unsigned char *s, size_t n, size_t *i);  // -1 on invalid (1 byte consumed)

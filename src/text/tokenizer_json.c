@@ -185,7 +185,8 @@ static int compile_regex(TokStep *st, const char *pattern, int literal, const ch
 // The next non-empty match of st's regex in s[0..n) at or after pos: [*ms, *me). 0 if none.
 static int next_match(const TokStep *st, const char *s, size_t n, size_t pos, size_t *ms, size_t *me) {
     while (pos <= n) {
-        int rc = pcre2_match(st->re, (PCRE2_SPTR)s, n, pos, 0, st->md, NULL);
+        // the text is valid UTF-8 by now (make_valid): no check of the whole subject per call
+        int rc = pcre2_match(st->re, (PCRE2_SPTR)s, n, pos, PCRE2_NO_UTF_CHECK, st->md, NULL);
         if (rc <= 0) return 0;
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(st->md);
         if (ov[1] > ov[0]) {
@@ -319,6 +320,8 @@ static int parse_pretok(json_t *o, Ctx *c, const char *field) {
     int kind = !strcmp(type, "ByteLevel") ? TS_BYTELEVEL : !strcmp(type, "Split") ? TS_SPLIT
              : !strcmp(type, "Metaspace") ? TS_METASPACE : !strcmp(type, "Digits") ? TS_DIGITS : -1;
     if (kind < 0) return unknown_component(c, field, type, "pre-tokenizer");
+    if (c->h->n_pre == 16)
+        return perr(c->err, "%s: %s: more than 16 pre-tokenizers in a Sequence.", c->file, field);
     TokStep *st = add_step(&c->h->pre, &c->h->n_pre, c);
     if (!st) return -1;
     st->kind = kind;
@@ -773,9 +776,7 @@ void hf_free(TokJson *h) {
     for (int i = 0; i < h->n_added; i++) free(h->added[i].s);
     free(h->added);
     free(h->s0), free(h->s1);
-    pieces_free(&h->pa);
-    pieces_free(&h->pb);
-    free(h->segs);
+    for (int i = 0; i < 16; i++) free(h->lvl[i]);
     free(h);
 }
 
@@ -873,172 +874,173 @@ oom:
     return -1;
 }
 
-// One piece split into segments (byte ranges and is-delimiter flags) -> out by behaviour,
-// as tokenizers' NormalizedString::split does.
+// Pre-tokenizers stream: each step splits its piece and hands every sub-piece to the next
+// step at once, the last to BPE, so no list of all pieces is ever built (a 4 MB text makes
+// two million of them). A step that rewrites its piece (ByteLevel's prefix space, Metaspace's
+// replacement) writes it to a buffer of its own level (h->lvl[k]).
 typedef struct {
-    size_t s, e;
-    int m;
-} Seg;
+    Tokenizer *t;
+    IdVec *out;
+    PruneErr *err;
+    int cont_first;  // the text continues earlier text: no ByteLevel prefix space on its first piece
+} Sink;
 
-static int emit_split(const char *p, Seg *sg, size_t ns, int behavior, int first, Pieces *out) {
-    size_t start = out->np;
-    if (behavior == SB_MERGED_NEXT) {  // fold from the end: a delimiter joins what follows it
-        size_t k = ns;
-        int prev_match = 0;
-        // write in reverse into sg itself (merged ranges), then emit forwards
-        size_t w = ns;
-        while (k-- > 0) {
-            if (sg[k].m && !prev_match && w < ns) {
-                sg[w].s = sg[k].s;
-            } else {
-                sg[--w] = (Seg){sg[k].s, sg[k].e, 0};
-            }
-            prev_match = sg[k].m;
-        }
-        for (size_t i = w; i < ns; i++)
-            if (pieces_add(out, p + sg[i].s, sg[i].e - sg[i].s, first && out->np == start)) return -1;
-        return 0;
+static int pretok_step(Sink *k, int step, const char *p, size_t n, int first);
+
+// The end of the pipeline: one pre-token -> ids.
+static int emit_piece(Sink *k, int step, const char *w, size_t wl, int first) {
+    if (!wl) return 0;
+    if (step + 1 < k->t->hf->n_pre) return pretok_step(k, step + 1, w, wl, first);
+    Tokenizer *t = k->t;
+    if (t->hf->ignore_merges) {
+        int sym = tok_sym_of(t, w, wl);
+        if (sym >= 0 && sym < t->n_vocab && !t->special[sym])
+            return idvec_push(k->out, sym) ? perr(k->err, "out of memory.") : 0;
     }
-    int prev_match = 0;
-    for (size_t i = 0; i < ns; i++) {
-        int f = first && out->np == start;
-        if (behavior == SB_REMOVED && sg[i].m) continue;
-        if (behavior == SB_MERGED_PREV && sg[i].m && !prev_match && out->np > start) {
-            if (pieces_extend_last(out, p + sg[i].s, sg[i].e - sg[i].s)) return -1;
-        } else if (behavior == SB_CONTIGUOUS && sg[i].m && prev_match && out->np > start) {
-            if (pieces_extend_last(out, p + sg[i].s, sg[i].e - sg[i].s)) return -1;
-        } else if (pieces_add(out, p + sg[i].s, sg[i].e - sg[i].s, f)) {
-            return -1;
-        }
-        prev_match = sg[i].m;
-    }
-    return 0;
+    return tok_bpe_piece(t, w, wl, k->out, k->err);
 }
 
-// Splits piece p[0..n) by st's regex (or per-character predicate for Digits/Metaspace).
-static int split_piece(const TokStep *st, const char *p, size_t n, int first, Pieces *out, Seg **segs,
-                       size_t *segcap) {
-    size_t ns = 0, pos = 0, ms, me;
-#define PUSH_SEG(S, E, M)                                                   \
-    do {                                                                    \
-        if (ns + 1 > *segcap) {                                             \
-            size_t nc = 2 * (ns + 1) + 16;                                  \
-            Seg *q = realloc(*segs, sizeof(Seg) * nc);                      \
-            if (!q) return -1;                                              \
-            *segs = q, *segcap = nc;                                        \
-        }                                                                   \
-        (*segs)[ns++] = (Seg){(S), (E), (M)};                               \
-    } while (0)
+// Segments of p (delimiter or not) in order -> pieces by tokenizers' SplitDelimiterBehavior:
+// Isolated, Removed, MergedWithPrevious (a delimiter joins the piece before it),
+// MergedWithNext (a delimiter joins the non-delimiter after it), Contiguous (a run of
+// delimiters is one piece). One segment of look-behind is enough for all five.
+typedef struct {
+    size_t s, e;  // the held piece, if any
+    int held, held_delim, prev_delim, first_done;
+} SplitState;
+
+static int seg_flush(Sink *k, int step, const char *p, SplitState *st, int first) {
+    if (!st->held) return 0;
+    st->held = 0;
+    int f = first && !st->first_done;
+    st->first_done = 1;
+    return emit_piece(k, step, p + st->s, st->e - st->s, f);
+}
+
+static int seg_push(Sink *k, int step, const char *p, SplitState *st, int behavior, size_t s, size_t e, int delim,
+                    int first) {
+    int rc = 0;
+    switch (behavior) {
+    case SB_ISOLATED:
+        rc = seg_flush(k, step, p, st, first);
+        st->s = s, st->e = e, st->held = 1;
+        break;
+    case SB_REMOVED:
+        rc = seg_flush(k, step, p, st, first);
+        if (!delim) st->s = s, st->e = e, st->held = 1;
+        break;
+    case SB_MERGED_PREV:
+        if (delim && !st->prev_delim && st->held) {
+            st->e = e;
+        } else {
+            rc = seg_flush(k, step, p, st, first);
+            st->s = s, st->e = e, st->held = 1;
+        }
+        break;
+    case SB_MERGED_NEXT:  // a held lone delimiter takes the non-delimiter that follows
+        if (st->held && st->held_delim && !delim) {
+            st->e = e;
+            st->held_delim = 0;
+        } else {
+            rc = seg_flush(k, step, p, st, first);
+            st->s = s, st->e = e, st->held = 1, st->held_delim = delim;
+        }
+        break;
+    default:  // SB_CONTIGUOUS
+        if (delim && st->prev_delim && st->held) {
+            st->e = e;
+        } else {
+            rc = seg_flush(k, step, p, st, first);
+            st->s = s, st->e = e, st->held = 1;
+        }
+    }
+    st->prev_delim = delim;
+    return rc;
+}
+
+// Splits p[0..n) by st's regex, or by characters (Digits: ASCII digits; Metaspace: the
+// replacement), and passes the pieces on.
+static int split_stream(Sink *k, int step, const TokStep *ts, const char *p, size_t n, int first) {
+    SplitState ss = {0};
     int behavior;
-    if (st->kind == TS_DIGITS || st->kind == TS_METASPACE) {
-        behavior = st->kind == TS_METASPACE ? SB_MERGED_NEXT : st->x ? SB_ISOLATED : SB_CONTIGUOUS;
+    if (ts->kind == TS_DIGITS || ts->kind == TS_METASPACE) {
+        behavior = ts->kind == TS_METASPACE ? SB_MERGED_NEXT : ts->x ? SB_ISOLATED : SB_CONTIGUOUS;
+        size_t rs = 0;  // start of the current run of non-delimiter characters
         for (size_t i = 0; i < n;) {
             size_t j = i;
             if (tok_utf8_next((const unsigned char *)p, n, &j) < 0) j = i + 1;
-            int m = st->kind == TS_DIGITS ? (j == i + 1 && p[i] >= '0' && p[i] <= '9')
-                                          : (j - i == st->al && !memcmp(p + i, st->a, st->al));
-            if (m || ns == 0 || (*segs)[ns - 1].m) PUSH_SEG(i, j, m);
-            else (*segs)[ns - 1].e = j;
+            int m = ts->kind == TS_DIGITS ? (j == i + 1 && p[i] >= '0' && p[i] <= '9')
+                                          : (j - i == ts->al && !memcmp(p + i, ts->a, ts->al));
+            if (m) {
+                if (i > rs && seg_push(k, step, p, &ss, behavior, rs, i, 0, first)) return -1;
+                if (seg_push(k, step, p, &ss, behavior, i, j, 1, first)) return -1;
+                rs = j;
+            }
             i = j;
         }
+        if (n > rs && seg_push(k, step, p, &ss, behavior, rs, n, 0, first)) return -1;
     } else {
-        behavior = st->kind == TS_BYTELEVEL ? SB_ISOLATED : st->behavior;
-        while (next_match(st, p, n, pos, &ms, &me)) {
-            if (ms > pos) PUSH_SEG(pos, ms, 0);
-            PUSH_SEG(ms, me, 1);
+        behavior = ts->kind == TS_BYTELEVEL ? SB_ISOLATED : ts->behavior;
+        int inv = ts->kind == TS_SPLIT && ts->invert;
+        size_t pos = 0, ms, me;
+        while (next_match(ts, p, n, pos, &ms, &me)) {
+            if (ms > pos && seg_push(k, step, p, &ss, behavior, pos, ms, inv, first)) return -1;
+            if (seg_push(k, step, p, &ss, behavior, ms, me, !inv, first)) return -1;
             pos = me;
         }
-        if (pos < n) PUSH_SEG(pos, n, 0);
-        if (st->kind == TS_SPLIT && st->invert)
-            for (size_t i = 0; i < ns; i++) (*segs)[i].m = !(*segs)[i].m;
+        if (pos < n && seg_push(k, step, p, &ss, behavior, pos, n, inv, first)) return -1;
     }
-#undef PUSH_SEG
-    return emit_split(p, *segs, ns, behavior, first, out);
+    return seg_flush(k, step, p, &ss, first);
 }
 
-// Pre-tokenizers on s[0..n) -> *res. first: s starts the text; cont_first: s starts a text
-// that continues earlier text (no ByteLevel prefix space for its first piece).
-static int pre_tokenize(TokJson *h, const char *s, size_t n, int first, int cont_first, Pieces **res) {
-    Pieces *a = &h->pa, *b = &h->pb;
-    pieces_clear(a);
-    if (pieces_add(a, s, n, first)) return -1;
-    Seg **segs = (Seg **)&h->segs;
-    size_t *segcap = &h->segcap;
-    char *tmp = NULL;
-    size_t tcap = 0;
-    for (int k = 0; k < h->n_pre; k++) {
-        const TokStep *st = &h->pre[k];
-        pieces_clear(b);
-        for (size_t i = 0; i < a->np; i++) {
-            const char *p = a->buf + a->off[i];
-            size_t pn = a->n[i];
-            int f = a->first[i];
-            if (st->kind == TS_BYTELEVEL || st->kind == TS_METASPACE) {
-                // rewrite the piece first (prefix space; spaces -> replacement), in tmp
-                size_t need = 3 * pn + 8, t = 0;
-                if (reserve(&tmp, &tcap, need)) goto oom;
-                if (st->kind == TS_BYTELEVEL) {
-                    if (st->x && !(pn && p[0] == ' ') && !(cont_first && i == 0)) tmp[t++] = ' ';
-                    memcpy(tmp + t, p, pn);
-                    t += pn;
-                } else {
-                    int pre = st->x == PS_ALWAYS || (st->x == PS_FIRST && f);
-                    if (pre && !(pn >= st->al && !memcmp(p, st->a, st->al)) && !(pn && p[0] == ' ')) {
-                        memcpy(tmp, st->a, st->al);
-                        t = st->al;
-                    }
-                    for (size_t j = 0; j < pn; j++) {
-                        if (p[j] == ' ') {
-                            if (reserve(&tmp, &tcap, t + st->al + (pn - j) + 8)) goto oom;
-                            memcpy(tmp + t, st->a, st->al);
-                            t += st->al;
-                        } else {
-                            tmp[t++] = p[j];
-                        }
-                    }
-                }
-                if (!st->y) {  // ByteLevel use_regex / Metaspace split
-                    if (pieces_add(b, tmp, t, f)) goto oom;
-                } else if (split_piece(st, tmp, t, f, b, segs, segcap)) {
-                    goto oom;
-                }
-            } else if (split_piece(st, p, pn, f, b, segs, segcap)) {
-                goto oom;
+static int pretok_step(Sink *k, int step, const char *p, size_t n, int first) {
+    TokJson *h = k->t->hf;
+    const TokStep *ts = &h->pre[step];
+    if (ts->kind == TS_SPLIT || ts->kind == TS_DIGITS) return split_stream(k, step, ts, p, n, first);
+    // ByteLevel / Metaspace rewrite the piece into this level's buffer first
+    char **buf = &h->lvl[step];
+    size_t *cap = &h->lvlcap[step], t = 0;
+    if (ts->kind == TS_BYTELEVEL) {
+        int pre = ts->x && !(n && p[0] == ' ') && !(k->cont_first && first);
+        if (!pre && !ts->y) return emit_piece(k, step, p, n, first);  // nothing to do: bytes are bytes
+        if (!pre) return split_stream(k, step, ts, p, n, first);
+        if (reserve(buf, cap, n + 2)) return perr(k->err, "out of memory.");
+        (*buf)[t++] = ' ';
+        memcpy(*buf + t, p, n);
+        t += n;
+    } else {  // Metaspace: spaces -> the replacement; maybe one in front
+        int pre = ts->x == PS_ALWAYS || (ts->x == PS_FIRST && first);
+        if (reserve(buf, cap, n * ts->al + ts->al + 1)) return perr(k->err, "out of memory.");
+        if (pre && !(n >= ts->al && !memcmp(p, ts->a, ts->al)) && !(n && p[0] == ' ')) {
+            memcpy(*buf, ts->a, ts->al);
+            t = ts->al;
+        }
+        for (size_t j = 0; j < n; j++) {
+            if (p[j] == ' ') {
+                memcpy(*buf + t, ts->a, ts->al);
+                t += ts->al;
+            } else {
+                (*buf)[t++] = p[j];
             }
         }
-        Pieces *sw = a;
-        a = b, b = sw;
     }
-    free(tmp);
-    *res = a;
-    return 0;
-oom:
-    free(tmp);
-    return -1;
+    if (!ts->y) return emit_piece(k, step, *buf, t, first);  // ByteLevel use_regex / Metaspace split
+    return split_stream(k, step, ts, *buf, t, first);
 }
 
 // One section of text (no added tokens in it) -> ids.
 static int encode_section(Tokenizer *t, const char *s, size_t n, int first, int cont, IdVec *out, PruneErr *err) {
     TokJson *h = t->hf;
-    size_t nn;
-    if (normalize(h, s, n, cont && first, &nn)) return perr(err, "out of memory normalizing text.");
-    if (nn == 0) return 0;
-    Pieces *p;
-    if (pre_tokenize(h, h->s1, nn, first && !cont, first && cont, &p)) return perr(err, "out of memory pre-tokenizing text.");
-    for (size_t i = 0; i < p->np; i++) {
-        const char *w = p->buf + p->off[i];
-        size_t wl = p->n[i];
-        if (!wl) continue;
-        if (h->ignore_merges) {
-            int sym = tok_sym_of(t, w, wl);
-            if (sym >= 0 && sym < t->n_vocab && !t->special[sym]) {
-                if (idvec_push(out, sym)) return perr(err, "out of memory.");
-                continue;
-            }
-        }
-        if (tok_bpe_piece(t, w, wl, out, err)) return -1;
+    const char *w = s;
+    size_t nn = n;
+    if (h->n_norm) {
+        if (normalize(h, s, n, cont && first, &nn)) return perr(err, "out of memory normalizing text.");
+        w = h->s1;
     }
-    return 0;
+    if (nn == 0) return 0;
+    Sink k = {t, out, err, first && cont};
+    if (h->n_pre == 0) return emit_piece(&k, -1, w, nn, first && !cont);  // the whole section is one pre-token
+    return pretok_step(&k, 0, w, nn, first && !cont);
 }
 
 // Moves *e back over White_Space characters (not before b).
@@ -1056,10 +1058,18 @@ static void trim_white_end(const char *s, size_t b, size_t *e) {
 int hf_encode(Tokenizer *t, const char *text, size_t len, int cont, IdVec *out, PruneErr *err) {
     TokJson *h = t->hf;
     size_t n;
-    if (make_valid((const unsigned char *)text, len, &h->s0, &h->c0, &n))
-        return perr(err, "out of memory encoding a %zu-byte text.", len);
-    // s0 is overwritten by nothing below: sections are normalized into s1 and pieces
-    const char *s = h->s0;
+    const char *s = text;
+    size_t q = 0;
+    int valid = 1;
+    while (q < len && valid) valid = tok_utf8_next((const unsigned char *)text, len, &q) >= 0;
+    if (!valid) {
+        // not valid UTF-8: a copy with U+FFFD (s0 is written by nothing below)
+        if (make_valid((const unsigned char *)text, len, &h->s0, &h->c0, &n))
+            return perr(err, "out of memory encoding a %zu-byte text.", len);
+        s = h->s0;
+    } else {
+        n = len;
+    }
     size_t start = 0, i = 0;
     int skip_ws = 0;
     for (;;) {
@@ -1125,7 +1135,28 @@ static int byte_token(const char *s, size_t n) {
 int hf_decode(const Tokenizer *t, const int *ids, size_t n, char **out, size_t *len, PruneErr *err) {
     const TokJson *h = t->hf;
     Pieces a = {0}, b = {0};
-    int rc = -1;
+    int rc = -1, plain = 1;
+    for (int k = 0; k < h->n_dec; k++) plain &= h->dec[k].kind == TS_D_BYTELEVEL;
+    if (plain) {  // symbols are the bytes already (ByteLevel): join them
+        size_t total = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (ids[i] < 0 || ids[i] >= t->n_vocab)
+                return perr(err, "id %d (position %zu) is outside the vocabulary 0..%d of %s.", ids[i], i,
+                            t->n_vocab - 1, t->source);
+            total += t->sym_len[ids[i]];
+        }
+        char *buf = palloc(total + 1, "decoded text", err);
+        if (!buf) return -1;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            memcpy(buf + k, t->arena + t->sym_off[ids[i]], t->sym_len[ids[i]]);
+            k += t->sym_len[ids[i]];
+        }
+        buf[k] = 0;
+        *out = buf;
+        *len = k;
+        return 0;
+    }
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= t->n_vocab) {
             perr(err, "id %d (position %zu) is outside the vocabulary 0..%d of %s.", ids[i], i, t->n_vocab - 1,
