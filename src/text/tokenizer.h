@@ -4,7 +4,7 @@
 // with byte fallback): normalizers, pre-tokenizers, decoders, added and special tokens, and
 // the BOS rule (tokenizer_config.json, the post-processor, or --bos). Also a BPE trainer for
 // the small teaching models. Not: WordPiece, Unigram, or any tokenizer.json component not
-// listed in docs/tokenizers.md (those are refused with an error naming the component).
+// listed in docs/tokenizer.md (those are refused with an error naming the component).
 // Encoding is single-threaded; a Tokenizer is not safe to share between threads (it owns a
 // cache and scratch buffers).
 #ifndef PRUNE_TOKENIZER_H

@@ -236,7 +236,7 @@ static int dupstr(char **dst, size_t *dl, const char *s, Ctx *c) {
 
 static int unknown_component(Ctx *c, const char *field, const char *type, const char *what) {
     return perr(c->err, "%s: %s: the %s \"%s\" is not supported. Hint: prune reads BPE tokenizer.json "
-                        "files with the components listed in docs/tokenizers.md (Llama 3, Qwen2/3, "
+                        "files with the components listed in docs/tokenizer.md (Llama 3, Qwen2/3, "
                         "SmolLM, GPT-NeoX, GPT-2, Llama 2 / Mistral).", c->file, field, what,
                 type ? type : "(no type)");
 }
