@@ -48,6 +48,8 @@ struct TokJson {
     int n_norm, n_pre, n_dec;
     int byte_level;        // BPE units are bytes (a ByteLevel pre-tokenizer); else UTF-8 characters
     int byte_fallback, ignore_merges, fuse_unk;
+    int meta_split;        // no pre-tokenizer, and no token has a character other than U+2581
+                           // followed by U+2581: BPE may run per "▁word" (same result, cached)
     int byte_fb[256];      // id of "<0xNN>", or -1
     AddedTok *added;
     int n_added;

@@ -704,6 +704,18 @@ int tok_build_json(Tokenizer *t, const char *json, size_t len, const char *confi
         goto fail;
     for (int i = 0; i < h->n_added; i++)
         if (!strcmp(h->added[i].s, "<|endoftext|>")) t->eot_id = h->added[i].id;
+    if (!h->byte_level && h->n_pre == 0 && !h->ignore_merges && tok_sym_of(t, "\xe2\x96\x81", 3) >= 0) {
+        h->meta_split = 1;  // unless some token has "x▁" with x not ▁
+        for (int id = 0; id < t->n_vocab && h->meta_split; id++) {
+            const char *b = t->arena + t->sym_off[id];
+            size_t n = t->sym_len[id];
+            for (size_t i = 1; i + 3 <= n; i++)
+                if (!memcmp(b + i, "\xe2\x96\x81", 3) && !(i >= 3 && !memcmp(b + i - 3, "\xe2\x96\x81", 3))) {
+                    h->meta_split = 0;
+                    break;
+                }
+        }
+    }
     if (h->byte_level)
         for (int b = 0; b < 256; b++) {
             char ch = (char)b;
@@ -1039,6 +1051,15 @@ static int encode_section(Tokenizer *t, const char *s, size_t n, int first, int 
     }
     if (nn == 0) return 0;
     Sink k = {t, out, err, first && cont};
+    if (h->n_pre == 0 && h->meta_split) {  // per "▁word": no merge crosses "x▁" (checked at load)
+        size_t b = 0;
+        for (size_t i = 1; i + 3 <= nn; i++)
+            if (!memcmp(w + i, "\xe2\x96\x81", 3) && !(i >= 3 && !memcmp(w + i - 3, "\xe2\x96\x81", 3))) {
+                if (emit_piece(&k, -1, w + b, i - b, 0)) return -1;
+                b = i;
+            }
+        return emit_piece(&k, -1, w + b, nn - b, 0);
+    }
     if (h->n_pre == 0) return emit_piece(&k, -1, w, nn, first && !cont);  // the whole section is one pre-token
     return pretok_step(&k, 0, w, nn, first && !cont);
 }
