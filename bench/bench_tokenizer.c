@@ -6,8 +6,8 @@
 // Each text runs through GPT-2's vocab.bpe, the same written as a tokenizer.json (the
 // tokenizer.json pipeline on GPT-2), and the real Llama 3, Qwen3 and Llama 2 tokenizer.json
 // files when `make tokref-deps` has installed them. A tokenizer.json replaces bytes that are
-// not valid UTF-8 by U+FFFD, so text (b) does not round-trip there; Llama 2's decoder drops
-// the space in front of the text, and its byte fallback is decoded as UTF-8.
+// not valid UTF-8 by U+FFFD, so text (b) does not round-trip there; Llama 2's decoder turns
+// the docs' own U+2581 characters into spaces.
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
