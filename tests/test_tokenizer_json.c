@@ -372,6 +372,36 @@ static void test_sentencepiece_style(void **s) {
     tok_free(&t);
 }
 
+// Metaspace (prepend_scheme first, split) and its decoder; NFKC; Strip.
+static void test_metaspace_nfkc(void **s) {
+    (void)s;
+    const char *js = "{\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"NFKC\"},"
+                     "{\"type\":\"Strip\",\"strip_left\":false,\"strip_right\":true}]},"
+                     "\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\xe2\x96\x81\",\"prepend_scheme\":\"first\",\"split\":true},"
+                     "\"decoder\":{\"type\":\"Metaspace\",\"replacement\":\"\xe2\x96\x81\",\"prepend_scheme\":\"first\"},"
+                     "\"model\":{\"type\":\"BPE\",\"vocab\":{\"\xe2\x96\x81\":0,\"a\":1,\"b\":2,\"\xe2\x96\x81" "a\":3,\"\xe2\x96\x81" "b\":4,"
+                     "\"fi\":5,\"f\":6,\"i\":7},\"merges\":[\"\xe2\x96\x81 a\",\"\xe2\x96\x81 b\",\"f i\"]}}";
+    Tokenizer t;
+    PruneErr err = {{0}};
+    if (tok_build_json(&t, js, strlen(js), NULL, 0, "ms.json", NULL, &err)) fail_msg("%s", err.msg);
+    EXPECT(&t, "a b", 3, 4);
+    EXPECT(&t, "a b  ", 3, 4);          // Strip right
+    EXPECT(&t, "\xef\xac\x81", 0, 5);   // U+FB01 (ﬁ) -> "fi" under NFKC, after the first "▁"
+    IdVec v = {0};
+    assert_int_equal(tok_encode_cont(&t, "a b", 3, &v, &err), 0);  // no "▁" before a continuation
+    assert_int_equal(v.n, 2);
+    assert_int_equal(v.v[0], 1);
+    assert_int_equal(v.v[1], 4);
+    char *d;
+    size_t dl;
+    int ids[] = {3, 4};
+    assert_int_equal(tok_decode(&t, ids, 2, &d, &dl, &err), 0);
+    assert_string_equal(d, "a b");
+    free(d);
+    idvec_free(&v);
+    tok_free(&t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ref_llama3),
@@ -382,6 +412,7 @@ int main(void) {
         cmocka_unit_test(test_bos_rules),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_sentencepiece_style),
+        cmocka_unit_test(test_metaspace_nfkc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
