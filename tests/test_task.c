@@ -428,12 +428,46 @@ static void test_generators(void **state) {
     assert_non_null(strstr(err.msg, "unknown task kind 'sva'"));
 }
 
+// "ids:" fields: prompts and answers as token ids, validated against the vocabulary; a text
+// prompt gets BOS when the tokenizer's rule says, an id prompt never; answers never do.
+static void test_id_fields_and_bos(void **state) {
+    (void)state;
+    TaskOptions o = opts(1024, 0, 0, NULL);
+    Task t;
+    PruneErr err;
+    const char *text = "ids:464 2068 318\tids:464,2069,318\tids:257|ids:262\tids:290\n"
+                       "When Mary and John\tWhen Anne and John\t went\t ran\n";
+    if (task_parse(&t, text, strlen(text), "t.txt", &tok, &o, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(t.n, 2);
+    assert_int_equal(t.ex[0].len, 3);
+    assert_int_equal(t.ex[0].clean[1], 2068);
+    assert_int_equal(t.ex[0].corrupt[1], 2069);
+    assert_int_equal(t.ex[0].n_correct, 2);
+    assert_int_equal(t.ex[0].correct[1], 262);
+    assert_int_equal(t.ex[0].wrong[0], 290);
+    int len_no_bos = t.ex[1].len;
+    task_free(&t);
+    assert_int_equal(tok_set_bos(&tok, TOK_BOS_YES, &err), 0);
+    if (task_parse(&t, text, strlen(text), "t.txt", &tok, &o, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(t.ex[0].len, 3);                // ids as given
+    assert_int_equal(t.ex[1].len, len_no_bos + 1);  // text: BOS first
+    assert_int_equal(t.ex[1].clean[0], 50256);
+    assert_int_equal(t.ex[1].n_correct, 1);         // the answer " went" is still one token
+    task_free(&t);
+    assert_int_equal(tok_set_bos(&tok, TOK_BOS_NO, &err), 0);
+    expect_error("ids:464 x\tids:1 2\tids:3\tids:4\n", "expected token ids from 0 to 50256");
+    expect_error("ids:464\tids:1\tids:99999\tids:4\n", "correct answer \"ids:99999\"");
+    expect_error("ids:\tids:1\tids:3\tids:4\n", "has no ids");
+    expect_error("ids:1 2\tids:1\tids:3\tids:4\n", "equally long");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_error_with_line),   cmocka_unit_test(test_all_invalid_lines_listed_and_skip),
         cmocka_unit_test(test_format_details),         cmocka_unit_test(test_bundled_task_files),
         cmocka_unit_test(test_edge_pruning_jsonl),
-        cmocka_unit_test(test_split_field),     cmocka_unit_test(test_split),
+        cmocka_unit_test(test_split_field),
+        cmocka_unit_test(test_id_fields_and_bos),     cmocka_unit_test(test_split),
         cmocka_unit_test(test_json_document),
         cmocka_unit_test(test_generators),             cmocka_unit_test(test_bom_and_leading_space),
     };

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "tokenizer.h"
 
 #define MAX_IDS 65536
 
@@ -43,10 +44,11 @@ static const char *USAGE =
     "  prune --help                              this text\n"
     "\n"
     "MODEL: an llm.c checkpoint (.bin, v3 fp32 or v5 bf16), a Hugging Face GPT-2 folder or its\n"
-    "model.safetensors / model.safetensors.index.json. Its vocabulary: vocab.json + merges.txt\n"
-    "beside the model, else GPT-2's (models/gpt2/vocab.bpe), unless --vocab says.\n"
-    "TASK: clean<TAB>corrupted<TAB>correct<TAB>wrong per line (docs/tasks.md), or Edge\n"
-    "Pruning's JSONL.\n"
+    "model.safetensors / model.safetensors.index.json. Its tokenizer: tokenizer.json, else\n"
+    "vocab.json + merges.txt beside the model, else GPT-2's (models/gpt2/vocab.bpe), unless\n"
+    "--vocab says; none that fits: the task gives token ids.\n"
+    "TASK: clean<TAB>corrupted<TAB>correct<TAB>wrong per line (docs/tasks.md; a field may be\n"
+    "token ids, ids:464 2068 318), or Edge Pruning's JSONL.\n"
     "\n"
     "search options (defaults in brackets):\n"
     "  --steps N            optimisation steps [500]\n"
@@ -93,7 +95,12 @@ static const char *USAGE =
     "  --lambda, --report, --log, --checkpoint, --checkpoint-every, --resume, --quiet\n"
     "other options:\n"
     "  --ids \"...\"          token ids, separated by spaces or commas\n"
-    "  --vocab FILE         vocab.bpe, encoder.json, vocab.json, merges.txt, or a folder\n"
+    "  --vocab FILE         tokenizer.json, vocab.bpe, encoder.json, vocab.json, merges.txt,\n"
+    "                       or a folder\n"
+    "  --bos yes|no         a prompt starts with the BOS token, or not [the tokenizer's rule:\n"
+    "                       tokenizer_config.json, its post-processor; GPT-2: no]\n"
+    "  --special-tokens     text spelling a special token (<|endoftext|>, <s>) is that token\n"
+    "                       [it is ordinary text]\n"
     "  --model MODEL        (tokenize, gen) use this model's vocabulary\n"
     "  --decode             (tokenize) TEXT is a list of ids\n"
     "  --top K              (next) how many tokens to list [10]\n"
@@ -130,6 +137,8 @@ typedef struct {
     const char *ids, *vocab, *model, *corpus, *out, *eval, *ablation, *grans, *lambda, *target;
     const char *circuit, *steps_s, *batch_s, *chunk_s, *lr_s, *budget_s, *dual_s, *warm_s, *frac_s, *tmb_s, *refine_s, *scale_s;
     int json, decode, skip_invalid, quiet, full, empty, all, attn_only, gen_corpus, split_field;
+    const char *bos;
+    int special_tokens;
     const char *layers_s, *heads_s, *dim_s, *ctx_s, *ckpt, *ckpt_every_s, *resume, *log, *maxmem_s, *report, *targets;
     long top, threads, vocab_size, max_digits, n, seed;
     const char *pos[4];
@@ -147,8 +156,10 @@ typedef struct {
     int (*run)(Args *a);
 } Command;
 
+// How text becomes ids (every command that tokenizes).
+#define TOK_OPTS "--bos --special-tokens "
 // What a search and an evaluation share: the model, the task split, the ablation, memory.
-#define RUN_OPTS "--vocab --eval --train-frac --split-field --seed --skip-invalid --ablation --chunk --max-memory " \
+#define RUN_OPTS TOK_OPTS "--vocab --eval --train-frac --split-field --seed --skip-invalid --ablation --chunk --max-memory " \
                  "--max-target-mb --threads "
 // The optimisation (search and sweep).
 #define OPTIMISER_OPTS "--steps --batch --lr --granularities --dual-lr --warmup --scale "
@@ -161,14 +172,14 @@ static const Command COMMANDS[] = {
     {NULL, "MODEL TASK", 2, 2, RUN_OPTS OPTIMISER_OPTS "--kl-budget --target --lambda --out --report --log "
      "--checkpoint --checkpoint-every --resume --quiet --refine ", do_search},
     {"eval", "MODEL TASK", 2, 2, RUN_OPTS "--circuit --full --empty --all ", do_eval},
-    {"check", "MODEL TASK", 2, 2, "--vocab --eval --seed --skip-invalid ", do_check},
-    {"gen", "KIND", 1, 1, "--n --seed --out --model --vocab --corpus-text ", do_gen},
-    {"heads", "MODEL TASK", 2, 2, "--vocab --n --seed --json --threads ", do_heads},
+    {"check", "MODEL TASK", 2, 2, TOK_OPTS "--vocab --eval --seed --skip-invalid ", do_check},
+    {"gen", "KIND", 1, 1, TOK_OPTS "--n --seed --out --model --vocab --corpus-text ", do_gen},
+    {"heads", "MODEL TASK", 2, 2, TOK_OPTS "--vocab --n --seed --json --threads ", do_heads},
     {"report", "CIRCUIT.json", 1, 1, "--log --out ", do_report},
     {"sweep", "MODEL TASK", 2, 2, RUN_OPTS OPTIMISER_OPTS "--targets --out ", do_sweep},
     {"info", "MODEL", 1, 1, "--json ", do_info},
-    {"next", "MODEL [TEXT]", 1, 2, "--ids --vocab --top --json --threads ", do_next},
-    {"tokenize", "TEXT", 1, 1, "--vocab --model --decode --json ", do_tokenize},
+    {"next", "MODEL [TEXT]", 1, 2, TOK_OPTS "--ids --vocab --top --json --threads ", do_next},
+    {"tokenize", "TEXT", 1, 1, TOK_OPTS "--vocab --model --decode --json ", do_tokenize},
     {"bpe", "", 0, 0, "--corpus --vocab-size --max-digits --out ", do_bpe},
     {"train", "", 0, 0, "--corpus --out --layers --heads --dim --ctx --steps --batch --lr --seed --vocab-size "
      "--max-digits --attn-only --threads ", do_train},
@@ -213,7 +224,7 @@ static int parse_args(int argc, char **argv, int first, const Command *cmd, Args
         {"--checkpoint", &a->ckpt, NULL, 0, 0},   {"--checkpoint-every", &a->ckpt_every_s, NULL, 0, 0},
         {"--resume", &a->resume, NULL, 0, 0},     {"--log", &a->log, NULL, 0, 0},
         {"--max-memory", &a->maxmem_s, NULL, 0, 0}, {"--report", &a->report, NULL, 0, 0},
-        {"--targets", &a->targets, NULL, 0, 0},
+        {"--targets", &a->targets, NULL, 0, 0},  {"--bos", &a->bos, NULL, 0, 0},
         {"--top", NULL, &a->top, 1, 1000000},     {"--threads", NULL, &a->threads, 1, 1024},
         {"--vocab-size", NULL, &a->vocab_size, 257, 1000000}, {"--max-digits", NULL, &a->max_digits, 1, 100}, {"--n", NULL, &a->n, 1, 10000000},
         {"--seed", NULL, &a->seed, 0, 2147483647},
@@ -221,7 +232,7 @@ static int parse_args(int argc, char **argv, int first, const Command *cmd, Args
     struct { const char *name; int *flag; } flags[] = {
         {"--json", &a->json}, {"--decode", &a->decode}, {"--skip-invalid", &a->skip_invalid},
         {"--quiet", &a->quiet}, {"--full", &a->full}, {"--empty", &a->empty}, {"--all", &a->all},
-        {"--split-field", &a->split_field},
+        {"--split-field", &a->split_field}, {"--special-tokens", &a->special_tokens},
         {"--attn-only", &a->attn_only}, {"--corpus-text", &a->gen_corpus}};
     for (int i = first; i < argc; i++) {
         const char *s = argv[i];
@@ -557,5 +568,7 @@ int main(int argc, char **argv) {
         return usage_error(msg, a.pos[cmd->max_pos]);
     }
     prune_set_threads((int)a.threads);
+    if (a.bos && strcmp(a.bos, "yes") && strcmp(a.bos, "no")) return usage_error("--bos takes yes or no", a.bos);
+    tok_set_options(a.bos ? (!strcmp(a.bos, "yes") ? TOK_BOS_YES : TOK_BOS_NO) : TOK_BOS_DEFAULT, a.special_tokens);
     return cmd->run(&a);
 }

@@ -44,7 +44,10 @@ static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
     if (gpt2_load(&r->m, a->model, 0, err)) return -1;
     r->have_m = 1;
     const GPT2Config *c = &r->m.config;
-    if (tok_load_for_model(&r->tok, a->model, a->vocab, c->V, err)) return -1;
+    if (tok_load_for_model(&r->tok, a->model, a->vocab, c->V, err)) {
+        if (a->vocab) return -1;
+        tok_init_ids_only(&r->tok, c->V, err->msg);  // id tasks still run; text lines say why not
+    }
     r->have_tok = 1;
     TaskOptions opt = {.max_len = c->maxT, .skip_invalid = a->skip_invalid,
                        .allow_no_corrupt = ABLATIONS[a->cfg.ablation].streams < 2, .split_field = a->split_field, .warn = stderr};
@@ -68,7 +71,9 @@ static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
     fprintf(out, "model %s: %s, L=%d NH=%d C=%d V=%d, %zu parameters\n", a->model,
             gpt2_format_name(r->m.format), c->L, c->NH, c->C, c->V, r->m.num_parameters);
     PruneConfig cfg = a->cfg;
-    fprintf(out, "vocabulary %s\n", r->tok.source);
+    char tokdesc[2400];
+    tok_describe(&r->tok, tokdesc, sizeof tokdesc);
+    fprintf(out, "tokenizer %s\n", tokdesc);
     taskset_report(&r->ts, out);
     MemoryPlan mp = pruner_plan(&r->m, &cfg, maxT, r->ts.train.n);
     size_t avail = prune_memory_available();

@@ -44,6 +44,7 @@ typedef struct {
     int space_line;   // the last line warned about a missing leading space
     int space_warned; // lines warned about it
     int part;         // the current line's "split" (JSONL), TASK_PART_*
+    int special_warned;  // prompts that spell a special token (warned once)
 } Builder;
 
 #define SPACE_WARN_MAX 5  // lines listed; the rest are counted
@@ -92,19 +93,61 @@ static void describe_ids(const Tokenizer *tok, const int *ids, size_t n, char *o
     if (k + 2 < cap) snprintf(out + k, cap - k, "]");
 }
 
-static int encode(Builder *b, const char *s, size_t n, IdVec *v, PruneErr *err) {
+// "ids:" opens a field of token ids (docs/tasks.md): "ids:464 2068 318" (spaces or commas).
+static int is_id_field(const char *s, size_t n) { return n >= 4 && !memcmp(s, "ids:", 4); }
+
+// The ids of an "ids:" field s[0..n) into v. 0, or -1 (invalid line, recorded).
+static int parse_ids(Builder *b, int line, const char *what, const char *s, size_t n, IdVec *v) {
     v->n = 0;
-    return tok_encode(b->tok, s, n, v, err);
+    size_t i = 4;
+    while (i < n) {
+        if (s[i] == ' ' || s[i] == ',') {
+            i++;
+            continue;
+        }
+        long id = 0;
+        size_t j = i;
+        while (j < n && s[j] >= '0' && s[j] <= '9' && id < (1L << 30)) id = 10 * id + (s[j++] - '0');
+        if (j == i || (j < n && s[j] != ' ' && s[j] != ',') || id >= b->tok->n_vocab) {
+            invalid(b, "%s:%d: the %s \"%.*s\": expected token ids from 0 to %d after \"ids:\", separated by "
+                       "spaces. Hint: \"ids:464 2068 318\".", b->path, line, what, (int)(n < 80 ? n : 80), s,
+                    b->tok->n_vocab - 1);
+            return -1;
+        }
+        if (idvec_push(v, (int)id)) return -1;
+        i = j;
+    }
+    if (v->n == 0) {
+        invalid(b, "%s:%d: the %s \"ids:\" has no ids.", b->path, line, what);
+        return -1;
+    }
+    return 0;
+}
+
+// A prompt field -> ids: "ids:..." as given (no BOS added), text with BOS as the tokenizer's
+// rule says. 0, -1 (invalid line, recorded) or -2 (hard error in err).
+static int encode_prompt(Builder *b, int line, const char *what, const char *s, size_t n, IdVec *v, PruneErr *err) {
+    v->n = 0;
+    if (is_id_field(s, n)) return parse_ids(b, line, what, s, n, v);
+    size_t at;
+    int sp = b->tok->match_special ? -1 : tok_find_special(b->tok, s, n, &at);
+    if (sp >= 0 && !b->special_warned++ && b->opt->warn) {
+        char r[200];
+        tok_repr(b->tok, sp, r, sizeof r);
+        fprintf(b->opt->warn, "prune: warning: %s:%d: the %s spells the special token %s, which is read as "
+                              "ordinary text. Hint: --special-tokens makes it the token.\n", b->path, line, what, r);
+    }
+    return tok_encode_prompt(b->tok, s, n, v, err) ? -2 : 0;
 }
 
 // Answers: the '|'-separated alternatives of field f (escapes still in place) -> ids
 // appended to b->ids. Returns the count, or -1 (invalid line, already recorded) or -2
 // (a hard error in err).
 static int add_answers(Builder *b, int line, const char *what, char *f, size_t n, PruneErr *err) {
-    int count = 0;
+    int count = 0, ids = is_id_field(f, n);
     IdVec v = {0};
-    size_t start = 0;
-    for (size_t i = 0; i <= n; i++) {
+    size_t start = ids ? 4 : 0;
+    for (size_t i = start; i <= n; i++) {
         if (i < n && f[i] == '\\' && i + 1 < n) {
             i++;  // an escaped character, \| included, is part of the alternative
             continue;
@@ -113,7 +156,7 @@ static int add_answers(Builder *b, int line, const char *what, char *f, size_t n
         char *alt = f + start;
         size_t al = task_unescape(alt, i - start);
         start = i + 1;
-        if (al) check_leading_space(b, line, what, alt, al);
+        if (al && !ids) check_leading_space(b, line, what, alt, al);
         if (al == 0) {
             invalid(b, "%s:%d: empty alternative in the %s answers. Hint: alternatives are "
                        "separated by '|', e.g. \" he| she\"; a literal '|' is written \\|.",
@@ -121,7 +164,17 @@ static int add_answers(Builder *b, int line, const char *what, char *f, size_t n
             idvec_free(&v);
             return -1;
         }
-        if (encode(b, alt, al, &v, err)) {
+        if (ids) {  // "ids:318|257": one id per alternative ("ids:" may repeat)
+            char tmp[96];
+            size_t skip = al >= 4 && !memcmp(alt, "ids:", 4) ? 4 : 0;
+            snprintf(tmp, sizeof tmp, "ids:%.*s", (int)(al - skip < 80 ? al - skip : 80), alt + skip);
+            char label[32];
+            snprintf(label, sizeof label, "%s answer", what);
+            if (parse_ids(b, line, label, tmp, strlen(tmp), &v)) {
+                idvec_free(&v);
+                return -1;
+            }
+        } else if ((v.n = 0, tok_encode_cont(b->tok, alt, al, &v, err))) {  // it continues the prompt
             idvec_free(&v);
             return -2;
         }
@@ -170,10 +223,13 @@ static int add_example(Builder *b, int line, const char *clean, size_t cl, const
     b->prompt_end = clean[cl - 1];
     IdVec a = {0}, c = {0};
     int rc = 0;
-    if (encode(b, clean, cl, &a, err) || (has_corrupt && encode(b, corrupt, crl, &c, err))) {
+    int ea = encode_prompt(b, line, "clean prompt", clean, cl, &a, err);
+    int ec = ea || !has_corrupt ? 0 : encode_prompt(b, line, "corrupted prompt", corrupt, crl, &c, err);
+    if (ea == -2 || ec == -2) {
         rc = -1;
         goto out;
     }
+    if (ea || ec) goto out;  // recorded as invalid
     if ((int)a.n > b->opt->max_len) {
         invalid(b, "%s:%d: the clean prompt is %zu tokens, longer than the model's context of %d. "
                    "Hint: shorten the prompt.", b->path, line, a.n, b->opt->max_len);
