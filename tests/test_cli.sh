@@ -354,7 +354,7 @@ expect "--bos no (GPT-2)"          0 "^15496 995$"            -- "$PRUNE" tokeni
 expect "--bos bad value"           2 "--bos takes yes or no"  -- "$PRUNE" tokenize --bos maybe "Hello"
 expect "special token is text"     0 "^64 27 91 437 1659 5239 91 29 65$" -- "$PRUNE" tokenize "a<|endoftext|>b"
 expect "--special-tokens"          0 "^64 50256 65$"          -- "$PRUNE" tokenize --special-tokens "a<|endoftext|>b"
-printf 'iwd<|endoftext|>loo\tiwt<|endoftext|>loo\tl\tt\niwd<|endoftext|>loo\tiwt<|endoftext|>loo\tl\tt\n' > "$TMP/sp.txt"
+printf 'iwd<|endoftext|>loo\tiwt<|endoftext|>loo\tl\tt\niwt<|endoftext|>loo\tiwd<|endoftext|>loo\tl\tt\n' > "$TMP/sp.txt"
 expect "check warns of specials"   0 "spells the special token .*<\|endoftext\|>.*--special-tokens" -- "$PRUNE" check "$M" "$TMP/sp.txt"
 # token-id tasks for a model without a usable tokenizer (V = 29: GPT-2's does not fit)
 G="$DATA/golden_l2h2.bin"
