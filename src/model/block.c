@@ -59,7 +59,7 @@ void block_forward(float *out, LayerActs *a, const float *inp, const LayerWeight
     const float *heads = a->atty, *neurons = a->fch_gelu;
     layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, inp, w->ln1w, w->ln1b, BT, C);
     matmul_forward(a->qkv, a->ln1, w->qkvw, w->qkvb, BT, C, QKV);
-    attention_forward(a->atty, a->att, a->qkv, B, T, A, c->NH);
+    attention_forward(a->atty, a->att, a->qkv, B, T, c->NH, c->NKV, c->hs);
     if (tp) gate_rows(tp->heads_out, a->atty, &tp->heads, r0, BT, A), heads = tp->heads_out;
     // Recomputation with the mid residual kept: the backward does without the attention
     // projection's output (see block_backward), so it is not recomputed.
@@ -119,7 +119,7 @@ void block_backward(float *dresid, BlockGrads *d, LayerGrads *g, const LayerActs
                              tp->heads.z, BT, A);
     }
     memset(d->dqkv, 0, sizeof(float) * (size_t)BT * QKV);
-    attention_backward(d->dqkv, d->datt, d->dheads, a->qkv, a->att, B, T, A, c->NH);
+    attention_backward(d->dqkv, d->datt, d->dheads, a->qkv, a->att, B, T, c->NH, c->NKV, c->hs);
     linear_backward(d->dln, g ? g->qkvw : NULL, g ? g->qkvb : NULL, d->dqkv, a->ln1, w->qkvw, BT, C, QKV);
     layernorm_backward(dresid, g ? g->ln1w : NULL, g ? g->ln1b : NULL, d->dln, inp, w->ln1w, a->ln1_mean,
                        a->ln1_rstd, BT, C);
