@@ -112,6 +112,16 @@ GPT2Config tiny_config(void) {
     return c;
 }
 
+GPT2Config tiny_llama_config(void) {
+    // A = NH hs = 16 differs from C = 12 on purpose: no code may assume NH hs == C
+    GPT2Config c = {.maxT = 8, .V = 11, .Vp = 16, .L = 2, .NH = 4, .NKV = 2, .hs = 4, .C = 12, .H = 10,
+                    .norm = NORM_RMSNORM, .pos = POS_ROPE_HALVES, .mlp = MLP_SWIGLU,
+                    .unembed = UNEMBED_UNTIED, .bias = BIAS_QKV, .norm_eps = 1e-5f,
+                    .rope_theta = 10000.0f};
+    gpt2_config_defaults(&c);
+    return c;
+}
+
 float round_bf16(float x) {  // round to nearest even, as torch does
     uint32_t u;
     memcpy(&u, &x, 4);
