@@ -174,7 +174,7 @@ int write_hf_model(const char *dir, const GPT2 *m, const char *dtype, const char
     const GPT2Config *c = &m->config;
     const ParameterTensors *p = &m->params;
     int C = c->C, L = c->L, nt = 0;
-    HfTensor *ts = calloc(4 + 12 * (size_t)L, sizeof(HfTensor));
+    HfTensor *ts = calloc(5 + 12 * (size_t)L, sizeof(HfTensor));
 #define ADD(nm, r, cl, s, tr)                                                                    \
     do {                                                                                         \
         snprintf(ts[nt].name, sizeof ts[nt].name, "%s%s", prefix, nm);                           \
@@ -206,6 +206,7 @@ int write_hf_model(const char *dir, const GPT2 *m, const char *dtype, const char
     }
     ADD("ln_f.weight", C, 0, p->lnfw, 0);
     ADD("ln_f.bias", C, 0, p->lnfb, 0);
+    if (p->lm_head) ADD("lm_head.weight", c->V, C, p->lm_head, 0);  // an untied head
     int es = strcmp(dtype, "F32") ? 2 : 4;
     char path[1024];
     FILE *index = NULL;

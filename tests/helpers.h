@@ -52,7 +52,7 @@ GPT2Config tiny_config(void);
 GPT2Config tiny_llama_config(void);
 
 // Writes a model as a Hugging Face safetensors file (Conv1D (in, out) layout) in dtype
-// "F32", "F16" or "BF16"; prefix "" or "transformer.". nshards > 1 writes
+// "F32", "F16" or "BF16" (with lm_head.weight when the model's head is untied); prefix "" or "transformer.". nshards > 1 writes
 // model-0000k-of-0000n.safetensors files and model.safetensors.index.json into dir.
 int write_hf_model(const char *dir, const GPT2 *m, const char *dtype, const char *prefix,
                    int nshards);
