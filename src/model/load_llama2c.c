@@ -102,6 +102,8 @@ int llama2c_parse_header(const unsigned char *hdr, size_t n, size_t file_size, c
 }
 
 int llama2c_sniff(const char *path) {
+    struct stat st0;  // never open a FIFO or device here (it would block): the llm.c loader refuses it
+    if (stat(path, &st0) || !S_ISREG(st0.st_mode)) return 0;
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
     unsigned char hdr[64] = {0};
