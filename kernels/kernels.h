@@ -199,7 +199,7 @@ void interchange_backward_ref(float *dclean, float *dz, const float *dout, const
                               const float *ref, size_t ref_stride, const float *z, int N, int D);
 
 // The gate gradient sum (out - ref) * g for out = inp W^T + b, from u = g W instead of out:
-// inp, u (N,IC), bias (OC), ref (N,OC)/(OC)/NULL, g (N,OC) -> the scalar sum
+// inp, u (N,IC), bias (OC) or NULL (none), ref (N,OC)/(OC)/NULL, g (N,OC) -> the scalar sum
 double interchange_dz_linear(const float *inp, const float *u, const float *bias, const float *ref,
                              size_t ref_stride, const float *g, int N, int IC, int OC);
 double interchange_dz_linear_ref(const float *inp, const float *u, const float *bias,

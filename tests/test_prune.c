@@ -7,7 +7,9 @@
 // Tolerances: finite differences with eps 1e-2 on log_alpha. The KL (~0.15) is a sum over
 // float32 log-probabilities, each off by ~1e-7, so a central difference carries ~5e-6 of
 // rounding noise (smaller eps is noisier, larger eps adds truncation error); the gradients
-// are 1e-4..6e-3: atol 1e-5, rtol 1e-2. A reference stream left one layer stale, or a
+// are 1e-4..6e-3: atol 1e-5, rtol 1e-2. The tiny Llama (weights std 0.5) has a noisier KL
+// (central differences at eps 1e-2 scatter by ~1e-5 around the analytic value, which they
+// approach within 1e-6 at eps 0.04-0.08): eps 2e-2 there. A reference stream left one layer stale, or a
 // product-rule slip, is off by 1e-4 or more. Identities: 1e-6 (exact up to summation order).
 #include <math.h>
 #include <stdlib.h>
@@ -70,12 +72,10 @@ static void build(Pruner *p, GPT2 *m, AblationKind ab, int chunk, int batch, Tas
     assert_int_equal(pruner_prepare_targets(p, t, &err), 0);
 }
 
-static void test_gradient_every_gate_every_ablation(void **state) {
-    (void)state;
+static void check_gradient_every_gate_every_ablation(GPT2Config c) {
     GPT2 m;
     PruneErr err;
-    GPT2Config c = tiny_config();
-    assert_int_equal(gpt2_build_random(&m, &c, 21, 1.0f, &err), 0);
+    assert_int_equal(gpt2_build_random(&m, &c, 21, cfg_is_llama(&c) ? 0.5f : 1.0f, &err), 0);
     Task t = random_task(5, c.V, 6, 3);
     int idx[5] = {0, 1, 2, 3, 4};
     for (int ab = 0; ab < 3; ab++) {
@@ -94,7 +94,7 @@ static void test_gradient_every_gate_every_ablation(void **state) {
             char what[96];
             snprintf(what, sizeof what, "dKL/dlog_alpha %s, %s ablation", GRANULARITIES[gr].name, ABLATIONS[ab].name);
             fd_check(what, kl_loss, &k, p.masks.log_alpha + p.masks.off[gr], g + p.masks.off[gr],
-                     NULL, (size_t)p.masks.count[gr], 1e-2f, 1e-5, 1e-2);
+                     NULL, (size_t)p.masks.count[gr], cfg_is_llama(&c) ? 2e-2f : 1e-2f, 1e-5, 1e-2);
         }
         free(g);
         pruner_free(&p);
@@ -102,12 +102,19 @@ static void test_gradient_every_gate_every_ablation(void **state) {
     task_free(&t);
     gpt2_free(&m);
 }
-
-static void test_identities(void **state) {
+static void test_gradient_every_gate_every_ablation(void **state) {
     (void)state;
+    check_gradient_every_gate_every_ablation(tiny_config());
+}
+// the same on a tiny Llama: GQA, RoPE, SwiGLU neurons, RMSNorm, q/k/v biases, untied head
+static void test_gradient_every_gate_every_ablation_llama(void **state) {
+    (void)state;
+    check_gradient_every_gate_every_ablation(tiny_llama_config());
+}
+
+static void check_identities(GPT2Config c) {
     GPT2 m;
     PruneErr err;
-    GPT2Config c = tiny_config();
     assert_int_equal(gpt2_build_random(&m, &c, 22, 0.5f, &err), 0);
     Task t = random_task(6, c.V, 7, 4);
     int idx[6] = {0, 1, 2, 3, 4, 5};
@@ -141,12 +148,19 @@ static void test_identities(void **state) {
     task_free(&t);
     gpt2_free(&m);
 }
-
-static void test_chunking_does_not_change_gradients(void **state) {
+static void test_identities(void **state) {
     (void)state;
+    check_identities(tiny_config());
+}
+// the same on a tiny Llama: GQA, RoPE, SwiGLU neurons, RMSNorm, q/k/v biases, untied head
+static void test_identities_llama(void **state) {
+    (void)state;
+    check_identities(tiny_llama_config());
+}
+
+static void check_chunking_does_not_change_gradients(GPT2Config c) {
     GPT2 m;
     PruneErr err;
-    GPT2Config c = tiny_config();
     assert_int_equal(gpt2_build_random(&m, &c, 23, 0.5f, &err), 0);
     Task t = random_task(7, c.V, 8, 5);
     int idx[7] = {6, 0, 5, 1, 4, 2, 3};
@@ -161,6 +175,15 @@ static void test_chunking_does_not_change_gradients(void **state) {
     pruner_free(&a), pruner_free(&b);
     task_free(&t);
     gpt2_free(&m);
+}
+static void test_chunking_does_not_change_gradients(void **state) {
+    (void)state;
+    check_chunking_does_not_change_gradients(tiny_config());
+}
+// the same on a tiny Llama: GQA, RoPE, SwiGLU neurons, RMSNorm, q/k/v biases, untied head
+static void test_chunking_does_not_change_gradients_llama(void **state) {
+    (void)state;
+    check_chunking_does_not_change_gradients(tiny_llama_config());
 }
 
 static void test_readout_consistency(void **state) {
@@ -743,9 +766,9 @@ static void test_log_csv(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gradient_every_gate_every_ablation),
-        cmocka_unit_test(test_identities),
-        cmocka_unit_test(test_chunking_does_not_change_gradients),
+        cmocka_unit_test(test_gradient_every_gate_every_ablation), cmocka_unit_test(test_gradient_every_gate_every_ablation_llama),
+        cmocka_unit_test(test_identities), cmocka_unit_test(test_identities_llama),
+        cmocka_unit_test(test_chunking_does_not_change_gradients), cmocka_unit_test(test_chunking_does_not_change_gradients_llama),
         cmocka_unit_test(test_readout_consistency),
         cmocka_unit_test(test_same_seed_same_masks),
         cmocka_unit_test(test_resume_equals_uninterrupted),
