@@ -230,6 +230,38 @@ static void test_readout_consistency(void **state) {
     masks_free(&mk);
 }
 
+// The weight share on the tiny Llama (C 12, 4 query heads over 2 K/V heads of size 4, A 16,
+// SwiGLU H 10): one layer's matrices are q 16x12 + k 8x12 + v 8x12 + o 12x16 + gate/up 20x12 +
+// down 12x10 = 936. Counted by hand: K/V rows are shared by a group, gate+up per neuron.
+static void test_weight_share_llama(void **state) {
+    (void)state;
+    GPT2Config c = tiny_llama_config();
+    Masks mk;
+    PruneErr err;
+    int en[NUM_GRAN] = {1, 1, 1, 1, 1, 1, 1, 1};
+    assert_int_equal(masks_build(&mk, &c, en, &err), 0);
+    assert_true(mk.block_weights == 936.0);
+    unsigned char *keep = calloc(mk.total, 1);
+    // layer 0: query heads 0 and 1 (one group, K/V head 0) with dims {0,1} and {1,2}; neurons 3, 7
+    // with mlp_out dims 0..4
+    keep[mk.off[G_HEAD] + 0] = keep[mk.off[G_HEAD] + 1] = 1;
+    keep[mk.off[G_ATTN_DIM] + 0] = keep[mk.off[G_ATTN_DIM] + 1] = 1;
+    keep[mk.off[G_ATTN_DIM] + 4 + 1] = keep[mk.off[G_ATTN_DIM] + 4 + 2] = 1;
+    keep[mk.off[G_NEURON] + 3] = keep[mk.off[G_NEURON] + 7] = 1;
+    for (int i = 0; i < 5; i++) keep[mk.off[G_MLP_OUT] + i] = 1;
+    // Q: 2 heads x 4 x 12 = 96; o columns: 4 dims x 12 = 48; K of group 0: 48; V rows of dims
+    // {0,1,2} of K/V head 0: 36; neurons: 2 x (12 + 12) + 2 x 5 = 58 -> 286
+    double want0 = (96 + 48 + 48 + 36 + 58) / 936.0;
+    assert_true(fabs(circuit_weight_share(&mk, keep, 0) - want0) < 1e-12);
+    // plus head 3 in layer 1 (group 1) with dim 0: Q 48 + o 12 + K 48 + V 12 = 120
+    keep[mk.off[G_HEAD] + 4 + 3] = 1;
+    keep[mk.off[G_ATTN_DIM] + 16 + 12] = 1;
+    assert_true(fabs(circuit_weight_share(&mk, keep, 1) - 120 / 936.0) < 1e-12);
+    assert_true(fabs(circuit_weight_share(&mk, keep, -1) - (286 + 120) / (2 * 936.0)) < 1e-12);
+    free(keep);
+    masks_free(&mk);
+}
+
 static void test_same_seed_same_masks(void **state) {
     (void)state;
     GPT2 m;
@@ -769,7 +801,7 @@ int main(void) {
         cmocka_unit_test(test_gradient_every_gate_every_ablation), cmocka_unit_test(test_gradient_every_gate_every_ablation_llama),
         cmocka_unit_test(test_identities), cmocka_unit_test(test_identities_llama),
         cmocka_unit_test(test_chunking_does_not_change_gradients), cmocka_unit_test(test_chunking_does_not_change_gradients_llama),
-        cmocka_unit_test(test_readout_consistency),
+        cmocka_unit_test(test_readout_consistency), cmocka_unit_test(test_weight_share_llama),
         cmocka_unit_test(test_same_seed_same_masks),
         cmocka_unit_test(test_resume_equals_uninterrupted),
         cmocka_unit_test(test_checkpoint_rejections),
