@@ -20,6 +20,7 @@
 
 #include "helpers.h"
 #include "kernels.h"
+#include "prune.h"
 #include "safetensors.h"
 
 #define DATA TEST_DATA_DIR
@@ -383,12 +384,81 @@ static void test_gpt2_untied_head(void **state) {
     gpt2_free(&src);
 }
 
+// An induction task on stories260K by ids: [1, x1..x6, x1..x4] -> x5, the corrupted prompt's
+// second half other tokens. The search runs on the real Llama model: full circuit KL 0, a
+// short training run is deterministic, its circuit evaluates to finite metrics.
+static Task induction_ids_task(int n, uint64_t seed) {
+    Task t = {0};
+    Rng r;
+    rng_seed(&r, seed);
+    int len = 11;
+    t.ex = calloc((size_t)n, sizeof(TaskExample));
+    t.ids = calloc((size_t)n * (2 * len + 2), sizeof(int));
+    int *q = t.ids;
+    for (int i = 0; i < n; i++) {
+        TaskExample *e = &t.ex[i];
+        e->line = i + 1, e->len = len;
+        e->clean = q, q += len;
+        e->corrupt = q, q += len;
+        int x[6];
+        for (int k = 0; k < 6; k++) x[k] = 300 + (int)(rng_u64(&r) % 200);
+        e->clean[0] = e->corrupt[0] = 1;
+        for (int k = 0; k < 6; k++) e->clean[1 + k] = e->corrupt[1 + k] = x[k];
+        for (int k = 0; k < 4; k++) e->clean[7 + k] = x[k], e->corrupt[7 + k] = 300 + (int)(rng_u64(&r) % 200);
+        e->correct = q, e->n_correct = 1, q += 1;
+        e->wrong = q, e->n_wrong = 1, q += 1;
+        e->correct[0] = x[4], e->wrong[0] = x[5];
+    }
+    t.n = n, t.max_len = len;
+    snprintf(t.path, sizeof t.path, "induction ids");
+    return t;
+}
+
+static void test_search_on_stories260K(void **state) {
+    (void)state;
+    GPT2 m;
+    PruneErr err;
+    assert_int_equal(gpt2_load(&m, STORIES, 0, &err), 0);
+    Task train = induction_ids_task(8, 1), eval = induction_ids_task(8, 2);
+    float *la[2];
+    for (int run = 0; run < 2; run++) {
+        Pruner p;
+        PruneConfig cfg;
+        prune_config_defaults(&cfg);
+        cfg.steps = 10, cfg.batch = 8, cfg.seed = 5;
+        if (pruner_build(&p, &m, &cfg, train.max_len, &err)) fail_msg("%s", err.msg);
+        assert_int_equal(pruner_prepare_targets(&p, &train, &err), 0);
+        Metrics full, circ;
+        assert_int_equal(pruner_evaluate(&p, &eval, NULL, &full, &err), 0);
+        assert_true(fabs(full.kl) < 1e-6);
+        int nf;
+        assert_int_equal(pruner_train(&p, &train, &nf, &err), 10);
+        unsigned char *keep = malloc(p.masks.total);
+        masks_readout(&p.masks, keep);
+        assert_int_equal(pruner_evaluate(&p, &eval, keep, &circ, &err), 0);
+        assert_true(isfinite(circ.kl) && circ.kl >= 0 && isfinite(circ.ld));
+        double share = circuit_weight_share(&p.masks, keep, -1);
+        assert_true(share >= 0 && share <= 1);
+        if (run == 0)
+            printf("    stories260K induction ids: full logit diff %.3f, 10-step circuit KL %.4f, weight share %.3f\n",
+                   full.ld, circ.kl, share);
+        la[run] = malloc(sizeof(float) * p.masks.total);
+        memcpy(la[run], p.masks.log_alpha, sizeof(float) * p.masks.total);
+        if (run == 1) assert_memory_equal(la[0], la[1], sizeof(float) * p.masks.total);
+        free(keep);
+        pruner_free(&p);
+    }
+    free(la[0]), free(la[1]);
+    task_free(&train), task_free(&eval);
+    gpt2_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stories260K_llama2c), cmocka_unit_test(test_stories260K_hf),
         cmocka_unit_test(test_hf_reference_models), cmocka_unit_test(test_llama2c_versions),
         cmocka_unit_test(test_hf_config_rejections), cmocka_unit_test(test_sliding_window),
-        cmocka_unit_test(test_gpt2_untied_head),
+        cmocka_unit_test(test_gpt2_untied_head), cmocka_unit_test(test_search_on_stories260K),
     };
     return cmocka_run_group_tests_name("llama", tests, NULL, NULL);
 }
