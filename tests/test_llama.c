@@ -342,6 +342,14 @@ static void test_sliding_window(void **state) {
     assert_non_null(strstr(err.msg, "sliding attention window of 4"));
     assert_int_equal(gpt2_forward(&m, &ws, ids, &n4, 1, 4, &p3, 1, &err), 0);
     gpt2_workspace_free(&ws);
+    // the search refuses such prompts too
+    Pruner pr;
+    PruneConfig cfg;
+    prune_config_defaults(&cfg);
+    assert_int_equal(pruner_build(&pr, &m, &cfg, 6, &err), -1);
+    assert_non_null(strstr(err.msg, "sliding attention window of 4"));
+    assert_int_equal(pruner_build(&pr, &m, &cfg, 4, &err), 0);
+    pruner_free(&pr);
     gpt2_free(&m);
 }
 
