@@ -172,6 +172,9 @@ int gpt2_load_hf(GPT2 *m, const char *path, PruneErr *err);
 // file (magic "ak42", version 1, the 7 ints, shared-classifier byte, 256-byte header).
 // Version 2 (int8) is refused. Interleaved RoPE, theta 10000, RMSNorm eps 1e-5.
 int gpt2_load_llama2c(GPT2 *m, const char *path, PruneErr *err);
+// Writes a llama2.c version-1 fp32 checkpoint atomically (what prune train --arch llama
+// saves); a config llama2.c cannot hold (biases, rotate-half RoPE, ...) is an error.
+int gpt2_write_llama2c(const GPT2 *m, const char *path, PruneErr *err);
 // 1 when the file at path starts like a llama2.c checkpoint (magic "ak42", or a legacy
 // header with plausible dims and a size that matches exactly).
 int llama2c_sniff(const char *path);

@@ -213,3 +213,44 @@ int gpt2_load_llama2c(GPT2 *m, const char *path, PruneErr *err) {
     snprintf(m->arch, sizeof m->arch, "llama2.c v%d", version);
     return 0;
 }
+
+// Writes one per-layer slice (rows [row0, row0 + rows) of a (drows, cols) tensor) for every
+// layer: the inverse of take_layers.
+static int put_layers(AtomicFile *af, const float *src, int L, size_t rows, size_t cols, size_t drows,
+                      size_t row0, PruneErr *err) {
+    for (int l = 0; l < L; l++)
+        if (atomic_write(af, src + ((size_t)l * drows + row0) * cols, sizeof(float) * rows * cols, err)) return -1;
+    return 0;
+}
+
+int gpt2_write_llama2c(const GPT2 *m, const char *path, PruneErr *err) {
+    const GPT2Config *c = &m->config;
+    if (c->norm != NORM_RMSNORM || c->pos != POS_ROPE_INTERLEAVED || c->mlp != MLP_SWIGLU ||
+        c->bias != BIAS_NONE || c->rope_theta != 10000.0f || c->norm_eps != 1e-5f || c->Vp != c->V ||
+        c->hs * c->NH != c->C || c->rope_scaling != ROPE_SCALING_NONE)
+        return perr(err, "%s: this model cannot be written as a llama2.c checkpoint, which holds "
+                         "RMSNorm (eps 1e-5), interleaved RoPE (theta 10000), SwiGLU, no biases, "
+                         "hs = dim / n_heads and an unpadded vocabulary.", path);
+    unsigned char hdr[L2C_V1_HEADER] = {0};
+    uint32_t magic = L2C_MAGIC;
+    int32_t v[8] = {1, c->C, c->H, c->L, c->NH, c->NKV, c->V, c->maxT};
+    memcpy(hdr, &magic, 4);
+    memcpy(hdr + 4, v, sizeof v);
+    hdr[36] = c->unembed == UNEMBED_TIED;
+    const ParameterTensors *w = &m->params;
+    size_t C = c->C, H = c->H, V = c->V, A = cfg_attn_width(c), kv = (size_t)c->NKV * c->hs, QKV = cfg_qkv_width(c);
+    int L = c->L;
+    AtomicFile af;
+    if (atomic_open(&af, path, err)) return -1;
+    if (atomic_write(&af, hdr, sizeof hdr, err) || put_layers(&af, w->ln1w, L, C, 1, C, 0, err) ||
+        put_layers(&af, w->ln2w, L, C, 1, C, 0, err) || put_layers(&af, w->lnfw, 1, C, 1, C, 0, err) ||
+        put_layers(&af, w->wte, 1, V, C, V, 0, err) || put_layers(&af, w->qkvw, L, A, C, QKV, 0, err) ||
+        put_layers(&af, w->qkvw, L, kv, C, QKV, A, err) || put_layers(&af, w->qkvw, L, kv, C, QKV, A + kv, err) ||
+        put_layers(&af, w->attprojw, L, C, A, C, 0, err) || put_layers(&af, w->fcw, L, H, C, 2 * H, 0, err) ||
+        put_layers(&af, w->fcprojw, L, C, H, C, 0, err) || put_layers(&af, w->fcw, L, H, C, 2 * H, H, err) ||
+        (c->unembed == UNEMBED_UNTIED && put_layers(&af, w->lm_head, 1, V, C, V, 0, err))) {
+        atomic_abort(&af);
+        return -1;
+    }
+    return atomic_commit(&af, err);
+}
