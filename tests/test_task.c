@@ -354,6 +354,43 @@ static void test_split(void **state) {
     assert_non_null(strstr(err.msg, "--eval"));
     task_free(&one);
     task_free(&all);
+    // repeated clean prompts stay within one part: 12 lines, 4 prompts (one of them 5 times,
+    // one twice with different answers), for several seeds
+    char rep[4096] = "";
+    const char *prompts[4] = {"When Mary and John went to the store, John gave a drink to",
+                              "When Anna and Tom went to the park, Tom gave a ball to",
+                              "Then, Sarah and James had a long argument. Afterwards James said to",
+                              "When Kate and Mark went to the office, Mark gave a book to"};
+    const int which[12] = {0, 1, 0, 2, 0, 3, 1, 0, 2, 0, 3, 1};
+    for (int i = 0; i < 12; i++) {
+        strcat(rep, prompts[which[i]]);
+        strcat(rep, "\t-\t Mary\t John\n");
+    }
+    TaskOptions o2 = opts(1024, 0, 1, NULL);
+    Task dup;
+    assert_int_equal(task_parse(&dup, rep, strlen(rep), "t.txt", &tok, &o2, &err), 0);
+    assert_int_equal(dup.n, 12);
+    for (uint64_t seed = 0; seed < 8; seed++) {
+        assert_int_equal(task_split(&dup, 0.5, seed, &tr, &ev, &err), 0);
+        assert_int_equal(tr.n + ev.n, 12);
+        assert_true(tr.n >= 6);  // whole groups until train has its share
+        assert_int_equal(tr.dup_prompts, 4);
+        assert_int_equal(tr.dup_examples, 12);
+        for (int i = 0; i < tr.n; i++)
+            for (int j = 0; j < ev.n; j++)
+                assert_false(tr.ex[i].len == ev.ex[j].len &&
+                             !memcmp(tr.ex[i].clean, ev.ex[j].clean, sizeof(int) * (size_t)tr.ex[i].len));
+        task_split_free(&tr), task_split_free(&ev);
+    }
+    // one prompt only: nothing can be held out
+    Task same1;
+    char one_p[1024] = "";
+    for (int i = 0; i < 4; i++) strcat(one_p, "When Mary and John went to the store, John gave a drink to\t-\t Mary\t John\n");
+    assert_int_equal(task_parse(&same1, one_p, strlen(one_p), "t.txt", &tok, &o2, &err), 0);
+    assert_int_equal(task_split(&same1, 0.5, 1, &tr, &ev, &err), -1);
+    assert_non_null(strstr(err.msg, "different clean prompts (1)"));
+    task_free(&same1);
+    task_free(&dup);
 }
 
 static void test_generators(void **state) {
@@ -391,12 +428,46 @@ static void test_generators(void **state) {
     assert_non_null(strstr(err.msg, "unknown task kind 'sva'"));
 }
 
+// "ids:" fields: prompts and answers as token ids, validated against the vocabulary; a text
+// prompt gets BOS when the tokenizer's rule says, an id prompt never; answers never do.
+static void test_id_fields_and_bos(void **state) {
+    (void)state;
+    TaskOptions o = opts(1024, 0, 0, NULL);
+    Task t;
+    PruneErr err;
+    const char *text = "ids:464 2068 318\tids:464,2069,318\tids:257|ids:262\tids:290\n"
+                       "When Mary and John\tWhen Anne and John\t went\t ran\n";
+    if (task_parse(&t, text, strlen(text), "t.txt", &tok, &o, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(t.n, 2);
+    assert_int_equal(t.ex[0].len, 3);
+    assert_int_equal(t.ex[0].clean[1], 2068);
+    assert_int_equal(t.ex[0].corrupt[1], 2069);
+    assert_int_equal(t.ex[0].n_correct, 2);
+    assert_int_equal(t.ex[0].correct[1], 262);
+    assert_int_equal(t.ex[0].wrong[0], 290);
+    int len_no_bos = t.ex[1].len;
+    task_free(&t);
+    assert_int_equal(tok_set_bos(&tok, TOK_BOS_YES, &err), 0);
+    if (task_parse(&t, text, strlen(text), "t.txt", &tok, &o, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(t.ex[0].len, 3);                // ids as given
+    assert_int_equal(t.ex[1].len, len_no_bos + 1);  // text: BOS first
+    assert_int_equal(t.ex[1].clean[0], 50256);
+    assert_int_equal(t.ex[1].n_correct, 1);         // the answer " went" is still one token
+    task_free(&t);
+    assert_int_equal(tok_set_bos(&tok, TOK_BOS_NO, &err), 0);
+    expect_error("ids:464 x\tids:1 2\tids:3\tids:4\n", "expected token ids from 0 to 50256");
+    expect_error("ids:464\tids:1\tids:99999\tids:4\n", "correct answer \"ids:99999\"");
+    expect_error("ids:\tids:1\tids:3\tids:4\n", "has no ids");
+    expect_error("ids:1 2\tids:1\tids:3\tids:4\n", "equally long");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_each_error_with_line),   cmocka_unit_test(test_all_invalid_lines_listed_and_skip),
         cmocka_unit_test(test_format_details),         cmocka_unit_test(test_bundled_task_files),
         cmocka_unit_test(test_edge_pruning_jsonl),
-        cmocka_unit_test(test_split_field),     cmocka_unit_test(test_split),
+        cmocka_unit_test(test_split_field),
+        cmocka_unit_test(test_id_fields_and_bos),     cmocka_unit_test(test_split),
         cmocka_unit_test(test_json_document),
         cmocka_unit_test(test_generators),             cmocka_unit_test(test_bom_and_leading_space),
     };

@@ -66,6 +66,17 @@ int cmd_info(const char *model_path, int json, FILE *out, PruneErr *err) {
     const GPT2Config *c = &m.config;
     ArchWords aw;
     arch_words(&aw, c);
+    // The tokenizer text tasks would use: the model's own, else GPT-2's if it fits V
+    char tokdesc[2400];
+    Tokenizer tok;
+    PruneErr terr = {{0}};
+    if (tok_load_for_model(&tok, model_path, NULL, c->V, &terr) == 0) {
+        tok_describe(&tok, tokdesc, sizeof tokdesc);
+        tok_free(&tok);
+    } else {
+        snprintf(tokdesc, sizeof tokdesc, "none usable (%.2000s); tasks can give token ids (ids: in docs/tasks.md)",
+                 terr.msg);
+    }
     if (json) {
         json_t *o = json_pack("{s:o, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:I}", "model",
                               json_string_lossy(model_path, "the model path"), "format", gpt2_format_name(m.format), "dtype", m.dtype,
@@ -88,6 +99,7 @@ int cmd_info(const char *model_path, int json, FILE *out, PruneErr *err) {
         json_t *gates = json_object();
         for (int g = 0; g < NUM_GRAN; g++) json_object_set_new(gates, GRANULARITIES[g].name, json_integer(gran_count(g, c)));
         json_object_set_new(o, "gates_per_granularity", gates);
+        json_object_set_new(o, "tokenizer", json_string_lossy(tokdesc, "the tokenizer"));
         char *s = json_dumps(o, JSON_INDENT(2));
         fprintf(out, "%s\n", s);
         free(s);
@@ -95,6 +107,7 @@ int cmd_info(const char *model_path, int json, FILE *out, PruneErr *err) {
     } else {
         fprintf(out, "model       %s\n", model_path);
         fprintf(out, "family      %s (%s)\n", cfg_family(c), m.arch[0] ? m.arch : "-");
+        fprintf(out, "tokenizer   %s\n", tokdesc);
         fprintf(out, "format      %s\n", gpt2_format_name(m.format));
         fprintf(out, "dtype       %s on disk, fp32 in memory\n", m.dtype);
         fprintf(out, "layers      L  = %d\n", c->L);
@@ -152,7 +165,7 @@ int cmd_next(const char *model_path, const int *ids_in, int n, const char *text,
         have_tok = tok_load_for_model(&tok, model_path, NULL, c->V, NULL) == 0;
     }
     if (text) {
-        if (tok_encode(&tok, text, strlen(text), &iv, err)) goto done;
+        if (tok_encode_prompt(&tok, text, strlen(text), &iv, err)) goto done;
         if (iv.n == 0) {
             perr(err, "the prompt is empty after tokenisation. Hint: give some text.");
             goto done;
@@ -202,12 +215,22 @@ int cmd_next(const char *model_path, const int *ids_in, int n, const char *text,
         }
         json_object_set_new(o, "model", json_string_lossy(model_path, "the model path"));
         json_object_set_new(o, "ids", in);
+        if (have_tok) {
+            char d[2400];
+            tok_describe(&tok, d, sizeof d);
+            json_object_set_new(o, "tokenizer", json_string_lossy(d, "the tokenizer"));
+        }
         json_object_set_new(o, "top", top);
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(7));
         fprintf(out, "%s\n", s);
         free(s);
         json_decref(o);
     } else {
+        if (have_tok) {
+            char d[2400];
+            tok_describe(&tok, d, sizeof d);
+            fprintf(out, "tokenizer: %s\n", d);
+        }
         fprintf(out, "next token after %d tokens (top %d):\n", n, topk);
         fprintf(out, "%5s  %8s  %10s  %8s  %s\n", "rank", "id", "logprob", "prob",
                 have_tok ? "token" : "");
@@ -258,7 +281,7 @@ int cmd_tokenize(const char *vocab, const char *model, const char *text, int dec
         }
         free(ids);
         free(bytes);
-    } else if (tok_encode(&tok, text, strlen(text), &iv, err) == 0) {
+    } else if (tok_encode_prompt(&tok, text, strlen(text), &iv, err) == 0) {  // BOS as the rule says
         if (json) {
             json_t *a = json_array();
             for (size_t i = 0; i < iv.n; i++) json_array_append_new(a, json_integer(iv.v[i]));
@@ -306,7 +329,10 @@ static int tokenizer_for(const char *model, const char *vocab, Tokenizer *tok, i
     int V = m.config.V;
     *maxT = m.config.maxT;
     gpt2_free(&m);
-    return tok_load_for_model(tok, model, vocab, V, err);
+    if (tok_load_for_model(tok, model, vocab, V, err) == 0) return 0;
+    if (vocab) return -1;
+    tok_init_ids_only(tok, V, err->msg);  // a model without a usable tokenizer: id tasks only
+    return 0;
 }
 
 int cmd_gen(const char *kind, int n, uint64_t seed, const char *vocab, const char *model,
@@ -346,7 +372,9 @@ int cmd_check(const char *model, const char *task, const char *eval, const char 
     TaskSet ts;
     int rc = taskset_load(&ts, task, eval, &tok, &opt, train_frac, seed, err);
     if (rc == 0) {
-        fprintf(out, "vocabulary %s (%d tokens)\n", tok.source, tok.n_vocab);
+        char d[2400];
+        tok_describe(&tok, d, sizeof d);
+        fprintf(out, "tokenizer %s\n", d);
         taskset_report(&ts, out);
         int sets = 0, nowrong = 0;
         for (int i = 0; i < ts.file.n; i++) {

@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "common.h"
+#include "tokenizer.h"
 
 #define MAX_IDS 65536
 
@@ -45,10 +46,11 @@ static const char *USAGE =
     "\n"
     "MODEL: an llm.c checkpoint (.bin, v3 fp32 or v5 bf16), a llama2.c checkpoint (.bin, v0 or\n"
     "v1 fp32), a Hugging Face GPT-2, Llama, Qwen2 or Mistral folder or its model.safetensors /\n"
-    "model.safetensors.index.json. Its vocabulary: vocab.json + merges.txt\n"
-    "beside the model, else GPT-2's (models/gpt2/vocab.bpe), unless --vocab says.\n"
-    "TASK: clean<TAB>corrupted<TAB>correct<TAB>wrong per line (docs/tasks.md), or Edge\n"
-    "Pruning's JSONL.\n"
+    "model.safetensors.index.json. Its tokenizer: tokenizer.json, else\n"
+    "vocab.json + merges.txt beside the model, else GPT-2's (models/gpt2/vocab.bpe), unless\n"
+    "--vocab says; none that fits: the task gives token ids.\n"
+    "TASK: clean<TAB>corrupted<TAB>correct<TAB>wrong per line (docs/tasks.md; a field may be\n"
+    "token ids, ids:464 2068 318), or Edge Pruning's JSONL.\n"
     "\n"
     "search options (defaults in brackets):\n"
     "  --steps N            optimisation steps [500]\n"
@@ -95,7 +97,12 @@ static const char *USAGE =
     "  --lambda, --report, --log, --checkpoint, --checkpoint-every, --resume, --quiet\n"
     "other options:\n"
     "  --ids \"...\"          token ids, separated by spaces or commas\n"
-    "  --vocab FILE         vocab.bpe, encoder.json, vocab.json, merges.txt, or a folder\n"
+    "  --vocab FILE         tokenizer.json, vocab.bpe, encoder.json, vocab.json, merges.txt,\n"
+    "                       or a folder\n"
+    "  --bos yes|no         a prompt starts with the BOS token, or not [the tokenizer's rule:\n"
+    "                       tokenizer_config.json, its post-processor; GPT-2: no]\n"
+    "  --special-tokens     text spelling a special token (<|endoftext|>, <s>) is that token\n"
+    "                       [it is ordinary text]\n"
     "  --model MODEL        (tokenize, gen) use this model's vocabulary\n"
     "  --decode             (tokenize) TEXT is a list of ids\n"
     "  --top K              (next) how many tokens to list [10]\n"
@@ -110,6 +117,9 @@ static const char *USAGE =
     "train options: --layers [2] --heads [4] --dim [64] --ctx [64] --steps [2000] --batch [32]\n"
     "  --lr [3e-3] --seed [0] --vocab-size [512] --attn-only (no MLP: for induction models)\n"
     "  --arch [gpt2] | llama (RMSNorm, RoPE, SwiGLU; saved as a llama2.c v1 file) --kv-heads N (GQA)\n"    "An option a command does not take is a usage error.\n"
+    "exit status: 0 done; 1 the work failed (the message says why); 2 a usage error; 130\n"
+    "  (SIGINT, Ctrl-C) or 143 (SIGTERM): stopped before the last step, the circuit found so\n"
+    "  far and a --checkpoint written (docs/cli.md)\n"
     "\n"
     "examples:\n"
     "  prune models/induction/model.bin models/induction/task.txt --out circuit.json\n"
@@ -130,6 +140,8 @@ typedef struct {
     const char *ids, *vocab, *model, *corpus, *out, *eval, *ablation, *grans, *lambda, *target;
     const char *circuit, *steps_s, *batch_s, *chunk_s, *lr_s, *budget_s, *dual_s, *warm_s, *frac_s, *tmb_s, *refine_s, *scale_s;
     int json, decode, skip_invalid, quiet, full, empty, all, attn_only, gen_corpus, split_field;
+    const char *bos;
+    int special_tokens;
     const char *layers_s, *heads_s, *dim_s, *ctx_s, *ckpt, *ckpt_every_s, *resume, *log, *maxmem_s, *report, *targets;
     const char *arch;
     long top, threads, vocab_size, max_digits, n, seed, kv_heads;
@@ -148,8 +160,10 @@ typedef struct {
     int (*run)(Args *a);
 } Command;
 
+// How text becomes ids (every command that tokenizes).
+#define TOK_OPTS "--bos --special-tokens "
 // What a search and an evaluation share: the model, the task split, the ablation, memory.
-#define RUN_OPTS "--vocab --eval --train-frac --split-field --seed --skip-invalid --ablation --chunk --max-memory " \
+#define RUN_OPTS TOK_OPTS "--vocab --eval --train-frac --split-field --seed --skip-invalid --ablation --chunk --max-memory " \
                  "--max-target-mb --threads "
 // The optimisation (search and sweep).
 #define OPTIMISER_OPTS "--steps --batch --lr --granularities --dual-lr --warmup --scale "
@@ -162,14 +176,14 @@ static const Command COMMANDS[] = {
     {NULL, "MODEL TASK", 2, 2, RUN_OPTS OPTIMISER_OPTS "--kl-budget --target --lambda --out --report --log "
      "--checkpoint --checkpoint-every --resume --quiet --refine ", do_search},
     {"eval", "MODEL TASK", 2, 2, RUN_OPTS "--circuit --full --empty --all ", do_eval},
-    {"check", "MODEL TASK", 2, 2, "--vocab --eval --seed --skip-invalid ", do_check},
-    {"gen", "KIND", 1, 1, "--n --seed --out --model --vocab --corpus-text ", do_gen},
-    {"heads", "MODEL TASK", 2, 2, "--vocab --n --seed --json --threads ", do_heads},
+    {"check", "MODEL TASK", 2, 2, TOK_OPTS "--vocab --eval --seed --skip-invalid ", do_check},
+    {"gen", "KIND", 1, 1, TOK_OPTS "--n --seed --out --model --vocab --corpus-text ", do_gen},
+    {"heads", "MODEL TASK", 2, 2, TOK_OPTS "--vocab --n --seed --json --threads ", do_heads},
     {"report", "CIRCUIT.json", 1, 1, "--log --out ", do_report},
     {"sweep", "MODEL TASK", 2, 2, RUN_OPTS OPTIMISER_OPTS "--targets --out ", do_sweep},
     {"info", "MODEL", 1, 1, "--json ", do_info},
-    {"next", "MODEL [TEXT]", 1, 2, "--ids --vocab --top --json --threads ", do_next},
-    {"tokenize", "TEXT", 1, 1, "--vocab --model --decode --json ", do_tokenize},
+    {"next", "MODEL [TEXT]", 1, 2, TOK_OPTS "--ids --vocab --top --json --threads ", do_next},
+    {"tokenize", "TEXT", 1, 1, TOK_OPTS "--vocab --model --decode --json ", do_tokenize},
     {"bpe", "", 0, 0, "--corpus --vocab-size --max-digits --out ", do_bpe},
     {"train", "", 0, 0, "--corpus --out --layers --heads --dim --ctx --steps --batch --lr --seed --vocab-size "
      "--max-digits --attn-only --arch --kv-heads --threads ", do_train},
@@ -214,8 +228,8 @@ static int parse_args(int argc, char **argv, int first, const Command *cmd, Args
         {"--checkpoint", &a->ckpt, NULL, 0, 0},   {"--checkpoint-every", &a->ckpt_every_s, NULL, 0, 0},
         {"--resume", &a->resume, NULL, 0, 0},     {"--log", &a->log, NULL, 0, 0},
         {"--max-memory", &a->maxmem_s, NULL, 0, 0}, {"--report", &a->report, NULL, 0, 0},
-        {"--targets", &a->targets, NULL, 0, 0},   {"--arch", &a->arch, NULL, 0, 0},
-        {"--kv-heads", NULL, &a->kv_heads, 1, 64},
+        {"--targets", &a->targets, NULL, 0, 0},  {"--bos", &a->bos, NULL, 0, 0},
+        {"--arch", &a->arch, NULL, 0, 0},         {"--kv-heads", NULL, &a->kv_heads, 1, 64},
         {"--top", NULL, &a->top, 1, 1000000},     {"--threads", NULL, &a->threads, 1, 1024},
         {"--vocab-size", NULL, &a->vocab_size, 257, 1000000}, {"--max-digits", NULL, &a->max_digits, 1, 100}, {"--n", NULL, &a->n, 1, 10000000},
         {"--seed", NULL, &a->seed, 0, 2147483647},
@@ -223,7 +237,7 @@ static int parse_args(int argc, char **argv, int first, const Command *cmd, Args
     struct { const char *name; int *flag; } flags[] = {
         {"--json", &a->json}, {"--decode", &a->decode}, {"--skip-invalid", &a->skip_invalid},
         {"--quiet", &a->quiet}, {"--full", &a->full}, {"--empty", &a->empty}, {"--all", &a->all},
-        {"--split-field", &a->split_field},
+        {"--split-field", &a->split_field}, {"--special-tokens", &a->special_tokens},
         {"--attn-only", &a->attn_only}, {"--corpus-text", &a->gen_corpus}};
     for (int i = first; i < argc; i++) {
         const char *s = argv[i];
@@ -308,7 +322,8 @@ static int build_run_args(const Args *a, RunArgs *r) {
     r->resume = a->resume, r->log_path = a->log, r->report_dir = a->report;
     c->run.checkpoint = a->ckpt;
     if (a->resume && !a->ckpt) c->run.checkpoint = a->resume;  // a resumed run goes on saving there
-    c->seed = (uint64_t)a->seed;
+    c->seed = a->seed < 0 ? 0 : (uint64_t)a->seed;  // -1: not given
+    r->ablation_given = !!a->ablation, r->seed_given = a->seed >= 0, r->frac_given = !!a->frac_s;
     double x;
     if (a->steps_s && (num(a->steps_s, "--steps", 0, 1e7, &x) || (c->steps = (int)x, 0))) return 2;
     if (a->batch_s && (num(a->batch_s, "--batch", 1, 1e6, &x) || (c->batch = (int)x, 0))) return 2;
@@ -389,8 +404,11 @@ static int do_search(Args *a) {
     PruneErr err = {{0}};
     r.cfg.run.progress = a->quiet ? NULL : isatty(fileno(stdout)) ? stdout : stderr;  // a log: a line every 5 s
     r.cfg.run.stop = &g_stop;
+    int early = 0;  // a stop request after the last step stopped nothing: the result is whole
+    r.stopped_early = &early;
     catch_stop();
-    return stopped(cmd_prune(&r, stdout, &err) ? fail(&err) : 0);
+    rc = cmd_prune(&r, stdout, &err) ? fail(&err) : 0;
+    return early ? stopped(rc) : rc;
 }
 
 static int do_eval(Args *a) {
@@ -406,19 +424,19 @@ static int do_eval(Args *a) {
 
 static int do_check(Args *a) {
     PruneErr err = {{0}};
-    return cmd_check(a->pos[0], a->pos[1], a->eval, a->vocab, a->skip_invalid, 0, 0.5, (uint64_t)a->seed,
+    return cmd_check(a->pos[0], a->pos[1], a->eval, a->vocab, a->skip_invalid, 0, 0.5, a->seed < 0 ? 0 : (uint64_t)a->seed,
                      stdout, &err) ? fail(&err) : 0;
 }
 
 static int do_gen(Args *a) {
     PruneErr err = {{0}};
-    return cmd_gen(a->pos[0], (int)a->n, (uint64_t)a->seed, a->vocab, a->model, a->out, a->gen_corpus, stdout,
+    return cmd_gen(a->pos[0], (int)a->n, a->seed < 0 ? 0 : (uint64_t)a->seed, a->vocab, a->model, a->out, a->gen_corpus, stdout,
                    &err) ? fail(&err) : 0;
 }
 
 static int do_heads(Args *a) {
     PruneErr err = {{0}};
-    return cmd_heads(a->pos[0], a->pos[1], a->vocab, (int)a->n, (uint64_t)a->seed, a->json, stdout, &err)
+    return cmd_heads(a->pos[0], a->pos[1], a->vocab, (int)a->n, a->seed < 0 ? 0 : (uint64_t)a->seed, a->json, stdout, &err)
                ? fail(&err) : 0;
 }
 
@@ -490,7 +508,7 @@ static int do_train(Args *a) {
     if (!a->corpus || !a->out) return usage_error("'prune train' needs --corpus FILE and --out DIR", NULL);
     TrainConfig t;
     train_config_defaults(&t);
-    t.corpus = a->corpus, t.out_dir = a->out, t.attn_only = a->attn_only, t.seed = (uint64_t)a->seed;
+    t.corpus = a->corpus, t.out_dir = a->out, t.attn_only = a->attn_only, t.seed = a->seed < 0 ? 0 : (uint64_t)a->seed;
     if (a->arch && strcmp(a->arch, "gpt2") && strcmp(a->arch, "llama"))
         return usage_error("--arch takes gpt2 or llama", a->arch);
     t.llama = a->arch && !strcmp(a->arch, "llama");
@@ -540,7 +558,7 @@ int main(int argc, char **argv) {
     for (int k = 1; k < NUM_COMMANDS; k++)
         if (!strcmp(name, COMMANDS[k].name)) cmd = &COMMANDS[k];
     if (!cmd->name && name[0] == '-') return usage_error("unknown option", name);
-    Args a = {.top = 10, .threads = 2, .n = 400, .seed = 0};
+    Args a = {.top = 10, .threads = 2, .n = 400, .seed = -1};
     int rc = parse_args(argc, argv, cmd->name ? 2 : 1, cmd, &a);
     if (rc) return rc;
     char what[64];
@@ -559,5 +577,7 @@ int main(int argc, char **argv) {
         return usage_error(msg, a.pos[cmd->max_pos]);
     }
     prune_set_threads((int)a.threads);
+    if (a.bos && strcmp(a.bos, "yes") && strcmp(a.bos, "no")) return usage_error("--bos takes yes or no", a.bos);
+    tok_set_options(a.bos ? (!strcmp(a.bos, "yes") ? TOK_BOS_YES : TOK_BOS_NO) : TOK_BOS_DEFAULT, a.special_tokens);
     return cmd->run(&a);
 }

@@ -74,21 +74,49 @@ static long circuit_size(const Pruner *p) {
 // problem is discrete: the KL jumps when a needed unit goes), so the result is the
 // smallest circuit seen that met the budget, both in this measurement and on the moving
 // average (one chunk alone is noisy).
+//
+// With a validation part (--refine), the check is on all of it and on the circuit as it
+// would be read out (consistency rules applied), by the same test refinement uses: mean KL
+// plus z standard errors within the budget. Many more examples than one chunk, and none the
+// gates were trained on, so the snapshot kept is not the one that passed by luck.
 static void measure_readout_kl(Pruner *p, const Task *train, const int *idx, int B) {
     Masks *mk = &p->masks;
-    for (size_t k = 0; k < mk->total; k++) mk->z[k] = mk->log_alpha[k] > 0.0f;
-    for (int g = 0; g < NUM_GRAN; g++)
-        if (!mk->enabled[g])
-            for (int i = 0; i < mk->count[g]; i++) mk->z[mk->off[g] + (size_t)i] = 1.0f;
-    point_gates_from_masks(&p->pg, mk);
-    int n1 = B < p->maxB ? B : p->maxB;
-    double klb = pruner_run_batch(p, train, idx, n1, 0);
-    p->kl_ema = p->step ? 0.7 * p->kl_ema + 0.3 * klb : klb;
+    double klb;
+    if (p->val) {
+        masks_readout(mk, p->keep_buf);
+        double mean = kl_probe(p, p->val, p->keep_buf);
+        klb = p->kl_ema = mean + p->val->z * p->val->se;
+    } else {
+        for (size_t k = 0; k < mk->total; k++) mk->z[k] = mk->log_alpha[k] > 0.0f;
+        for (int g = 0; g < NUM_GRAN; g++)
+            if (!mk->enabled[g])
+                for (int i = 0; i < mk->count[g]; i++) mk->z[mk->off[g] + (size_t)i] = 1.0f;
+        point_gates_from_masks(&p->pg, mk);
+        int n1 = B < p->maxB ? B : p->maxB;
+        klb = pruner_run_batch(p, train, idx, n1, 0);
+        p->kl_ema = p->step ? 0.7 * p->kl_ema + 0.3 * klb : klb;
+    }
     long kept = circuit_size(p);
     if (klb <= p->cfg.kl_budget && p->kl_ema <= p->cfg.kl_budget && (p->best_kept < 0 || kept < p->best_kept)) {
         p->best_kept = kept;
         p->best_step = p->step;
+        p->best_lambda = p->lambda[0];
         memcpy(p->best_la, mk->log_alpha, sizeof(float) * mk->total);
+    }
+    // Backtracking (with a validation part, whose checks are not noise): a circuit that left
+    // the budget rarely comes back, because gates pushed far below 0 get almost no gradient
+    // (their samples clip to 0) and the multiplier then decays to its floor while the rest
+    // of the steps change nothing. So the search returns to the best circuit, with fresh
+    // Adam moments, half its multiplier and half the dual step: each return tries a gentler
+    // descent from the smallest circuit known to fit.
+    if (p->val && klb > p->cfg.kl_budget && p->best_kept >= 0) {
+        memcpy(mk->log_alpha, p->best_la, sizeof(float) * mk->total);
+        memset(mk->adam_m, 0, sizeof(float) * mk->total);
+        memset(mk->adam_v, 0, sizeof(float) * mk->total);
+        p->dual_scale *= 0.5;
+        p->lambda[0] = p->best_lambda * p->dual_scale;
+        p->kl_ema = 0;  // the circuit restored met the budget: advance until the next check says
+        if (p->dual_scale < 1e-6) p->dual_scale = 1e-6;
     }
 }
 
@@ -116,7 +144,7 @@ static void controller_kl_budget(Pruner *p) {
     double v = (cfg->kl_budget - p->kl_ema) / (cfg->kl_budget > 0 ? cfg->kl_budget : 1);
     if (v > 1) v = 1;
     if (v < -5) v = -5;
-    p->lambda[0] *= exp(cfg->dual_lr * v);
+    p->lambda[0] *= exp(cfg->dual_lr * p->dual_scale * v);
     if (p->lambda[0] < 1e-8) p->lambda[0] = 1e-8;
     if (p->lambda[0] > 1e4) p->lambda[0] = 1e4;
 }

@@ -97,10 +97,18 @@ static void gen_ioi(Buf *o, Rng *r) {
 static int same_ids(Tokenizer *tok, const char *whole, const char *p1, const char *p2) {
     IdVec a = {0}, b = {0};
     PruneErr e;
-    int ok = !tok_encode(tok, whole, strlen(whole), &a, &e) && !tok_encode(tok, p1, strlen(p1), &b, &e) &&
-             !tok_encode(tok, p2, strlen(p2), &b, &e) && a.n == b.n &&
+    int ok = !tok_encode_cont(tok, whole, strlen(whole), &a, &e) && !tok_encode_cont(tok, p1, strlen(p1), &b, &e) &&
+             !tok_encode_cont(tok, p2, strlen(p2), &b, &e) && a.n == b.n &&
              !memcmp(a.v, b.v, sizeof(int) * a.n);
     idvec_free(&a), idvec_free(&b);
+    return ok;
+}
+
+static int one_token(Tokenizer *tok, const char *s) {
+    IdVec v = {0};
+    PruneErr e;
+    int ok = !tok_encode_cont(tok, s, strlen(s), &v, &e) && v.n == 1;
+    idvec_free(&v);
     return ok;
 }
 
@@ -140,7 +148,7 @@ static void gen_gp(Buf *o, Rng *r) {
 // Induction: prefix, a segment S, filler, then S again up to S[j]; the answer is S[j+1],
 // the token that followed S[j] the first time. The corruption replaces the first S by
 // other words, so the copy has nothing to copy from. Words are single tokens " word".
-static void gen_induction(Buf *o, Rng *r, const char *const *pool, int npool) {
+static void gen_induction(Buf *o, Rng *r, const char *const *pool, int npool, int ids) {
     enum { PRE = 3, SEG = 5, FILL = 3 };
     int seg[SEG], used[PRE + SEG + FILL + SEG + 2], nu = 0;
     for (int i = 0; i < SEG + PRE + FILL + SEG + 1; i++) {  // distinct words throughout
@@ -157,16 +165,19 @@ static void gen_induction(Buf *o, Rng *r, const char *const *pool, int npool) {
     int foil = used[SEG + PRE + FILL + SEG];
     int j = 1 + pick(r, SEG - 2);  // the repeat shows S[0..j], the answer is S[j+1]
     for (int pass = 0; pass < 2; pass++) {
+        if (ids) bprintf(o, "ids:");  // the pool holds ids: " 12" after "ids:" reads as ids
         for (int i = 0; i < PRE; i++) bprintf(o, " %s", pool[pre[i]]);
         for (int i = 0; i < SEG; i++) bprintf(o, " %s", pool[pass ? repl[i] : seg[i]]);
         for (int i = 0; i < FILL; i++) bprintf(o, " %s", pool[fill[i]]);
         for (int i = 0; i <= j; i++) bprintf(o, " %s", pool[seg[i]]);
         bprintf(o, "\t");
     }
-    bprintf(o, " %s\t %s\n", pool[seg[j + 1]], pool[foil]);
+    if (ids) bprintf(o, "ids:%s\tids:%s\n", pool[seg[j + 1]], pool[foil]);
+    else bprintf(o, " %s\t %s\n", pool[seg[j + 1]], pool[foil]);
 }
 
-// Words that are one token with a leading space, for the induction generator.
+// Words that are one token with a leading space (after earlier text: SentencePiece's "▁word"),
+// for the induction generator.
 static int single_token_pool(Tokenizer *tok, const char ***out) {
     const char *const *lists[4] = {IOI_NAMES, IOI_PLACES, IOI_OBJECTS, GT_NOUNS};
     const int ns[4] = {IOI_NAMES_N, IOI_PLACES_N, IOI_OBJECTS_N, GT_NOUNS_N};
@@ -178,7 +189,7 @@ static int single_token_pool(Tokenizer *tok, const char ***out) {
             snprintf(w, sizeof w, " %s", lists[l][i]);
             IdVec v = {0};
             PruneErr e;
-            if (!tok_encode(tok, w, strlen(w), &v, &e) && v.n == 1) pool[n++] = lists[l][i];
+            if (!tok_encode_cont(tok, w, strlen(w), &v, &e) && v.n == 1) pool[n++] = lists[l][i];
             idvec_free(&v);
         }
     *out = pool;
@@ -201,15 +212,56 @@ int gen_task(const char *kind, int n, uint64_t seed, Tokenizer *tok, int max_len
         "swapped for one of the other gender)",
         "# task=induction metric=logit_diff generator=prune gen induction (repeated segment of "
         "single-token words; first occurrence replaced)"};
+    static const char *ids_header = "# task=induction metric=logit_diff generator=prune gen induction (repeated "
+                                    "segment of random token ids: the model has no tokenizer; first occurrence "
+                                    "replaced)";
     Buf o = {0}, line = {0};
     const char **pool = NULL;
+    char (*idpool)[12] = NULL;
     int npool = 0;
-    if (k == 3 && (npool = single_token_pool(tok, &pool)) < 20) {
+    if (tok->ids_only && k != 3)
+        return perr(err, "'prune gen %s' writes text, but the model has no usable tokenizer (%s). Hint: "
+                         "'prune gen induction --model M' writes a token-id task for such a model.", kind, tok->source);
+    if (k == 3 && tok->ids_only) {
+        // Random in-vocabulary tokens. The lowest ids are skipped (a tenth of the vocabulary, at
+        // least 3): byte, <unk>, <s> and </s> tokens sit there in SentencePiece-style and
+        // GPT-2-style vocabularies, and a bare id cannot tell them apart.
+        int lo = tok->n_vocab / 10 > 3 ? tok->n_vocab / 10 : 3;
+        npool = tok->n_vocab - lo;
+        if (npool < 20) return perr(err, "a vocabulary of %d tokens is too small for induction sequences.", tok->n_vocab);
+        idpool = malloc(sizeof *idpool * (size_t)npool);
+        pool = malloc(sizeof(char *) * (size_t)npool);
+        if (!idpool || !pool) {
+            free(idpool), free(pool);
+            return perr(err, "out of memory generating a task.");
+        }
+        for (int i = 0; i < npool; i++) {
+            snprintf(idpool[i], sizeof idpool[i], "%d", lo + i);
+            pool[i] = idpool[i];
+        }
+    } else if (k == 3 && (npool = single_token_pool(tok, &pool)) < 20) {
         free(pool);
         return perr(err, "%s: fewer than 20 of the generator's words are single tokens with a "
                          "leading space, too few for induction sequences.", tok->source);
     }
-    bprintf(&o, "%s seed=%llu n=%d\n", headers[k], (unsigned long long)seed, n);
+    if (k == 1 && ((!same_ids(tok, " 1732", " 17", "32") && !same_ids(tok, " 1650", " 16", "50")) ||
+                   !one_token(tok, "32"))) {
+        IdVec v = {0};
+        PruneErr e;
+        char d[512] = "";
+        size_t dk = 0;
+        if (!tok_encode_cont(tok, " 1732", 5, &v, &e))
+            for (size_t i = 0; i < v.n && dk + 40 < sizeof d; i++) {
+                char r[64];
+                tok_repr(tok, v.v[i], r, sizeof r);
+                dk += (size_t)snprintf(d + dk, sizeof d - dk, "%s%s", i ? " + " : "", r);
+            }
+        idvec_free(&v);
+        return perr(err, "%s writes the year \" 1732\" as %s, not \" 17\" + \"32\" (two tokens, the second one token on its own): the greater-than task "
+                         "(Hanna et al.) scores two-digit year tokens, which this tokenizer does not have. Hint: "
+                         "use a GPT-2-style vocabulary for gt.", tok->source, d);
+    }
+    bprintf(&o, "%s seed=%llu n=%d\n", tok->ids_only ? ids_header : headers[k], (unsigned long long)seed, n);
     bprintf(&o, "# clean_prompt<TAB>corrupted_prompt<TAB>correct(|-separated)<TAB>wrong(|-separated)\n");
     Rng r;
     rng_seed(&r, seed);
@@ -227,7 +279,7 @@ int gen_task(const char *kind, int n, uint64_t seed, Tokenizer *tok, int max_len
         if (k == 0) gen_ioi(&line, &r);
         else if (k == 1) ok = gen_gt(&line, &r, tok);
         else if (k == 2) gen_gp(&line, &r);
-        else gen_induction(&line, &r, pool, npool);
+        else gen_induction(&line, &r, pool, npool, tok->ids_only);
         if (!ok || !line.s) continue;
         Task t;
         PruneErr e;
@@ -245,7 +297,7 @@ int gen_task(const char *kind, int n, uint64_t seed, Tokenizer *tok, int max_len
     o.s = NULL;
     rc = 0;
 done:
-    free(o.s), free(line.s), free(pool);
+    free(o.s), free(line.s), free(pool), free(idpool);
     return rc;
 }
 

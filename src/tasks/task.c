@@ -44,6 +44,7 @@ typedef struct {
     int space_line;   // the last line warned about a missing leading space
     int space_warned; // lines warned about it
     int part;         // the current line's "split" (JSONL), TASK_PART_*
+    int special_warned;  // prompts that spell a special token (warned once)
 } Builder;
 
 #define SPACE_WARN_MAX 5  // lines listed; the rest are counted
@@ -92,19 +93,61 @@ static void describe_ids(const Tokenizer *tok, const int *ids, size_t n, char *o
     if (k + 2 < cap) snprintf(out + k, cap - k, "]");
 }
 
-static int encode(Builder *b, const char *s, size_t n, IdVec *v, PruneErr *err) {
+// "ids:" opens a field of token ids (docs/tasks.md): "ids:464 2068 318" (spaces or commas).
+static int is_id_field(const char *s, size_t n) { return n >= 4 && !memcmp(s, "ids:", 4); }
+
+// The ids of an "ids:" field s[0..n) into v. 0, or -1 (invalid line, recorded).
+static int parse_ids(Builder *b, int line, const char *what, const char *s, size_t n, IdVec *v) {
     v->n = 0;
-    return tok_encode(b->tok, s, n, v, err);
+    size_t i = 4;
+    while (i < n) {
+        if (s[i] == ' ' || s[i] == ',') {
+            i++;
+            continue;
+        }
+        long id = 0;
+        size_t j = i;
+        while (j < n && s[j] >= '0' && s[j] <= '9' && id < (1L << 30)) id = 10 * id + (s[j++] - '0');
+        if (j == i || (j < n && s[j] != ' ' && s[j] != ',') || id >= b->tok->n_vocab) {
+            invalid(b, "%s:%d: the %s \"%.*s\": expected token ids from 0 to %d after \"ids:\", separated by "
+                       "spaces. Hint: \"ids:464 2068 318\".", b->path, line, what, (int)(n < 80 ? n : 80), s,
+                    b->tok->n_vocab - 1);
+            return -1;
+        }
+        if (idvec_push(v, (int)id)) return -1;
+        i = j;
+    }
+    if (v->n == 0) {
+        invalid(b, "%s:%d: the %s \"ids:\" has no ids.", b->path, line, what);
+        return -1;
+    }
+    return 0;
+}
+
+// A prompt field -> ids: "ids:..." as given (no BOS added), text with BOS as the tokenizer's
+// rule says. 0, -1 (invalid line, recorded) or -2 (hard error in err).
+static int encode_prompt(Builder *b, int line, const char *what, const char *s, size_t n, IdVec *v, PruneErr *err) {
+    v->n = 0;
+    if (is_id_field(s, n)) return parse_ids(b, line, what, s, n, v);
+    size_t at;
+    int sp = b->tok->match_special ? -1 : tok_find_special(b->tok, s, n, &at);
+    if (sp >= 0 && !b->special_warned++ && b->opt->warn) {
+        char r[200];
+        tok_repr(b->tok, sp, r, sizeof r);
+        fprintf(b->opt->warn, "prune: warning: %s:%d: the %s spells the special token %s, which is read as "
+                              "ordinary text. Hint: --special-tokens makes it the token.\n", b->path, line, what, r);
+    }
+    return tok_encode_prompt(b->tok, s, n, v, err) ? -2 : 0;
 }
 
 // Answers: the '|'-separated alternatives of field f (escapes still in place) -> ids
 // appended to b->ids. Returns the count, or -1 (invalid line, already recorded) or -2
 // (a hard error in err).
 static int add_answers(Builder *b, int line, const char *what, char *f, size_t n, PruneErr *err) {
-    int count = 0;
+    int count = 0, ids = is_id_field(f, n);
     IdVec v = {0};
-    size_t start = 0;
-    for (size_t i = 0; i <= n; i++) {
+    size_t start = ids ? 4 : 0;
+    for (size_t i = start; i <= n; i++) {
         if (i < n && f[i] == '\\' && i + 1 < n) {
             i++;  // an escaped character, \| included, is part of the alternative
             continue;
@@ -113,7 +156,7 @@ static int add_answers(Builder *b, int line, const char *what, char *f, size_t n
         char *alt = f + start;
         size_t al = task_unescape(alt, i - start);
         start = i + 1;
-        if (al) check_leading_space(b, line, what, alt, al);
+        if (al && !ids) check_leading_space(b, line, what, alt, al);
         if (al == 0) {
             invalid(b, "%s:%d: empty alternative in the %s answers. Hint: alternatives are "
                        "separated by '|', e.g. \" he| she\"; a literal '|' is written \\|.",
@@ -121,7 +164,17 @@ static int add_answers(Builder *b, int line, const char *what, char *f, size_t n
             idvec_free(&v);
             return -1;
         }
-        if (encode(b, alt, al, &v, err)) {
+        if (ids) {  // "ids:318|257": one id per alternative ("ids:" may repeat)
+            char tmp[96];
+            size_t skip = al >= 4 && !memcmp(alt, "ids:", 4) ? 4 : 0;
+            snprintf(tmp, sizeof tmp, "ids:%.*s", (int)(al - skip < 80 ? al - skip : 80), alt + skip);
+            char label[32];
+            snprintf(label, sizeof label, "%s answer", what);
+            if (parse_ids(b, line, label, tmp, strlen(tmp), &v)) {
+                idvec_free(&v);
+                return -1;
+            }
+        } else if ((v.n = 0, tok_encode_cont(b->tok, alt, al, &v, err))) {  // it continues the prompt
             idvec_free(&v);
             return -2;
         }
@@ -170,10 +223,13 @@ static int add_example(Builder *b, int line, const char *clean, size_t cl, const
     b->prompt_end = clean[cl - 1];
     IdVec a = {0}, c = {0};
     int rc = 0;
-    if (encode(b, clean, cl, &a, err) || (has_corrupt && encode(b, corrupt, crl, &c, err))) {
+    int ea = encode_prompt(b, line, "clean prompt", clean, cl, &a, err);
+    int ec = ea || !has_corrupt ? 0 : encode_prompt(b, line, "corrupted prompt", corrupt, crl, &c, err);
+    if (ea == -2 || ec == -2) {
         rc = -1;
         goto out;
     }
+    if (ea || ec) goto out;  // recorded as invalid
     if ((int)a.n > b->opt->max_len) {
         invalid(b, "%s:%d: the clean prompt is %zu tokens, longer than the model's context of %d. "
                    "Hint: shorten the prompt.", b->path, line, a.n, b->opt->max_len);
@@ -577,6 +633,17 @@ static int fill_parts(const Task *all, const int *order, const unsigned char *in
     return 0;
 }
 
+typedef struct {
+    uint64_t h;
+    int i;
+} Keyed;
+
+static int by_key(const void *a, const void *b) {
+    const Keyed *x = a, *y = b;
+    if (x->h != y->h) return x->h < y->h ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
 int task_split(const Task *all, double train_frac, uint64_t seed, Task *train, Task *eval,
                PruneErr *err) {
     memset(train, 0, sizeof *train);
@@ -587,23 +654,83 @@ int task_split(const Task *all, double train_frac, uint64_t seed, Task *train, T
                          "give a held-out file with --eval, or more examples.", all->path, n,
                     100 * train_frac, 100 * (1 - train_frac));
     int *perm = palloc(sizeof(int) * (size_t)n, "split", err);
+    int *group = palloc(sizeof(int) * (size_t)n, "split", err);  // example -> its group's first example
+    int *next = palloc(sizeof(int) * (size_t)n, "split", err);   // the group's next example, -1: none
+    int *order = palloc(sizeof(int) * (size_t)n, "split", err);
     unsigned char *in_train = palloc((size_t)n, "split", err);
-    if (!perm || !in_train) {
-        free(perm), free(in_train);
-        return -1;
+    Keyed *key = palloc(sizeof(Keyed) * (size_t)n, "split", err);
+    int rc = -1;
+    if (!perm || !group || !next || !order || !in_train || !key) goto out;
+    // groups of equal clean prompts: sort by (hash, index); within a run of equal hashes each
+    // example joins the first earlier one with the same ids
+    for (int i = 0; i < n; i++) {
+        uint64_t x = 1469598103934665603ull ^ (uint64_t)all->ex[i].len;
+        for (int t = 0; t < all->ex[i].len; t++) x = (x ^ (uint64_t)(unsigned)all->ex[i].clean[t]) * 1099511628211ull;
+        key[i] = (Keyed){x, i};
+        group[i] = i, next[i] = -1;
     }
+    qsort(key, (size_t)n, sizeof *key, by_key);
+    for (int a = 0; a < n;) {
+        int b = a + 1;
+        while (b < n && key[b].h == key[a].h) b++;
+        for (int i = a + 1; i < b; i++) {
+            const TaskExample *x = &all->ex[key[i].i];
+            for (int j = a; j < i; j++) {
+                const TaskExample *y = &all->ex[key[j].i];
+                if (group[key[j].i] == key[j].i && x->len == y->len &&
+                    !memcmp(x->clean, y->clean, sizeof(int) * (size_t)x->len)) {
+                    group[key[i].i] = key[j].i;
+                    break;
+                }
+            }
+        }
+        a = b;
+    }
+    // each group's members in file order (perm holds the last member seen, as scratch)
+    int dup_prompts = 0, dup_examples = 0;
+    for (int i = 0; i < n; i++) {
+        int g = group[i];
+        if (g != i) {
+            next[perm[g]] = i;
+            if (perm[g] == g) dup_prompts++, dup_examples++;  // the group's second member
+            dup_examples++;
+        }
+        perm[g] = i;
+    }
+    // the groups (their first examples, in file order), shuffled; without repeats exactly the
+    // permutation of the examples this split has always drawn
+    int ng = 0;
+    for (int i = 0; i < n; i++)
+        if (group[i] == i) perm[ng++] = i;
     Rng r;
     rng_seed(&r, seed);
-    for (int i = 0; i < n; i++) perm[i] = i;
-    for (int i = n - 1; i > 0; i--) {  // Fisher-Yates
+    for (int i = ng - 1; i > 0; i--) {  // Fisher-Yates
         int j = (int)(rng_u64(&r) % (uint64_t)(i + 1));
         int tmp = perm[i];
         perm[i] = perm[j];
         perm[j] = tmp;
     }
-    for (int i = 0; i < n; i++) in_train[perm[i]] = i < ntr;  // the first ntr of the permutation
-    int rc = fill_parts(all, perm, in_train, ntr, train, eval, err);
-    free(perm), free(in_train);
+    int k = 0, filled = 0;
+    for (int gi = 0; gi < ng; gi++) {
+        int to_train = filled < ntr;  // a group goes whole to one part
+        for (int i = perm[gi]; i >= 0; i = next[i]) {
+            in_train[i] = (unsigned char)to_train;
+            order[k++] = i;
+            filled += to_train;
+        }
+    }
+    if (filled >= n) {
+        rc = perr(err, "%s: its %d examples have so few different clean prompts (%d) that none is left to hold "
+                       "out. Hint: give a held-out file with --eval, or more distinct prompts.", all->path, n, ng);
+        goto out;
+    }
+    rc = fill_parts(all, order, in_train, filled, train, eval, err);
+    if (!rc) {
+        train->dup_prompts = eval->dup_prompts = dup_prompts;
+        train->dup_examples = eval->dup_examples = dup_examples;
+    }
+out:
+    free(perm), free(group), free(next), free(order), free(in_train), free(key);
     return rc;
 }
 
@@ -700,6 +827,10 @@ void taskset_report(const TaskSet *ts, FILE *out) {
         fprintf(out, "  split: %d train / %d eval (seed %llu, %.0f%% train); metrics are on the "
                      "eval part only\n", ts->train.n, ts->eval.n, (unsigned long long)ts->seed,
                 100 * ts->train_frac);
+        if (ts->train.dup_prompts)
+            fprintf(out, "  note: %d clean prompts occur more than once (%d examples); each is kept within one "
+                         "part, so no held-out prompt was trained on\n", ts->train.dup_prompts,
+                    ts->train.dup_examples);
     } else {
         report_file(&ts->eval_file, out);
         fprintf(out, "  train on all %d of the first, evaluate on all %d of the second\n",

@@ -5,6 +5,7 @@
 // numbers. The trainer at the end learns merges for the teaching models.
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "tokenizer.h"
+#include "tok_internal.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -55,7 +56,7 @@ static int unicode_to_byte(uint32_t cp) {
 }
 
 // Next code point of s[*i..n) or -1 for invalid UTF-8 (then *i advances by one byte).
-static int32_t utf8_next(const unsigned char *s, size_t n, size_t *i) {
+int32_t tok_utf8_next(const unsigned char *s, size_t n, size_t *i) {
     unsigned char c = s[*i];
     int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
     if (!len || *i + (size_t)len > n) {
@@ -79,7 +80,7 @@ static int32_t utf8_next(const unsigned char *s, size_t n, size_t *i) {
     return cp;
 }
 
-static size_t utf8_put(char *out, uint32_t cp) {
+size_t tok_utf8_put(char *out, uint32_t cp) {
     if (cp < 0x80) {
         out[0] = (char)cp;
         return 1;
@@ -89,18 +90,25 @@ static size_t utf8_put(char *out, uint32_t cp) {
         out[1] = (char)(0x80 | (cp & 0x3f));
         return 2;
     }
-    out[0] = (char)(0xe0 | (cp >> 12));
-    out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    out[2] = (char)(0x80 | (cp & 0x3f));
-    return 3;
+    if (cp < 0x10000) {
+        out[0] = (char)(0xe0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
 }
 
 // A byte-level token name (e.g. "Ġthe") -> raw bytes in out (room for n bytes).
 // Returns the byte count, or -1 when some character is not in the byte alphabet.
-static long bytes_of_name(const char *name, size_t n, char *out) {
+long tok_bytes_of_name(const char *name, size_t n, char *out) {
     size_t i = 0, k = 0;
     while (i < n) {
-        int32_t cp = utf8_next((const unsigned char *)name, n, &i);
+        int32_t cp = tok_utf8_next((const unsigned char *)name, n, &i);
         int b = cp < 0 ? -1 : unicode_to_byte((uint32_t)cp);
         if (b < 0) return -1;
         out[k++] = (char)b;
@@ -186,7 +194,7 @@ int pretok_next(PreTokenizer *p, const char *text, size_t len, size_t *pos, size
 
 // --- building a tokenizer -----------------------------------------------------------
 
-static int add_symbol(Tokenizer *t, const char *bytes, size_t len, int special, PruneErr *err) {
+int tok_add_symbol(Tokenizer *t, const char *bytes, size_t len, int special, PruneErr *err) {
     if (t->n_sym == t->sym_cap) {
         int nc = t->sym_cap ? 2 * t->sym_cap : 1024;
         size_t *o = realloc(t->sym_off, sizeof(size_t) * nc);
@@ -215,7 +223,7 @@ static int add_symbol(Tokenizer *t, const char *bytes, size_t len, int special, 
     return id;
 }
 
-static int sym_of(const Tokenizer *t, const char *bytes, size_t len) {
+int tok_sym_of(const Tokenizer *t, const char *bytes, size_t len) {
     int64_t *v = strmap_get(&t->by_bytes, bytes, len);
     return v ? (int)*v : -1;
 }
@@ -266,18 +274,18 @@ static int build_vocab(Tokenizer *t, const char *json, size_t len, const char *n
         const char *nm = names[id] ? names[id] : "";
         size_t nl = strlen(nm);
         long bl = -1;
-        if (names[id] && nl && nl < 4096) bl = bytes_of_name(nm, nl, buf);
+        if (names[id] && nl && nl < 4096) bl = tok_bytes_of_name(nm, nl, buf);
         // Not byte-level text (e.g. "<unk>" is, "<s>" too; "▁" is not): a special token,
         // kept by name for display, never produced by BPE. Missing ids are empty specials.
         int special = bl < 0 || !names[id];
-        if (!special && sym_of(t, buf, (size_t)bl) >= 0) {
+        if (!special && tok_sym_of(t, buf, (size_t)bl) >= 0) {
             perr(err, "%s: tokens \"%.40s\" (id %d) and id %d decode to the same bytes. Hint: "
                       "the vocabulary is not a byte-level BPE vocabulary.", name, nm, id,
-                 sym_of(t, buf, (size_t)bl));
+                 tok_sym_of(t, buf, (size_t)bl));
             free(buf);
             goto done;
         }
-        if (add_symbol(t, special ? nm : buf, special ? nl : (size_t)bl, special, err) < 0) {
+        if (tok_add_symbol(t, special ? nm : buf, special ? nl : (size_t)bl, special, err) < 0) {
             free(buf);
             goto done;
         }
@@ -320,7 +328,7 @@ static int build_merges(Tokenizer *t, const char *text, size_t len, const char *
             goto done;
         }
         size_t la = (size_t)(sp - s), lb = ll - la - 1;
-        long ba = bytes_of_name(s, la, a), bb = bytes_of_name(sp + 1, lb, merged + 0);
+        long ba = tok_bytes_of_name(s, la, a), bb = tok_bytes_of_name(sp + 1, lb, merged + 0);
         if (ba < 0 || bb < 0) {
             perr(err, "%s:%d: \"%.*s\" has a character outside GPT-2's byte alphabet. Hint: the "
                       "file is not a byte-level BPE merges file.", name, line,
@@ -330,22 +338,22 @@ static int build_merges(Tokenizer *t, const char *text, size_t len, const char *
         // merged = a bytes + b bytes (b's bytes were decoded into merged[0..bb))
         memmove(merged + ba, merged, (size_t)bb);
         memcpy(merged, a, (size_t)ba);
-        int left = sym_of(t, merged, (size_t)ba), right = sym_of(t, merged + ba, (size_t)bb);
+        int left = tok_sym_of(t, merged, (size_t)ba), right = tok_sym_of(t, merged + ba, (size_t)bb);
         if (derive && (left < 0 || right < 0)) {
             perr(err, "%s:%d: \"%.*s\" is not a token yet. Hint: in a vocab.bpe every merge uses "
                       "single bytes or results of earlier lines.", name, line,
                  (int)(left < 0 ? la : lb), left < 0 ? s : sp + 1);
             goto done;
         }
-        if (left < 0 && (left = add_symbol(t, merged, (size_t)ba, 0, err)) < 0) goto done;
-        if (right < 0 && (right = add_symbol(t, merged + ba, (size_t)bb, 0, err)) < 0) goto done;
-        int res = sym_of(t, merged, (size_t)(ba + bb));
+        if (left < 0 && (left = tok_add_symbol(t, merged, (size_t)ba, 0, err)) < 0) goto done;
+        if (right < 0 && (right = tok_add_symbol(t, merged + ba, (size_t)bb, 0, err)) < 0) goto done;
+        int res = tok_sym_of(t, merged, (size_t)(ba + bb));
         if (derive && res >= 0) {
             perr(err, "%s:%d: \"%.*s\" makes a token that an earlier line already made.", name,
                  line, (int)(ll < 60 ? ll : 60), s);
             goto done;
         }
-        if (res < 0 && (res = add_symbol(t, merged, (size_t)(ba + bb), 0, err)) < 0) goto done;
+        if (res < 0 && (res = tok_add_symbol(t, merged, (size_t)(ba + bb), 0, err)) < 0) goto done;
         uint64_t key = (uint64_t)left << 32 | (uint32_t)right;
         if (u64map_get(&t->merges, key)) {
             perr(err, "%s:%d: the merge \"%.*s\" appears twice.", name, line,
@@ -382,11 +390,11 @@ int tok_build(Tokenizer *t, const char *vocab_json, size_t vocab_len, const char
         char byte_of[256];  // ids 0..255: the bytes in alphabet order
         for (int b = 0; b < 256; b++) byte_of[byte_alphabet_id(b)] = (char)b;
         for (int id = 0; id < 256; id++)
-            if (add_symbol(t, &byte_of[id], 1, 0, err) < 0) goto fail;
+            if (tok_add_symbol(t, &byte_of[id], 1, 0, err) < 0) goto fail;
     }
     if (build_merges(t, merges, merges_len, merges_name, !vocab_json, err)) goto fail;
     if (!vocab_json) {
-        t->eot_id = add_symbol(t, "<|endoftext|>", 13, 1, err);
+        t->eot_id = tok_add_symbol(t, "<|endoftext|>", 13, 1, err);
         if (t->eot_id < 0) goto fail;
         t->n_vocab = t->n_sym;
     }
@@ -394,11 +402,16 @@ int tok_build(Tokenizer *t, const char *vocab_json, size_t vocab_len, const char
     // vocabulary) maps text using that byte to <unk> after BPE.
     for (int b = 0; b < 256; b++) {
         char c = (char)b;
-        int s = sym_of(t, &c, 1);
-        if (s < 0 && (s = add_symbol(t, &c, 1, 0, err)) < 0) goto fail;
+        int s = tok_sym_of(t, &c, 1);
+        if (s < 0 && (s = tok_add_symbol(t, &c, 1, 0, err)) < 0) goto fail;
         t->byte_sym[b] = s;
     }
     if (pretok_init(&t->pre, err)) goto fail;
+    snprintf(t->type, sizeof t->type, "GPT-2 byte-level BPE (vocabulary files)");
+    t->bos_id = t->eot_id;
+    t->add_bos = 0;
+    snprintf(t->bos_rule, sizeof t->bos_rule, "no BOS (GPT-2's own tokenizer adds none; --bos yes "
+             "prepends <|endoftext|> as TransformerLens does)");
     return 0;
 fail:
     tok_free(t);
@@ -412,7 +425,8 @@ void tok_free(Tokenizer *t) {
     strmap_free(&t->cache);
     idvec_free(&t->cache_ids);
     pretok_free(&t->pre);
-    free(t->s_sym), free(t->s_prev), free(t->s_next), free(t->s_heap);
+    free(t->s_sym), free(t->s_prev), free(t->s_next), free(t->s_heap), free(t->s_start);
+    if (t->hf) hf_free(t->hf);
     memset(t, 0, sizeof *t);
 }
 
@@ -438,9 +452,51 @@ static int load_pair(Tokenizer *t, const char *vocab, const char *merges, PruneE
     return rc;
 }
 
-int tok_load(Tokenizer *t, const char *path, PruneErr *err) {
+static int opt_bos = TOK_BOS_DEFAULT, opt_special = 0;
+
+void tok_set_options(int bos_mode, int match_special) {
+    opt_bos = bos_mode;
+    opt_special = match_special;
+}
+
+// The options on a freshly loaded tokenizer (frees it on failure).
+static int apply_options(Tokenizer *t, int rc, PruneErr *err) {
+    if (rc) return rc;
+    t->match_special = opt_special;
+    if (tok_set_bos(t, opt_bos, err)) {
+        tok_free(t);
+        return -1;
+    }
+    return 0;
+}
+
+// tokenizer.json, with the tokenizer_config.json beside it when there is one.
+static int load_json(Tokenizer *t, const char *path, PruneErr *err) {
+    char cfg[4200], *jt = NULL, *ct = NULL;
+    size_t jl = 0, cl = 0;
+    sibling(cfg, sizeof cfg, path, "tokenizer_config.json");
+    if (read_file(path, &jt, &jl, err)) return -1;
+    int have_cfg = path_is_file(cfg);
+    if (have_cfg && read_file(cfg, &ct, &cl, err)) {
+        free(jt);
+        return -1;
+    }
+    size_t jb = utf8_bom_len(jt, jl), cb = ct ? utf8_bom_len(ct, cl) : 0;
+    int rc = tok_build_json(t, jt + jb, jl - jb, ct ? ct + cb : NULL, cl - cb, path, cfg, err);
+    if (!rc && have_cfg) snprintf(t->source, sizeof t->source, "%s (+ tokenizer_config.json)", path);
+    free(jt), free(ct);
+    return rc;
+}
+
+static int load_any(Tokenizer *t, const char *path, PruneErr *err) {
     char a[4200], b[4200];
+    if (str_ends_with(path, "tokenizer.json") || (str_ends_with(path, ".json") && !path_is_dir(path) &&
+                                                 !str_ends_with(path, "vocab.json") &&
+                                                 !str_ends_with(path, "encoder.json")))
+        return load_json(t, path, err);
     if (path_is_dir(path)) {
+        snprintf(a, sizeof a, "%s/tokenizer.json", path);
+        if (path_is_file(a)) return load_json(t, a, err);
         snprintf(a, sizeof a, "%s/vocab.json", path);
         snprintf(b, sizeof b, "%s/merges.txt", path);
         if (path_is_file(a) && path_is_file(b)) return load_pair(t, a, b, err);
@@ -448,8 +504,8 @@ int tok_load(Tokenizer *t, const char *path, PruneErr *err) {
         snprintf(b, sizeof b, "%s/vocab.bpe", path);
         if (path_is_file(a) && path_is_file(b)) return load_pair(t, a, b, err);
         if (path_is_file(b)) return load_pair(t, NULL, b, err);
-        return perr(err, "%s: folder has no vocabulary (vocab.json + merges.txt, encoder.json + "
-                         "vocab.bpe, or vocab.bpe). Hint: give the vocabulary file with --vocab.",
+        return perr(err, "%s: folder has no vocabulary (tokenizer.json, vocab.json + merges.txt, "
+                         "encoder.json + vocab.bpe, or vocab.bpe). Hint: give the vocabulary file with --vocab.",
                     path);
     }
     if (str_ends_with(path, ".json")) {
@@ -468,6 +524,10 @@ int tok_load(Tokenizer *t, const char *path, PruneErr *err) {
         return load_pair(t, a, path, err);
     }
     return load_pair(t, NULL, path, err);  // vocab.bpe: ids derived from the merges
+}
+
+int tok_load(Tokenizer *t, const char *path, PruneErr *err) {
+    return apply_options(t, load_any(t, path, err), err);
 }
 
 // GPT-2's vocab.bpe as shipped in models/gpt2/: beside the executable (or up to two folders
@@ -499,7 +559,7 @@ int tok_load_gpt2(Tokenizer *t, PruneErr *err) {
     if (find_gpt2_vocab(path, sizeof path))
         return perr(err, "GPT-2's models/gpt2/vocab.bpe was not found beside the executable or in %s. "
                          "Hint: pass --vocab FILE, or set PRUNE_HOME to the prune folder.", PRUNE_SOURCE_DIR);
-    return load_pair(t, NULL, path, err);
+    return apply_options(t, load_pair(t, NULL, path, err), err);
 }
 
 int tok_load_for_model(Tokenizer *t, const char *model_path, const char *vocab, int model_V,
@@ -511,9 +571,12 @@ int tok_load_for_model(Tokenizer *t, const char *model_path, const char *vocab, 
     } else {
         if (path_is_dir(model_path)) snprintf(dir, sizeof dir, "%s", model_path);
         else sibling(dir, sizeof dir, model_path, ".");
-        snprintf(a, sizeof a, "%s/vocab.json", dir);
+        snprintf(a, sizeof a, "%s/tokenizer.json", dir);
         snprintf(b, sizeof b, "%s/merges.txt", dir);
-        if (path_is_file(a) && path_is_file(b)) {
+        if (path_is_file(a)) {
+            if (load_json(t, a, err)) return -1;
+            rc = 0;
+        } else if (snprintf(a, sizeof a, "%s/vocab.json", dir), path_is_file(a) && path_is_file(b)) {
             rc = load_pair(t, a, b, err);
             own = 1;
         } else {
@@ -544,7 +607,7 @@ int tok_load_for_model(Tokenizer *t, const char *model_path, const char *vocab, 
                          "the vocabulary the model was trained with (--vocab).", src, n,
                     model_path, model_V);
     }
-    return 0;
+    return apply_options(t, 0, err);
 }
 
 // --- encoding and decoding -------------------------------------------------------------
@@ -560,7 +623,9 @@ static int grow_scratch(Tokenizer *t, size_t n) {
     if (d) t->s_next = d;
     uint64_t *h = realloc(t->s_heap, sizeof(uint64_t) * (3 * c + 1));
     if (h) t->s_heap = h;
-    if (!a || !b || !d || !h) return -1;
+    size_t *st = realloc(t->s_start, sizeof(size_t) * (c + 1));
+    if (st) t->s_start = st;
+    if (!a || !b || !d || !h || !st) return -1;
     t->s_cap = c;
     return 0;
 }
@@ -597,17 +662,40 @@ static int64_t pair_rank(const Tokenizer *t, int a, int b, int *merged) {
     return (int64_t)(*v >> 32);
 }
 
+// One pre-token -> ids. Units are bytes (byte-level BPE) or, for a character-level
+// tokenizer.json (SentencePiece-style), UTF-8 characters; a character with no token stays a
+// unit of its own (no merge names it) and becomes its <0xNN> byte tokens (byte_fallback) or
+// <unk> (consecutive ones fused when fuse_unk), as tokenizers' BPE::merge_word does.
 static int bpe_word(Tokenizer *t, const unsigned char *p, size_t n, IdVec *out, PruneErr *err) {
     if (grow_scratch(t, n)) return perr(err, "out of memory encoding a %zu-byte word.", n);
     int *sym = t->s_sym, *prev = t->s_prev, *next = t->s_next;
+    size_t *start = t->s_start;
     uint64_t *heap = t->s_heap;
-    size_t hn = 0;
-    for (size_t i = 0; i < n; i++) {
-        sym[i] = t->byte_sym[p[i]];
-        prev[i] = (int)i - 1;
-        next[i] = i + 1 < n ? (int)i + 1 : -1;
+    size_t hn = 0, nu = 0;
+    const TokJson *h = t->hf;
+    if (!h || h->byte_level) {
+        for (size_t i = 0; i < n; i++) {
+            sym[i] = t->byte_sym[p[i]];
+            start[i] = i;
+        }
+        nu = n;
+    } else {
+        for (size_t i = 0; i < n;) {
+            size_t j = i;
+            if (tok_utf8_next(p, n, &j) < 0) j = i + 1;  // (the text is valid UTF-8 by now)
+            int s = tok_sym_of(t, (const char *)p + i, j - i);
+            sym[nu] = s >= 0 && !t->special[s] ? s : -2;  // -2: a character with no token
+            start[nu++] = i;
+            i = j;
+        }
     }
-    for (size_t i = 0; i + 1 < n; i++) {
+    start[nu] = n;
+    for (size_t i = 0; i < nu; i++) {
+        prev[i] = (int)i - 1;
+        next[i] = i + 1 < nu ? (int)i + 1 : -1;
+    }
+    for (size_t i = 0; i + 1 < nu; i++) {
+        if (sym[i] < 0 || sym[i + 1] < 0) continue;
         int64_t r = pair_rank(t, sym[i], sym[i + 1], NULL);
         if (r >= 0) heap_push(heap, &hn, (uint64_t)r << 32 | i);
     }
@@ -616,7 +704,7 @@ static int bpe_word(Tokenizer *t, const unsigned char *p, size_t n, IdVec *out, 
         int pos = (int)(uint32_t)e, merged;
         // stale entries: the left symbol was merged away, or the pair at pos changed (a
         // rank names exactly one pair, so an equal rank means the same pair)
-        if (sym[pos] < 0 || next[pos] < 0) continue;
+        if (sym[pos] < 0 || next[pos] < 0 || sym[next[pos]] < 0) continue;
         if (pair_rank(t, sym[pos], sym[next[pos]], &merged) != (int64_t)(e >> 32)) continue;
         int right = next[pos];
         sym[pos] = merged;
@@ -624,59 +712,166 @@ static int bpe_word(Tokenizer *t, const unsigned char *p, size_t n, IdVec *out, 
         next[pos] = next[right];
         if (next[pos] >= 0) prev[next[pos]] = pos;
         int64_t r;
-        if (prev[pos] >= 0 && (r = pair_rank(t, sym[prev[pos]], sym[pos], NULL)) >= 0)
+        if (prev[pos] >= 0 && sym[prev[pos]] >= 0 && (r = pair_rank(t, sym[prev[pos]], sym[pos], NULL)) >= 0)
             heap_push(heap, &hn, (uint64_t)r << 32 | (uint32_t)prev[pos]);
-        if (next[pos] >= 0 && (r = pair_rank(t, sym[pos], sym[next[pos]], NULL)) >= 0)
+        if (next[pos] >= 0 && sym[next[pos]] >= 0 && (r = pair_rank(t, sym[pos], sym[next[pos]], NULL)) >= 0)
             heap_push(heap, &hn, (uint64_t)r << 32 | (uint32_t)pos);
     }
-    for (int i = 0; i >= 0 && n; i = next[i]) {
+    int last_unk = 0;
+    for (int i = 0; i >= 0 && nu; i = next[i]) {
         int s = sym[i];
-        if (s >= t->n_vocab || t->special[s]) {
-            if (t->unk_id < 0) {
-                const unsigned char *b = (const unsigned char *)t->arena + t->sym_off[s];
-                return perr(err, "the text contains bytes (first 0x%02x) with no token in %s, which "
-                                 "has no <unk> token. Hint: use the model's own vocabulary.",
-                            b[0], t->source);
-            }
-            s = t->unk_id;
+        if (s >= 0 && s < t->n_vocab && !t->special[s]) {
+            if (idvec_push(out, s)) return perr(err, "out of memory encoding text.");
+            last_unk = 0;
+            continue;
         }
-        if (idvec_push(out, s)) return perr(err, "out of memory encoding text.");
+        size_t b0 = start[i], b1 = next[i] >= 0 ? start[next[i]] : n;
+        if (s < 0 && h && h->byte_fallback) {  // every byte must have its <0xNN> token
+            size_t k = b0;
+            while (k < b1 && h->byte_fb[p[k]] >= 0) k++;
+            if (k == b1) {
+                for (k = b0; k < b1; k++)
+                    if (idvec_push(out, h->byte_fb[p[k]])) return perr(err, "out of memory encoding text.");
+                last_unk = 0;
+                continue;
+            }
+        }
+        if (t->unk_id < 0)
+            return perr(err, "the text contains bytes (first 0x%02x) with no token in %s, which "
+                             "has no <unk> token. Hint: use the model's own vocabulary.",
+                        p[b0], t->source);
+        if (h && h->fuse_unk && last_unk) continue;
+        if (idvec_push(out, t->unk_id)) return perr(err, "out of memory encoding text.");
+        last_unk = 1;
     }
     return 0;
 }
 
-int tok_encode(Tokenizer *t, const char *text, size_t len, IdVec *out, PruneErr *err) {
-    size_t pos = 0, s, e;
-    while (pretok_next(&t->pre, text, len, &pos, &s, &e)) {
-        const char *w = text + s;
-        size_t wl = e - s;
-        int64_t *hit = strmap_get(&t->cache, w, wl);
-        if (hit) {
-            size_t off = (size_t)(*hit >> 16), cnt = (size_t)(*hit & 0xffff);
-            for (size_t k = 0; k < cnt; k++)
-                if (idvec_push(out, t->cache_ids.v[off + k])) return perr(err, "out of memory.");
-            continue;
+int tok_bpe_piece(Tokenizer *t, const char *w, size_t wl, IdVec *out, PruneErr *err) {
+    int64_t *hit = strmap_get(&t->cache, w, wl);
+    if (hit) {
+        size_t off = (size_t)(*hit >> 16), cnt = (size_t)(*hit & 0xffff);
+        for (size_t k = 0; k < cnt; k++)
+            if (idvec_push(out, t->cache_ids.v[off + k])) return perr(err, "out of memory.");
+        return 0;
+    }
+    size_t before = out->n;
+    if (bpe_word(t, (const unsigned char *)w, wl, out, err)) return -1;
+    size_t cnt = out->n - before;
+    if (cnt < 0xffff && wl < 256) {  // cache short pre-tokens: they are the repeated ones
+        if (t->cache.n > (1u << 20)) {  // bound the cache: start over
+            strmap_free(&t->cache);
+            t->cache_ids.n = 0;
+            if (strmap_init(&t->cache, 1024)) return perr(err, "out of memory.");
         }
-        size_t before = out->n;
-        if (bpe_word(t, (const unsigned char *)w, wl, out, err)) return -1;
-        size_t cnt = out->n - before;
-        if (cnt < 0xffff && wl < 256) {  // cache short pre-tokens: they are the repeated ones
-            if (t->cache.n > (1u << 20)) {  // bound the cache: start over
-                strmap_free(&t->cache);
-                t->cache_ids.n = 0;
-                if (strmap_init(&t->cache, 1024)) return perr(err, "out of memory.");
-            }
-            int64_t val = (int64_t)t->cache_ids.n << 16 | (int64_t)cnt;
-            for (size_t k = 0; k < cnt; k++)
-                if (idvec_push(&t->cache_ids, out->v[before + k])) return perr(err, "out of memory.");
-            if (strmap_put(&t->cache, w, wl, val)) return perr(err, "out of memory.");
+        int64_t val = (int64_t)t->cache_ids.n << 16 | (int64_t)cnt;
+        for (size_t k = 0; k < cnt; k++)
+            if (idvec_push(&t->cache_ids, out->v[before + k])) return perr(err, "out of memory.");
+        if (strmap_put(&t->cache, w, wl, val)) return perr(err, "out of memory.");
+    }
+    return 0;
+}
+
+void tok_init_ids_only(Tokenizer *t, int V, const char *why) {
+    memset(t, 0, sizeof *t);
+    t->n_vocab = V;
+    t->unk_id = t->eot_id = t->bos_id = -1;
+    snprintf(t->type, sizeof t->type, "none (token ids only)");
+    snprintf(t->source, sizeof t->source, "%s", why);
+    snprintf(t->bos_rule, sizeof t->bos_rule, "no BOS (ids are given as they are)");
+    t->ids_only = 1;
+}
+
+int tok_encode(Tokenizer *t, const char *text, size_t len, IdVec *out, PruneErr *err) {
+    if (t->ids_only)
+        return perr(err, "text \"%.*s\" cannot be tokenized: the model has no usable tokenizer (%s). Hint: give "
+                         "prompts and answers as token ids (\"ids:12 34 5\", docs/tasks.md), or pass --vocab.",
+                    (int)(len < 40 ? len : 40), text, t->source);
+    if (t->hf) return hf_encode(t, text, len, 0, out, err);
+    if (t->match_special && t->eot_id >= 0) {  // --special-tokens: "<|endoftext|>" is the token
+        size_t at;
+        if (tok_find_special(t, text, len, &at) >= 0) {
+            Tokenizer *u = t;
+            u->match_special = 0;
+            int rc = tok_encode(u, text, at, out, err);
+            u->match_special = 1;
+            if (rc || idvec_push(out, t->eot_id)) return rc ? rc : perr(err, "out of memory.");
+            return tok_encode(t, text + at + 13, len - at - 13, out, err);
         }
     }
+    size_t pos = 0, s, e;
+    while (pretok_next(&t->pre, text, len, &pos, &s, &e))
+        if (tok_bpe_piece(t, text + s, e - s, out, err)) return -1;
+    return 0;
+}
+
+int tok_encode_cont(Tokenizer *t, const char *text, size_t len, IdVec *out, PruneErr *err) {
+    if (t->hf) return hf_encode(t, text, len, 1, out, err);
+    return tok_encode(t, text, len, out, err);
+}
+
+int tok_encode_prompt(Tokenizer *t, const char *text, size_t len, IdVec *out, PruneErr *err) {
+    if (t->add_bos && t->bos_id >= 0 && idvec_push(out, t->bos_id)) return perr(err, "out of memory.");
+    return tok_encode(t, text, len, out, err);
+}
+
+int tok_special_id(const Tokenizer *t, const char *text, size_t len) {
+    if (t->hf) {
+        for (int i = 0; i < t->hf->n_added; i++)
+            if (t->hf->added[i].n == len && !memcmp(t->hf->added[i].s, text, len)) return t->hf->added[i].id;
+        int s = tok_sym_of(t, text, len);  // a vocabulary token named so (e.g. "<s>" in vocab only)
+        if (s >= 0 && s < t->n_vocab) return s;
+        for (int id = 0; id < t->n_vocab; id++)
+            if (t->special[id] && t->sym_len[id] == len && !memcmp(t->arena + t->sym_off[id], text, len))
+                return id;
+        return -1;
+    }
+    if (t->eot_id >= 0 && len == 13 && !memcmp(text, "<|endoftext|>", 13)) return t->eot_id;
+    return -1;
+}
+
+int tok_find_special(const Tokenizer *t, const char *text, size_t len, size_t *at) {
+    for (size_t i = 0; i < len; i++) {
+        if (t->hf) {
+            if (!t->hf->added_first[(unsigned char)text[i]]) continue;
+            for (int k = 0; k < t->hf->n_added; k++) {
+                const AddedTok *a = &t->hf->added[k];
+                if (a->special && a->n <= len - i && !memcmp(text + i, a->s, a->n)) {
+                    *at = i;
+                    return a->id;
+                }
+            }
+        } else if (t->eot_id >= 0 && len - i >= 13 && !memcmp(text + i, "<|endoftext|>", 13)) {
+            *at = i;
+            return t->eot_id;
+        }
+    }
+    return -1;
+}
+
+void tok_describe(const Tokenizer *t, char *buf, size_t cap) {
+    char bos[200] = "";
+    if (t->bos_id >= 0) tok_repr(t, t->bos_id, bos, sizeof bos);
+    snprintf(buf, cap, "%s, %d tokens, from %s; %s%s%s%s", t->type, t->n_vocab, t->source, t->bos_rule,
+             t->bos_id >= 0 ? ", BOS token " : "", bos, t->match_special ? "; special tokens in text are matched" : "");
+}
+
+int tok_set_bos(Tokenizer *t, int mode, PruneErr *err) {
+    if (mode == TOK_BOS_DEFAULT || t->ids_only) return 0;
+    if (mode == TOK_BOS_YES && t->bos_id < 0)
+        return perr(err, "--bos yes: %s has no BOS token (no bos_token in tokenizer_config.json, none "
+                         "in its post-processor, no <|endoftext|>). Hint: write the ids yourself in an "
+                         "ids: task.", t->source);
+    t->add_bos = mode == TOK_BOS_YES;
+    snprintf(t->bos_rule, sizeof t->bos_rule, "%s (--bos %s)", t->add_bos ? "BOS first" : "no BOS",
+             t->add_bos ? "yes" : "no");
     return 0;
 }
 
 int tok_decode(const Tokenizer *t, const int *ids, size_t n, char **out, size_t *len,
                PruneErr *err) {
+    if (t->ids_only) return perr(err, "no tokenizer to decode with (%s).", t->source);
+    if (t->hf) return hf_decode(t, ids, n, out, len, err);
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= t->n_vocab)
@@ -702,7 +897,7 @@ void tok_repr(const Tokenizer *t, int id, char *buf, size_t cap) {
         if (cap) buf[0] = 0;
         return;
     }
-    if (id < 0 || id >= t->n_vocab) {
+    if (id < 0 || id >= t->n_vocab || t->ids_only) {
         snprintf(buf, cap, "<id %d>", id);
         return;
     }
@@ -715,7 +910,7 @@ void tok_repr(const Tokenizer *t, int id, char *buf, size_t cap) {
     buf[k++] = '"';
     for (size_t i = 0; i < n && k + 8 < cap;) {
         size_t j = i;
-        int32_t cp = utf8_next(s, n, &j);
+        int32_t cp = tok_utf8_next(s, n, &j);
         if (cp < 0) {
             k += (size_t)snprintf(buf + k, cap - k, "\\x%02x", s[i]);
         } else if (cp == '\n' || cp == '\t' || cp == '\r' || cp == '"' || cp == '\\') {
@@ -749,8 +944,66 @@ static char *name_of_bytes(const char *b, size_t n) {
     char *out = malloc(3 * n + 1);
     if (!out) return NULL;
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) k += utf8_put(out + k, byte_to_unicode((unsigned char)b[i]));
+    for (size_t i = 0; i < n; i++) k += tok_utf8_put(out + k, byte_to_unicode((unsigned char)b[i]));
     out[k] = 0;
+    return out;
+}
+
+char *tok_gpt2_json(const Tokenizer *t, PruneErr *err) {
+    if (t->hf) {
+        perr(err, "%s is already a tokenizer.json.", t->source);
+        return NULL;
+    }
+    json_t *root = json_object(), *model = json_object(), *vocab = json_object(), *merges = json_array();
+    json_t *added = json_array();
+    int bad = !root || !model || !vocab || !merges || !added;
+    char **byrank = calloc((size_t)t->n_merges + 1, sizeof(char *));
+    bad = bad || !byrank;
+    for (int id = 0; id < t->n_vocab && !bad; id++) {
+        const char *b = t->arena + t->sym_off[id];
+        char *nm = t->special[id] ? strndup(b, t->sym_len[id]) : name_of_bytes(b, t->sym_len[id]);
+        bad = !nm || json_object_set_new(vocab, nm, json_integer(id));
+        free(nm);
+    }
+    for (size_t i = 0; i < t->merges.cap && !bad; i++) {
+        if (!t->merges.used[i]) continue;
+        int l = (int)(t->merges.keys[i] >> 32), r = (int)(uint32_t)t->merges.keys[i];
+        size_t rank = (size_t)(t->merges.vals[i] >> 32);
+        if (rank >= (size_t)t->n_merges) continue;
+        char *a = name_of_bytes(t->arena + t->sym_off[l], t->sym_len[l]);
+        char *b = name_of_bytes(t->arena + t->sym_off[r], t->sym_len[r]);
+        byrank[rank] = a && b ? malloc(strlen(a) + strlen(b) + 2) : NULL;
+        if (byrank[rank]) sprintf(byrank[rank], "%s %s", a, b);
+        bad = !byrank[rank];
+        free(a), free(b);
+    }
+    for (int r = 0; r < t->n_merges && !bad; r++) bad = !byrank[r] || json_array_append_new(merges, json_string(byrank[r]));
+    if (!bad && t->eot_id >= 0)
+        bad = json_array_append_new(added, json_pack("{s:i,s:s,s:b,s:b,s:b,s:b,s:b}", "id", t->eot_id, "content",
+                                                     "<|endoftext|>", "single_word", 0, "lstrip", 0, "rstrip", 0,
+                                                     "normalized", 1, "special", 1));
+    char *out = NULL;
+    if (!bad) {
+        json_object_set_new(model, "type", json_string("BPE"));
+        json_object_set_new(model, "vocab", vocab);
+        json_object_set_new(model, "merges", merges);
+        vocab = merges = NULL;
+        json_object_set_new(root, "version", json_string("1.0"));
+        json_object_set_new(root, "added_tokens", added);
+        added = NULL;
+        json_object_set_new(root, "normalizer", json_null());
+        json_object_set_new(root, "pre_tokenizer", json_pack("{s:s,s:b,s:b,s:b}", "type", "ByteLevel",
+                                                             "add_prefix_space", 0, "trim_offsets", 1, "use_regex", 1));
+        json_object_set_new(root, "post_processor", json_pack("{s:s}", "type", "ByteLevel"));
+        json_object_set_new(root, "decoder", json_pack("{s:s}", "type", "ByteLevel"));
+        json_object_set_new(root, "model", model);
+        model = NULL;
+        out = json_dumps(root, JSON_COMPACT);
+    }
+    if (!out) perr(err, "out of memory writing a tokenizer.json.");
+    for (int r = 0; byrank && r < t->n_merges; r++) free(byrank[r]);
+    free(byrank);
+    json_decref(root), json_decref(model), json_decref(vocab), json_decref(merges), json_decref(added);
     return out;
 }
 

@@ -1,7 +1,12 @@
-// tokenizer.h: GPT-2's byte-level BPE: the pre-tokenizer regex (PCRE2, Unicode-aware),
-// BPE by merge rank, decoding to bytes, the vocabulary files users have, and a BPE
-// trainer for the small teaching models. Encoding is single-threaded; a Tokenizer is
-// not safe to share between threads (it owns a cache and scratch buffers).
+// tokenizer.h: BPE tokenizers. GPT-2's byte-level BPE from its vocabulary files (vocab.bpe,
+// encoder.json, vocab.json + merges.txt), and Hugging Face tokenizer.json files with a BPE
+// model (Llama 3, Qwen2/3, SmolLM, GPT-NeoX, GPT-2; Llama 2 / Mistral SentencePiece-style
+// with byte fallback): normalizers, pre-tokenizers, decoders, added and special tokens, and
+// the BOS rule (tokenizer_config.json, the post-processor, or --bos). Also a BPE trainer for
+// the small teaching models. Not: WordPiece, Unigram, or any tokenizer.json component not
+// listed in docs/tokenizer.md (those are refused with an error naming the component).
+// Encoding is single-threaded; a Tokenizer is not safe to share between threads (it owns a
+// cache and scratch buffers).
 #ifndef PRUNE_TOKENIZER_H
 #define PRUNE_TOKENIZER_H
 
@@ -35,6 +40,10 @@ typedef struct {
 int idvec_push(IdVec *v, int id);
 void idvec_free(IdVec *v);
 
+typedef struct TokJson TokJson;  // a tokenizer.json pipeline (tokenizer_json.c)
+
+enum { TOK_BOS_DEFAULT = -1, TOK_BOS_NO = 0, TOK_BOS_YES = 1 };
+
 typedef struct {
     int n_vocab;           // ids 0..n_vocab-1
     int n_sym;             // internal symbols: the vocabulary, then bytes/merge results it lacks
@@ -55,8 +64,16 @@ typedef struct {
     // BPE scratch, grown as needed
     int *s_sym, *s_prev, *s_next;
     uint64_t *s_heap;
+    size_t *s_start;       // byte offset of each BPE unit
     size_t s_cap, h_cap;
     char source[1024];     // the file(s) it came from, for messages
+    TokJson *hf;           // tokenizer.json pipeline, or NULL for GPT-2's vocabulary files
+    char type[96];         // "GPT-2 byte-level BPE (vocab files)", "tokenizer.json BPE (...)"
+    int bos_id;            // the BOS token, or -1
+    int add_bos;           // 1: a prompt starts with bos_id (tok_encode_prompt)
+    char bos_rule[160];    // why: "tokenizer_config.json add_bos_token", "--bos yes", ...
+    int match_special;     // 1: text spelling a special token becomes that token (--special-tokens)
+    int ids_only;          // 1: no tokenizer (tok_init_ids_only): tasks give token ids
 } Tokenizer;
 
 // GPT-2's byte alphabet: byte b is written as the code point byte_to_unicode(b); the
@@ -70,11 +87,13 @@ int byte_alphabet_id(int b);  // the GPT-2 id of the single-byte token for byte 
 // Names are used in error messages ("file:line: ...").
 int tok_build(Tokenizer *t, const char *vocab_json, size_t vocab_len, const char *merges,
               size_t merges_len, const char *vocab_name, const char *merges_name, PruneErr *err);
-// Loads from a file or folder: vocab.bpe alone; encoder.json (+ vocab.bpe beside it);
+// Loads from a file or folder: tokenizer.json (+ tokenizer_config.json beside it); a folder
+// holding tokenizer.json (preferred) or one of the pairs below; vocab.bpe alone; encoder.json (+ vocab.bpe beside it);
 // vocab.json (+ merges.txt beside it) or merges.txt (+ vocab.json); a folder holding
 // vocab.json + merges.txt, or encoder.json + vocab.bpe, or vocab.bpe.
 int tok_load(Tokenizer *t, const char *path, PruneErr *err);
-// The tokenizer for a model: `vocab` if given, else the model folder's own files, else
+// The tokenizer for a model: `vocab` if given, else the model folder's own files
+// (tokenizer.json first, then vocab.json + merges.txt), else
 // GPT-2's vocab.bpe shipped in models/gpt2/ (found beside the executable or in the
 // source tree). Checks that every id it can produce is < model_V.
 int tok_load_for_model(Tokenizer *t, const char *model_path, const char *vocab, int model_V,
@@ -84,8 +103,42 @@ int tok_load_for_model(Tokenizer *t, const char *model_path, const char *vocab, 
 int tok_load_gpt2(Tokenizer *t, PruneErr *err);
 void tok_free(Tokenizer *t);
 
-// text (len bytes, any bytes) -> ids appended to out
+// text (len bytes, any bytes) -> ids appended to out. No BOS. For a tokenizer.json, bytes
+// that are not valid UTF-8 are first replaced by U+FFFD as a UTF-8 decoder does (WHATWG:
+// one per maximal ill-formed subpart), since the reference tokenizers take Unicode strings;
+// GPT-2's vocabulary files keep such bytes as byte tokens.
 int tok_encode(Tokenizer *t, const char *text, size_t len, IdVec *out, PruneErr *err);
+// A prompt: BOS first when the tokenizer's rule says so (t->add_bos), then tok_encode.
+int tok_encode_prompt(Tokenizer *t, const char *text, size_t len, IdVec *out, PruneErr *err);
+// Text that continues earlier text (an answer after its prompt): as tok_encode, without
+// what a tokenizer adds at the start of a text (SentencePiece's Prepend "▁", Metaspace's
+// prepend_scheme "first", ByteLevel add_prefix_space). For GPT-2 the same as tok_encode.
+int tok_encode_cont(Tokenizer *t, const char *text, size_t len, IdVec *out, PruneErr *err);
+// Sets the BOS rule: TOK_BOS_YES / TOK_BOS_NO override (--bos), TOK_BOS_DEFAULT keeps the
+// tokenizer's own. Fails when yes is asked and the tokenizer has no BOS token.
+int tok_set_bos(Tokenizer *t, int mode, PruneErr *err);
+// The id of a special or added token spelled exactly text (e.g. "<|endoftext|>"), or -1.
+int tok_special_id(const Tokenizer *t, const char *text, size_t len);
+// The first special token spelled inside text[0..len) (for check's warning): its id and
+// byte offset, or -1.
+int tok_find_special(const Tokenizer *t, const char *text, size_t len, size_t *at);
+// One line naming the tokenizer: type, vocabulary size, source and BOS rule.
+void tok_describe(const Tokenizer *t, char *buf, size_t cap);
+
+// A stand-in for a model with no usable tokenizer (stories260K; a folder whose vocabulary
+// does not fit): n_vocab = V, so "ids:" task fields validate; encoding text fails with why.
+void tok_init_ids_only(Tokenizer *t, int V, const char *why);
+
+// The command line's --bos and --special-tokens: set once at start-up, applied by every
+// loader below (tok_load, tok_load_gpt2, tok_load_for_model), not by the pure builders.
+void tok_set_options(int bos_mode, int match_special);
+
+// Builds a tokenizer from the contents of a tokenizer.json (pure: no file access) and, if
+// config is not NULL, its tokenizer_config.json (for add_bos_token / bos_token). Every
+// rejection names name (or config_name) and the JSON field. Format: Hugging Face
+// tokenizers' serialisation (tokenizers/src/tokenizer/serialization.rs).
+int tok_build_json(Tokenizer *t, const char *json, size_t len, const char *config, size_t config_len,
+                   const char *name, const char *config_name, PruneErr *err);
 // ids -> bytes (malloc'd, NUL-terminated; *len excludes the NUL)
 int tok_decode(const Tokenizer *t, const int *ids, size_t n, char **out, size_t *len,
                PruneErr *err);
@@ -107,6 +160,9 @@ int bpe_train(const char *text, size_t len, int vocab_size, int max_digits, cons
 // that belong with them (a trained model.bin), or removes them (atomic_abort).
 int bpe_train_pending(const char *text, size_t len, int vocab_size, int max_digits, const char *out_dir,
                       int *merges_done, AtomicFile pending[2], PruneErr *err);
+// The tokenizer.json equivalent of a GPT-2 tokenizer from vocabulary files (ByteLevel
+// pre-tokenizer and decoder, <|endoftext|> as a special added token): malloc'd JSON, or NULL.
+char *tok_gpt2_json(const Tokenizer *t, PruneErr *err);
 // Loads vocab.json + merges.txt given as two paths (any names: e.g. pending temporaries).
 int tok_load_files(Tokenizer *t, const char *vocab_json, const char *merges, PruneErr *err);
 
