@@ -1,7 +1,9 @@
 // attention.c: causal multi-head self-attention on a fused QKV tensor, softmax over
-// t2 <= t with scale 1/sqrt(hs). The probabilities are kept (att) for the backward.
-// The fast version parallelises over (b, h), which owns all of its q, k, v slices, so
-// the backward's scatter into dk and dv is race-free. Dot products use dot16 (kutil.h)
+// t2 <= t with scale 1/sqrt(hs), with grouped-query attention (GQA): NKV key/value heads,
+// query head h reads K/V head h / (NH / NKV) (NKV = NH is plain multi-head attention).
+// The probabilities are kept (att) for the backward. The fast forward parallelises over
+// (b, h); the fast backward over (b, g) for K/V head g, which owns its k, v slices and runs
+// its group's query heads in turn, so the scatter into dk and dv is race-free. Dot products use dot16 (kutil.h)
 // and the probability-weighted sum of values takes four keys per pass; see there why.
 
 #include "kernels.h"
@@ -11,9 +13,14 @@
 #include <stddef.h>
 #include <string.h>
 
-// qkv (B,T,3C) -> out (B,T,C), att (B,NH,T,T)
-void attention_forward_ref(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
-    int C3 = 3 * C, hs = C / NH;
+// Offsets inside a row of qkv (width C3) of query head h's key and value: its K/V head is
+// h / G, G = NH / NKV query heads per K/V head.
+#define KOFF(h) (A + ((h) / G) * hs)
+#define VOFF(h) (A + (NKV + (h) / G) * hs)
+
+// qkv (B,T,(NH+2NKV)hs) -> out (B,T,NH hs), att (B,NH,T,T)
+void attention_forward_ref(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV, int hs) {
+    int A = NH * hs, C3 = (NH + 2 * NKV) * hs, G = NH / NKV;
     float scale = 1.0f / sqrtf((float)hs);
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++)
@@ -22,7 +29,7 @@ void attention_forward_ref(float *out, float *att, const float *qkv, int B, int 
                 float *a = att + (((size_t)b * NH + h) * T + t) * T;
                 float maxv = -INFINITY;
                 for (int t2 = 0; t2 <= t; t2++) {
-                    const float *k = qkv + ((size_t)b * T + t2) * C3 + C + h * hs;
+                    const float *k = qkv + ((size_t)b * T + t2) * C3 + KOFF(h);
                     float s = 0.0f;
                     for (int i = 0; i < hs; i++) s += q[i] * k[i];
                     s *= scale;
@@ -35,10 +42,10 @@ void attention_forward_ref(float *out, float *att, const float *qkv, int B, int 
                     sum += a[t2];
                 }
                 for (int t2 = 0; t2 < T; t2++) a[t2] = t2 <= t ? a[t2] / sum : 0.0f;
-                float *o = out + ((size_t)b * T + t) * C + h * hs;
+                float *o = out + ((size_t)b * T + t) * A + h * hs;
                 for (int i = 0; i < hs; i++) o[i] = 0.0f;
                 for (int t2 = 0; t2 <= t; t2++) {
-                    const float *v = qkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
+                    const float *v = qkv + ((size_t)b * T + t2) * C3 + VOFF(h);
                     for (int i = 0; i < hs; i++) o[i] += a[t2] * v[i];
                 }
             }
@@ -51,9 +58,10 @@ void attention_forward_ref(float *out, float *att, const float *qkv, int B, int 
 // fixed 64-float array the compiler keeps in registers.
 #define ATT_HS 64
 #define ATT_MAXT 256
-static void attention_forward_hs64(float *out, float *att, const float *qkv, int B, int T, int C,
-                                   int NH) {
-    int C3 = 3 * C, T16 = (T + 15) & ~15;
+static void attention_forward_hs64(float *out, float *att, const float *qkv, int B, int T, int NH,
+                                   int NKV) {
+    int A = NH * ATT_HS, C3 = (NH + 2 * NKV) * ATT_HS, G = NH / NKV, T16 = (T + 15) & ~15;
+    const int hs = ATT_HS;
     const float scale = 0.125f;  // 1/sqrt(64)
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
@@ -62,7 +70,7 @@ static void attention_forward_hs64(float *out, float *att, const float *qkv, int
             float sc[4][ATT_MAXT];        // scores of four queries
             const float *base = qkv + (size_t)b * T * C3;
             for (int t2 = 0; t2 < T16; t2++) {
-                const float *k = base + (size_t)t2 * C3 + C + h * ATT_HS;
+                const float *k = base + (size_t)t2 * C3 + KOFF(h);
                 for (int i = 0; i < ATT_HS; i++) kt[i * T16 + t2] = t2 < T ? k[i] : 0.0f;
             }
             for (int t0 = 0; t0 < T; t0 += 4) {
@@ -100,21 +108,21 @@ static void attention_forward_hs64(float *out, float *att, const float *qkv, int
                     if (n < T) memset(a + n, 0, sizeof(float) * (size_t)(T - n));
                     float o[ATT_HS] = {0};
                     for (int t2 = 0; t2 < n; t2++) {
-                        const float *v = base + (size_t)t2 * C3 + 2 * C + h * ATT_HS;
+                        const float *v = base + (size_t)t2 * C3 + VOFF(h);
                         float w = a[t2];
 #pragma omp simd
                         for (int i = 0; i < ATT_HS; i++) o[i] += w * v[i];
                     }
-                    memcpy(out + ((size_t)b * T + t) * C + h * ATT_HS, o, sizeof o);
+                    memcpy(out + ((size_t)b * T + t) * A + h * ATT_HS, o, sizeof o);
                 }
             }
         }
 }
 
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH) {
-    int C3 = 3 * C, hs = C / NH;
+void attention_forward(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV, int hs) {
+    int A = NH * hs, C3 = (NH + 2 * NKV) * hs, G = NH / NKV;
     if (hs == ATT_HS && T <= ATT_MAXT) {
-        attention_forward_hs64(out, att, qkv, B, T, C, NH);
+        attention_forward_hs64(out, att, qkv, B, T, NH, NKV);
         return;
     }
     float scale = 1.0f / sqrtf((float)hs);
@@ -127,7 +135,7 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
                 float *a = att + (((size_t)b * NH + h) * T + t) * T;
                 float maxv = -INFINITY;
                 for (int t2 = 0; t2 <= t; t2++) {
-                    const float *k = base + (size_t)t2 * C3 + C + h * hs;
+                    const float *k = base + (size_t)t2 * C3 + KOFF(h);
                     float s = dot16(q, k, hs) * scale;
                     a[t2] = s;
                     maxv = s > maxv ? s : maxv;
@@ -141,11 +149,11 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
                 float inv = 1.0f / sum;
                 for (int t2 = 0; t2 <= t; t2++) a[t2] *= inv;
                 if (t + 1 < T) memset(a + t + 1, 0, sizeof(float) * (size_t)(T - t - 1));
-                float *o = out + ((size_t)b * T + t) * C + h * hs;
+                float *o = out + ((size_t)b * T + t) * A + h * hs;
                 memset(o, 0, sizeof(float) * (size_t)hs);
                 // four keys per pass over o: a quarter of the load/store round trips on o,
                 // which otherwise chain every iteration through memory
-                const float *v0 = base + 2 * C + h * hs;
+                const float *v0 = base + VOFF(h);
                 int t2 = 0;
                 for (; t2 + 4 <= t + 1; t2 += 4) {
                     const float *va = v0 + (size_t)t2 * C3, *vb = va + C3, *vc = vb + C3,
@@ -165,23 +173,23 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
         }
 }
 
-// dout (B,T,C) -> dqkv (B,T,3C) +=, using datt (B,NH,T,T) as scratch
+// dout (B,T,NH hs) -> dqkv (B,T,(NH+2NKV)hs) +=, using datt (B,NH,T,T) as scratch
 void attention_backward_ref(float *dqkv, float *datt, const float *dout, const float *qkv,
-                            const float *att, int B, int T, int C, int NH) {
-    int C3 = 3 * C, hs = C / NH;
+                            const float *att, int B, int T, int NH, int NKV, int hs) {
+    int A = NH * hs, C3 = (NH + 2 * NKV) * hs, G = NH / NKV;
     float scale = 1.0f / sqrtf((float)hs);
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++)
             for (int h = 0; h < NH; h++) {
                 const float *a = att + (((size_t)b * NH + h) * T + t) * T;
                 float *da = datt + (((size_t)b * NH + h) * T + t) * T;
-                const float *d = dout + ((size_t)b * T + t) * C + h * hs;
+                const float *d = dout + ((size_t)b * T + t) * A + h * hs;
                 const float *q = qkv + ((size_t)b * T + t) * C3 + h * hs;
                 float *dq = dqkv + ((size_t)b * T + t) * C3 + h * hs;
                 // through out = sum_t2 a[t2] v[t2]
                 for (int t2 = 0; t2 <= t; t2++) {
-                    const float *v = qkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
-                    float *dv = dqkv + ((size_t)b * T + t2) * C3 + 2 * C + h * hs;
+                    const float *v = qkv + ((size_t)b * T + t2) * C3 + VOFF(h);
+                    float *dv = dqkv + ((size_t)b * T + t2) * C3 + VOFF(h);
                     float s = 0.0f;
                     for (int i = 0; i < hs; i++) {
                         s += d[i] * v[i];
@@ -194,8 +202,8 @@ void attention_backward_ref(float *dqkv, float *datt, const float *dout, const f
                 for (int t2 = 0; t2 <= t; t2++) dot += a[t2] * da[t2];
                 for (int t2 = 0; t2 <= t; t2++) {
                     float dpre = a[t2] * (da[t2] - dot) * scale;
-                    const float *k = qkv + ((size_t)b * T + t2) * C3 + C + h * hs;
-                    float *dk = dqkv + ((size_t)b * T + t2) * C3 + C + h * hs;
+                    const float *k = qkv + ((size_t)b * T + t2) * C3 + KOFF(h);
+                    float *dk = dqkv + ((size_t)b * T + t2) * C3 + KOFF(h);
                     for (int i = 0; i < hs; i++) {
                         dq[i] += dpre * k[i];
                         dk[i] += dpre * q[i];
@@ -208,23 +216,25 @@ void attention_backward_ref(float *dqkv, float *datt, const float *dout, const f
 // gradient of the probabilities, dot(dout_t, v_t2) for every key, vectorises across keys in
 // registers; dq accumulates in a fixed 64-float array; dk and dv rows get one axpy each.
 static void attention_backward_hs64(float *dqkv, float *datt, const float *dout, const float *qkv,
-                                    const float *att, int B, int T, int C, int NH) {
-    int C3 = 3 * C, T16 = (T + 15) & ~15;
+                                    const float *att, int B, int T, int NH, int NKV) {
+    int A = NH * ATT_HS, C3 = (NH + 2 * NKV) * ATT_HS, G = NH / NKV, T16 = (T + 15) & ~15;
+    const int hs = ATT_HS;
     const float scale = 0.125f;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
+        for (int g = 0; g < NKV; g++)
+            for (int h = g * G; h < (g + 1) * G; h++) {
             float vt[ATT_HS * ATT_MAXT];
             const float *base = qkv + (size_t)b * T * C3;
             float *dbase = dqkv + (size_t)b * T * C3;
             for (int t2 = 0; t2 < T16; t2++) {
-                const float *v = base + (size_t)t2 * C3 + 2 * C + h * ATT_HS;
+                const float *v = base + (size_t)t2 * C3 + VOFF(h);
                 for (int i = 0; i < ATT_HS; i++) vt[i * T16 + t2] = t2 < T ? v[i] : 0.0f;
             }
             for (int t = 0; t < T; t++) {
                 const float *a = att + (((size_t)b * NH + h) * T + t) * T;
                 float *da = datt + (((size_t)b * NH + h) * T + t) * T;
-                const float *d = dout + ((size_t)b * T + t) * C + h * ATT_HS;
+                const float *d = dout + ((size_t)b * T + t) * A + h * ATT_HS;
                 const float *q = base + (size_t)t * C3 + h * ATT_HS;
                 int n = t + 1;
                 for (int kb = 0; kb < n; kb += 16) {  // da[t2] = dot(d, v_t2)
@@ -244,9 +254,9 @@ static void attention_backward_hs64(float *dqkv, float *datt, const float *dout,
                 float dq[ATT_HS] = {0};
                 for (int t2 = 0; t2 < n; t2++) {
                     float w = a[t2], dpre = w * (da[t2] - dot) * scale;
-                    const float *k = base + (size_t)t2 * C3 + C + h * ATT_HS;
-                    float *dk = dbase + (size_t)t2 * C3 + C + h * ATT_HS;
-                    float *dv = dbase + (size_t)t2 * C3 + 2 * C + h * ATT_HS;
+                    const float *k = base + (size_t)t2 * C3 + KOFF(h);
+                    float *dk = dbase + (size_t)t2 * C3 + KOFF(h);
+                    float *dv = dbase + (size_t)t2 * C3 + VOFF(h);
 #pragma omp simd
                     for (int i = 0; i < ATT_HS; i++) {
                         dq[i] += dpre * k[i];
@@ -261,27 +271,28 @@ static void attention_backward_hs64(float *dqkv, float *datt, const float *dout,
 }
 
 void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv,
-                        const float *att, int B, int T, int C, int NH) {
-    int C3 = 3 * C, hs = C / NH;
+                        const float *att, int B, int T, int NH, int NKV, int hs) {
+    int A = NH * hs, C3 = (NH + 2 * NKV) * hs, G = NH / NKV;
     if (hs == ATT_HS && T <= ATT_MAXT) {
-        attention_backward_hs64(dqkv, datt, dout, qkv, att, B, T, C, NH);
+        attention_backward_hs64(dqkv, datt, dout, qkv, att, B, T, NH, NKV);
         return;
     }
     float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
+        for (int g = 0; g < NKV; g++)
+            for (int h = g * G; h < (g + 1) * G; h++) {
             const float *base = qkv + (size_t)b * T * C3;
             float *dbase = dqkv + (size_t)b * T * C3;
             for (int t = 0; t < T; t++) {
                 const float *a = att + (((size_t)b * NH + h) * T + t) * T;
                 float *da = datt + (((size_t)b * NH + h) * T + t) * T;
-                const float *d = dout + ((size_t)b * T + t) * C + h * hs;
+                const float *d = dout + ((size_t)b * T + t) * A + h * hs;
                 const float *q = base + (size_t)t * C3 + h * hs;
                 float *dq = dbase + (size_t)t * C3 + h * hs;
                 for (int t2 = 0; t2 <= t; t2++) {
-                    const float *v = base + (size_t)t2 * C3 + 2 * C + h * hs;
-                    float *dv = dbase + (size_t)t2 * C3 + 2 * C + h * hs;
+                    const float *v = base + (size_t)t2 * C3 + VOFF(h);
+                    float *dv = dbase + (size_t)t2 * C3 + VOFF(h);
                     float s = dot16(d, v, hs), w = a[t2];
 #pragma omp simd
                     for (int i = 0; i < hs; i++) dv[i] += w * d[i];
@@ -291,8 +302,8 @@ void attention_backward(float *dqkv, float *datt, const float *dout, const float
                 for (int t2 = 0; t2 <= t; t2++) dot += a[t2] * da[t2];
                 for (int t2 = 0; t2 <= t; t2++) {
                     float dpre = a[t2] * (da[t2] - dot) * scale;
-                    const float *k = base + (size_t)t2 * C3 + C + h * hs;
-                    float *dk = dbase + (size_t)t2 * C3 + C + h * hs;
+                    const float *k = base + (size_t)t2 * C3 + KOFF(h);
+                    float *dk = dbase + (size_t)t2 * C3 + KOFF(h);
 #pragma omp simd
                     for (int i = 0; i < hs; i++) {
                         dq[i] += dpre * k[i];

@@ -1,9 +1,11 @@
-// encoder.c: token + position embedding. Ids are trusted here: the model checks them
+// encoder.c: token + position embedding (wpe NULL: token embedding alone, for models with
+// rotary positions). Ids are trusted here: the model checks them
 // against V before any kernel runs.
 #include "kernels.h"
 #include "kutil.h"
 
 #include <stddef.h>
+#include <string.h>
 
 // tokens (B,T), wte (Vp,C), wpe (maxT,C) -> out (B,T,C)
 void encoder_forward_ref(float *out, const int *tokens, const float *wte, const float *wpe, int B,
@@ -11,8 +13,8 @@ void encoder_forward_ref(float *out, const int *tokens, const float *wte, const 
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             float *o = out + ((size_t)b * T + t) * C;
-            const float *we = wte + (size_t)tokens[b * T + t] * C, *pe = wpe + (size_t)t * C;
-            for (int i = 0; i < C; i++) o[i] = we[i] + pe[i];
+            const float *we = wte + (size_t)tokens[b * T + t] * C;
+            for (int i = 0; i < C; i++) o[i] = we[i] + (wpe ? wpe[(size_t)t * C + i] : 0.0f);
         }
 }
 
@@ -21,7 +23,12 @@ void encoder_forward(float *out, const int *tokens, const float *wte, const floa
 #pragma omp parallel for schedule(static)
     for (int bt = 0; bt < B * T; bt++) {
         float *o = out + (size_t)bt * C;
-        const float *we = wte + (size_t)tokens[bt] * C, *pe = wpe + (size_t)(bt % T) * C;
+        const float *we = wte + (size_t)tokens[bt] * C;
+        if (!wpe) {
+            memcpy(o, we, sizeof(float) * (size_t)C);
+            continue;
+        }
+        const float *pe = wpe + (size_t)(bt % T) * C;
 #pragma omp simd
         for (int i = 0; i < C; i++) o[i] = we[i] + pe[i];
     }

@@ -124,10 +124,10 @@ double interchange_dz_linear(const float *inp, const float *u, const float *bias
             for (int i = 0; i < IC; i++) s1 += x[i] * uu[i];
             if (r) {
 #pragma omp simd reduction(+ : s2)
-                for (int j = 0; j < OC; j++) s2 += (bias[j] - r[j]) * gg[j];
+                for (int j = 0; j < OC; j++) s2 += ((bias ? bias[j] : 0.0f) - r[j]) * gg[j];
             } else {
 #pragma omp simd reduction(+ : s2)
-                for (int j = 0; j < OC; j++) s2 += bias[j] * gg[j];
+                for (int j = 0; j < OC; j++) s2 += (bias ? bias[j] : 0.0f) * gg[j];
             }
             part += (double)s1 + s2;
         }
@@ -147,7 +147,7 @@ double interchange_dz_linear_ref(const float *inp, const float *u, const float *
     for (int n = 0; n < N; n++) {
         for (int i = 0; i < IC; i++) total += (double)inp[(size_t)n * IC + i] * u[(size_t)n * IC + i];
         for (int j = 0; j < OC; j++)
-            total += ((double)bias[j] - (ref ? ref[(size_t)n * ref_stride + j] : 0.0)) * g[(size_t)n * OC + j];
+            total += ((bias ? (double)bias[j] : 0.0) - (ref ? ref[(size_t)n * ref_stride + j] : 0.0)) * g[(size_t)n * OC + j];
     }
     return total;
 }

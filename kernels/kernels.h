@@ -17,7 +17,8 @@
 #define LN_EPS 1e-5f  // GPT-2's layer_norm_epsilon
 
 // --- embedding -------------------------------------------------------------------
-// tokens (B,T) ids, wte (Vp,C), wpe (maxT,C) -> out (B,T,C) = wte[token] + wpe[t]
+// tokens (B,T) ids, wte (Vp,C), wpe (maxT,C) or NULL (no learned positions)
+// -> out (B,T,C) = wte[token] + wpe[t]
 void encoder_forward(float *out, const int *tokens, const float *wte, const float *wpe, int B,
                      int T, int C);
 void encoder_forward_ref(float *out, const int *tokens, const float *wte, const float *wpe, int B,
@@ -58,16 +59,57 @@ void matmul_backward_ref(float *dinp, float *dweight, float *dbias, const float 
 void matmul_backward_data(float *dinp, const float *dout, const float *weight, int N, int C, int OC);
 void matmul_backward_data_ref(float *dinp, const float *dout, const float *weight, int N, int C, int OC);
 
-// --- causal multi-head self-attention --------------------------------------------
-// qkv (B,T,3C) [Q | K | V, head h at h*hs inside each] -> out (B,T,C), att (B,NH,T,T)
-// softmax probabilities (entries t2 > t are 0), scale 1/sqrt(hs)
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
-void attention_forward_ref(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
-// dout (B,T,C) -> dqkv (B,T,3C) +=; datt (B,NH,T,T) is scratch (overwritten)
+// --- RMSNorm (Llama) ---------------------------------------------------------------
+// inp (N,C), weight (C) -> out (N,C) = inp / sqrt(mean(inp^2) + eps) * weight, rstd (N)
+void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *weight, int N, int C,
+                     float eps);
+void rmsnorm_forward_ref(float *out, float *rstd, const float *inp, const float *weight, int N,
+                         int C, float eps);
+// dout (N,C) -> dinp (N,C) +=, dweight (C) += (may be NULL)
+void rmsnorm_backward(float *dinp, float *dweight, const float *dout, const float *inp,
+                      const float *weight, const float *rstd, int N, int C);
+void rmsnorm_backward_ref(float *dinp, float *dweight, const float *dout, const float *inp,
+                          const float *weight, const float *rstd, int N, int C);
+
+// --- causal multi-head self-attention with grouped-query attention ------------------
+// qkv (B,T,(NH+2NKV)hs) [Q (NH heads) | K (NKV heads) | V (NKV heads), head h at h*hs inside
+// each]; query head h reads K/V head h / (NH/NKV) (NKV divides NH; NKV = NH for GPT-2)
+// -> out (B,T,NH hs), att (B,NH,T,T) softmax probabilities (entries t2 > t are 0), scale
+// 1/sqrt(hs)
+void attention_forward(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV,
+                       int hs);
+void attention_forward_ref(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV,
+                           int hs);
+// dout (B,T,NH hs) -> dqkv (B,T,(NH+2NKV)hs) +=; datt (B,NH,T,T) is scratch (overwritten)
 void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv,
-                        const float *att, int B, int T, int C, int NH);
+                        const float *att, int B, int T, int NH, int NKV, int hs);
 void attention_backward_ref(float *dqkv, float *datt, const float *dout, const float *qkv,
-                            const float *att, int B, int T, int C, int NH);
+                            const float *att, int B, int T, int NH, int NKV, int hs);
+
+// --- rotary position embeddings (RoPE), in place on a fused QKV tensor ---------------
+// qkv (B,T,(NH+2NKV)hs): the NH query and NKV key heads of row (b,t) are turned by the
+// angles t inv_freq[i] (inv_freq (hs/2)); interleaved 1: pairs (2i, 2i+1) (llama2.c, Meta),
+// 0: pairs (i, i+hs/2) (Hugging Face rotate_half). Values untouched. hs even, hs/2 <=
+// ROPE_MAXHALF.
+#define ROPE_MAXHALF 512
+void rope_forward(float *qkv, const float *inv_freq, int B, int T, int NH, int NKV, int hs,
+                  int interleaved);
+void rope_forward_ref(float *qkv, const float *inv_freq, int B, int T, int NH, int NKV, int hs,
+                      int interleaved);
+// dqkv (B,T,(NH+2NKV)hs): the gradient w.r.t. the rotated q, k -> w.r.t. the unrotated,
+// in place (the inverse rotation)
+void rope_backward(float *dqkv, const float *inv_freq, int B, int T, int NH, int NKV, int hs,
+                   int interleaved);
+void rope_backward_ref(float *dqkv, const float *inv_freq, int B, int T, int NH, int NKV, int hs,
+                       int interleaved);
+
+// --- SwiGLU (Llama MLP activation) ------------------------------------------------------
+// inp (N,2H) rows [gate | up] -> out (N,H) = silu(gate) * up
+void swiglu_forward(float *out, const float *inp, int N, int H);
+void swiglu_forward_ref(float *out, const float *inp, int N, int H);
+// dout (N,H) -> dinp (N,2H) WRITTEN ([dgate | dup])
+void swiglu_backward(float *dinp, const float *inp, const float *dout, int N, int H);
+void swiglu_backward_ref(float *dinp, const float *inp, const float *dout, int N, int H);
 
 // --- GELU, tanh approximation ("gelu_new") -----------------------------------------
 // inp (N) -> out (N)
@@ -157,7 +199,7 @@ void interchange_backward_ref(float *dclean, float *dz, const float *dout, const
                               const float *ref, size_t ref_stride, const float *z, int N, int D);
 
 // The gate gradient sum (out - ref) * g for out = inp W^T + b, from u = g W instead of out:
-// inp, u (N,IC), bias (OC), ref (N,OC)/(OC)/NULL, g (N,OC) -> the scalar sum
+// inp, u (N,IC), bias (OC) or NULL (none), ref (N,OC)/(OC)/NULL, g (N,OC) -> the scalar sum
 double interchange_dz_linear(const float *inp, const float *u, const float *bias, const float *ref,
                              size_t ref_stride, const float *g, int N, int IC, int OC);
 double interchange_dz_linear_ref(const float *inp, const float *u, const float *bias,

@@ -112,6 +112,16 @@ GPT2Config tiny_config(void) {
     return c;
 }
 
+GPT2Config tiny_llama_config(void) {
+    // A = NH hs = 16 differs from C = 12 on purpose: no code may assume NH hs == C
+    GPT2Config c = {.maxT = 8, .V = 11, .Vp = 16, .L = 2, .NH = 4, .NKV = 2, .hs = 4, .C = 12, .H = 10,
+                    .norm = NORM_RMSNORM, .pos = POS_ROPE_HALVES, .mlp = MLP_SWIGLU,
+                    .unembed = UNEMBED_UNTIED, .bias = BIAS_QKV, .norm_eps = 1e-5f,
+                    .rope_theta = 10000.0f};
+    gpt2_config_defaults(&c);
+    return c;
+}
+
 float round_bf16(float x) {  // round to nearest even, as torch does
     uint32_t u;
     memcpy(&u, &x, 4);
@@ -164,7 +174,7 @@ int write_hf_model(const char *dir, const GPT2 *m, const char *dtype, const char
     const GPT2Config *c = &m->config;
     const ParameterTensors *p = &m->params;
     int C = c->C, L = c->L, nt = 0;
-    HfTensor *ts = calloc(4 + 12 * (size_t)L, sizeof(HfTensor));
+    HfTensor *ts = calloc(5 + 12 * (size_t)L, sizeof(HfTensor));
 #define ADD(nm, r, cl, s, tr)                                                                    \
     do {                                                                                         \
         snprintf(ts[nt].name, sizeof ts[nt].name, "%s%s", prefix, nm);                           \
@@ -196,6 +206,7 @@ int write_hf_model(const char *dir, const GPT2 *m, const char *dtype, const char
     }
     ADD("ln_f.weight", C, 0, p->lnfw, 0);
     ADD("ln_f.bias", C, 0, p->lnfb, 0);
+    if (p->lm_head) ADD("lm_head.weight", c->V, C, p->lm_head, 0);  // an untied head
     int es = strcmp(dtype, "F32") ? 2 : 4;
     char path[1024];
     FILE *index = NULL;

@@ -47,9 +47,12 @@ void assert_same_file(const char *dir1, const char *dir2, const char *name);
 
 // A tiny GPT-2: V=11, Vp=16, maxT=8, L=2, NH=2, C=8; weights ~ N(0, std).
 GPT2Config tiny_config(void);
+// A tiny Llama-family config: L 2, 4 query heads over 2 K/V heads of size 4 (A = 16) on C 12,
+// SwiGLU H 10, RMSNorm, rotate-half RoPE, q/k/v biases (Qwen2), an untied lm_head.
+GPT2Config tiny_llama_config(void);
 
 // Writes a model as a Hugging Face safetensors file (Conv1D (in, out) layout) in dtype
-// "F32", "F16" or "BF16"; prefix "" or "transformer.". nshards > 1 writes
+// "F32", "F16" or "BF16" (with lm_head.weight when the model's head is untied); prefix "" or "transformer.". nshards > 1 writes
 // model-0000k-of-0000n.safetensors files and model.safetensors.index.json into dir.
 int write_hf_model(const char *dir, const GPT2 *m, const char *dtype, const char *prefix,
                    int nshards);

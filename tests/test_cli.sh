@@ -47,6 +47,13 @@ expect "bad --ids"                 2 "'4x' is not a token id" -- "$PRUNE" next "
 expect "bad --top"                 2 "--top needs"            -- "$PRUNE" next "$DATA/golden_l2h2.bin" --ids 3 --top 0
 expect "bad --threads"             2 "--threads needs"        -- "$PRUNE" next "$DATA/golden_l2h2.bin" --ids 3 --threads x
 expect "missing file"              1 "nope.bin: cannot open"  -- "$PRUNE" info "$TMP/nope.bin"
+# the Llama family from the command line: llama2.c's stories260K and its Hugging Face folder
+expect "next on stories260K"       0 "1 +405 +-2\.164" -- "$PRUNE" next "$DATA/stories260K/stories260K.bin" --ids "1 403 407"
+expect "next on its HF folder"     0 "1 +405 +-2\.164" -- "$PRUNE" next "$DATA/stories260K_hf" --ids "1 403 407"
+expect "info on stories260K"       0 "GQA: 2 query heads share each K/V head" -- "$PRUNE" info "$DATA/stories260K/stories260K.bin"
+expect "info names RoPE"           0 "RoPE, rotate-half pairs .*theta 500000, llama3 scaling" -- "$PRUNE" info "$DATA/llama_gqa_bf16"
+expect "info --json family"        0 '"family": "llama"' -- "$PRUNE" info "$DATA/qwen2_bias_f16" --json
+expect "train --arch bad"          2 "--arch takes gpt2 or llama: bert" -- "$PRUNE" train --corpus x --out y --arch bert
 # a FIFO as any input is refused at once (it used to block for ever); timeout marks a hang
 mkfifo "$TMP/fifo"
 expect "FIFO as model refused"     1 "fifo: not a regular file \(a FIFO" -- timeout 20 "$PRUNE" info "$TMP/fifo"

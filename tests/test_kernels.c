@@ -154,7 +154,7 @@ typedef struct {
 } AttCtx;
 static double att_loss(void *p) {
     AttCtx *c = p;
-    attention_forward(c->out, c->att, c->qkv, B, T, C, NH);
+    attention_forward(c->out, c->att, c->qkv, B, T, NH, NH, C / NH);
     return dot_d(c->out, c->R, (size_t)N * C);
 }
 
@@ -164,8 +164,8 @@ static void test_attention(void **state) {
     rng_seed(&r, 4);
     AttCtx c = {vec(N * 3 * C, &r, 1), zeros(N * C), zeros(B * NH * T * T), vec(N * C, &r, 1)};
     float *out2 = zeros(N * C), *att2 = zeros(B * NH * T * T);
-    attention_forward(c.out, c.att, c.qkv, B, T, C, NH);
-    attention_forward_ref(out2, att2, c.qkv, B, T, C, NH);
+    attention_forward(c.out, c.att, c.qkv, B, T, NH, NH, C / NH);
+    attention_forward_ref(out2, att2, c.qkv, B, T, NH, NH, C / NH);
     assert_close("attention forward fast vs ref", c.out, out2, N * C, AG_ATOL, AG_RTOL);
     assert_close("attention probs fast vs ref", c.att, att2, B * NH * T * T, AG_ATOL, AG_RTOL);
     // causal: rows sum to 1 over t2 <= t, zero after
@@ -180,8 +180,8 @@ static void test_attention(void **state) {
             assert_true(fabs(s - 1.0) < 1e-5);
         }
     float *dq = zeros(N * 3 * C), *dq2 = zeros(N * 3 * C), *scratch = zeros(B * NH * T * T);
-    attention_backward(dq, scratch, c.R, c.qkv, c.att, B, T, C, NH);
-    attention_backward_ref(dq2, scratch, c.R, c.qkv, c.att, B, T, C, NH);
+    attention_backward(dq, scratch, c.R, c.qkv, c.att, B, T, NH, NH, C / NH);
+    attention_backward_ref(dq2, scratch, c.R, c.qkv, c.att, B, T, NH, NH, C / NH);
     assert_close("attention dqkv fast vs ref", dq, dq2, N * 3 * C, AG_ATOL, AG_RTOL);
     fd_check("attention dqkv", att_loss, &c, c.qkv, dq, NULL, N * 3 * C, EPS, FD_ATOL, FD_RTOL);
     free(c.qkv), free(c.out), free(c.att), free(c.R), free(out2), free(att2), free(dq), free(dq2),
@@ -190,7 +190,7 @@ static void test_attention(void **state) {
 
 static double att64_loss(void *vp) {
     AttCtx *k = vp;
-    attention_forward(k->out, k->att, k->qkv, 2, 37, 128, 2);
+    attention_forward(k->out, k->att, k->qkv, 2, 37, 2, 2, 64);
     return dot_d(k->out, k->R, (size_t)2 * 37 * 128);
 }
 
@@ -204,14 +204,14 @@ static void test_attention_hs64(void **state) {
     size_t n = (size_t)b * t;
     float *qkv = vec(n * 3 * c, &r, 1), *o1 = zeros(n * c), *o2 = zeros(n * c);
     float *a1 = zeros((size_t)b * nh * t * t), *a2 = zeros((size_t)b * nh * t * t);
-    attention_forward(o1, a1, qkv, b, t, c, nh);
-    attention_forward_ref(o2, a2, qkv, b, t, c, nh);
+    attention_forward(o1, a1, qkv, b, t, nh, nh, c / nh);
+    attention_forward_ref(o2, a2, qkv, b, t, nh, nh, c / nh);
     assert_close("attention hs=64 forward fast vs ref", o1, o2, n * c, AG_ATOL, AG_RTOL);
     assert_close("attention hs=64 probs fast vs ref", a1, a2, (size_t)b * nh * t * t, AG_ATOL, AG_RTOL);
     float *d = vec(n * c, &r, 1), *g1 = zeros(n * 3 * c), *g2 = zeros(n * 3 * c);
     float *s1 = zeros((size_t)b * nh * t * t);
-    attention_backward(g1, s1, d, qkv, a1, b, t, c, nh);
-    attention_backward_ref(g2, s1, d, qkv, a1, b, t, c, nh);
+    attention_backward(g1, s1, d, qkv, a1, b, t, nh, nh, c / nh);
+    attention_backward_ref(g2, s1, d, qkv, a1, b, t, nh, nh, c / nh);
     assert_close("attention hs=64 backward fast vs ref", g1, g2, n * 3 * c, AG_ATOL, AG_RTOL);
     // and against finite differences, through a random read-out of the output
     AttCtx ac = {qkv, o1, a1, d};
@@ -220,6 +220,228 @@ static void test_attention_hs64(void **state) {
     fd_check("attention hs=64 dqkv", att64_loss, &ac, qkv, g1, idx, 64, EPS, FD_ATOL, FD_RTOL);
     free(d), free(g1), free(g2), free(s1);
     free(qkv), free(o1), free(o2), free(a1), free(a2);
+}
+
+// --- Llama kernels: GQA attention, RMSNorm, RoPE, SwiGLU -----------------------------
+
+// Grouped-query attention: 6 query heads over 2 K/V heads (and 3 over 3, 4 over 1), head
+// sizes 8 and 64 (the fast path), against the naive twin and finite differences. The naive
+// twin is also checked against plain multi-head attention with K/V heads repeated, which
+// is what GQA means.
+typedef struct {
+    float *qkv, *out, *att, *R;
+    int b, t, nh, nkv, hs;
+} GqaCtx;
+static double gqa_loss(void *p) {
+    GqaCtx *c = p;
+    attention_forward(c->out, c->att, c->qkv, c->b, c->t, c->nh, c->nkv, c->hs);
+    return dot_d(c->out, c->R, (size_t)c->b * c->t * c->nh * c->hs);
+}
+
+static void gqa_case(int b, int t, int nh, int nkv, int hs, uint64_t seed) {
+    Rng r;
+    rng_seed(&r, seed);
+    size_t n = (size_t)b * t, W = (size_t)(nh + 2 * nkv) * hs, A = (size_t)nh * hs, na = (size_t)b * nh * t * t;
+    GqaCtx c = {vec(n * W, &r, 1), zeros(n * A), zeros(na), vec(n * A, &r, 1), b, t, nh, nkv, hs};
+    float *out2 = zeros(n * A), *att2 = zeros(na);
+    attention_forward(c.out, c.att, c.qkv, b, t, nh, nkv, hs);
+    attention_forward_ref(out2, att2, c.qkv, b, t, nh, nkv, hs);
+    assert_close("GQA attention forward fast vs ref", c.out, out2, n * A, AG_ATOL, AG_RTOL);
+    assert_close("GQA attention probs fast vs ref", c.att, att2, na, AG_ATOL, AG_RTOL);
+    // the same as multi-head attention over K/V heads repeated for their group
+    size_t W2 = 3 * A;
+    float *rep = zeros(n * W2), *out3 = zeros(n * A), *att3 = zeros(na);
+    for (size_t row = 0; row < n; row++)
+        for (int h = 0; h < nh; h++) {
+            int g = h / (nh / nkv);
+            const float *src = c.qkv + row * W;
+            float *dst = rep + row * W2;
+            memcpy(dst + (size_t)h * hs, src + (size_t)h * hs, sizeof(float) * hs);
+            memcpy(dst + A + (size_t)h * hs, src + A + (size_t)g * hs, sizeof(float) * hs);
+            memcpy(dst + 2 * A + (size_t)h * hs, src + A + (size_t)(nkv + g) * hs, sizeof(float) * hs);
+        }
+    attention_forward_ref(out3, att3, rep, b, t, nh, nh, hs);
+    assert_close("GQA = MHA with repeated K/V heads", out2, out3, n * A, 1e-6, 1e-6);
+    float *dq = zeros(n * W), *dq2 = zeros(n * W), *scratch = zeros(na);
+    attention_backward(dq, scratch, c.R, c.qkv, c.att, b, t, nh, nkv, hs);
+    attention_backward_ref(dq2, scratch, c.R, c.qkv, c.att, b, t, nh, nkv, hs);
+    assert_close("GQA attention dqkv fast vs ref", dq, dq2, n * W, AG_ATOL, AG_RTOL);
+    size_t idx[96], nidx = n * W < 96 ? n * W : 96;
+    for (size_t k = 0; k < nidx; k++) idx[k] = n * W <= 96 ? k : rng_u64(&r) % (n * W);
+    fd_check("GQA attention dqkv", gqa_loss, &c, c.qkv, dq, idx, nidx, EPS, FD_ATOL, FD_RTOL);
+    free(c.qkv), free(c.out), free(c.att), free(c.R), free(out2), free(att2), free(rep), free(out3),
+        free(att3), free(dq), free(dq2), free(scratch);
+}
+
+static void test_attention_gqa(void **state) {
+    (void)state;
+    gqa_case(2, 5, 6, 2, 8, 51);
+    gqa_case(2, 7, 4, 1, 16, 52);
+    gqa_case(1, 6, 3, 3, 4, 53);
+    gqa_case(2, 19, 4, 2, 64, 54);  // the hs = 64 fast path
+}
+
+typedef struct {
+    float *inp, *w, *out, *rstd, *R;
+} RmsCtx;
+static double rms_loss(void *p) {
+    RmsCtx *c = p;
+    rmsnorm_forward(c->out, c->rstd, c->inp, c->w, N, C, 1e-5f);
+    return dot_d(c->out, c->R, (size_t)N * C);
+}
+
+static void test_rmsnorm(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 61);
+    RmsCtx c = {vec(N * C, &r, 2), vec(C, &r, 1), zeros(N * C), zeros(N), vec(N * C, &r, 1)};
+    for (int i = 0; i < N * C; i++) c.inp[i] += 1.0f;
+    float *out2 = zeros(N * C), *s2 = zeros(N);
+    rmsnorm_forward(c.out, c.rstd, c.inp, c.w, N, C, 1e-5f);
+    rmsnorm_forward_ref(out2, s2, c.inp, c.w, N, C, 1e-5f);
+    assert_close("rmsnorm forward fast vs ref", c.out, out2, N * C, AG_ATOL, AG_RTOL);
+    assert_close("rmsnorm rstd fast vs ref", c.rstd, s2, N, AG_ATOL, AG_RTOL);
+    // the definition, in double: x / sqrt(mean(x^2) + eps) * w
+    for (int n = 0; n < N; n++) {
+        double ss = 0;
+        for (int i = 0; i < C; i++) ss += (double)c.inp[n * C + i] * c.inp[n * C + i];
+        double s = 1.0 / sqrt(ss / C + 1e-5);
+        for (int i = 0; i < C; i++)
+            assert_true(fabs(c.inp[n * C + i] * s * c.w[i] - out2[n * C + i]) < 1e-5);
+    }
+    float *di = zeros(N * C), *dw = zeros(C), *di2 = zeros(N * C), *dw2 = zeros(C), *di3 = zeros(N * C);
+    rmsnorm_backward(di, dw, c.R, c.inp, c.w, c.rstd, N, C);
+    rmsnorm_backward_ref(di2, dw2, c.R, c.inp, c.w, c.rstd, N, C);
+    assert_close("rmsnorm dinp fast vs ref", di, di2, N * C, AG_ATOL, AG_RTOL);
+    assert_close("rmsnorm dweight fast vs ref", dw, dw2, C, AG_ATOL, AG_RTOL);
+    fd_check("rmsnorm dinp", rms_loss, &c, c.inp, di, NULL, N * C, EPS, FD_ATOL, FD_RTOL);
+    fd_check("rmsnorm dweight", rms_loss, &c, c.w, dw, NULL, C, EPS, FD_ATOL, FD_RTOL);
+    rmsnorm_backward(di3, NULL, c.R, c.inp, c.w, c.rstd, N, C);
+    assert_close("rmsnorm dinp without weight grads", di3, di, N * C, 0, 0);
+    free(c.inp), free(c.w), free(c.out), free(c.rstd), free(c.R), free(out2), free(s2), free(di),
+        free(dw), free(di2), free(dw2), free(di3);
+}
+
+// RoPE in both conventions: fast vs naive, the backward against finite differences, the
+// rotation keeps each pair's norm, V is untouched, position 0 is the identity, and the
+// two conventions are the same map up to the permutation of a head's rows that Hugging
+// Face's conversion applies (interleaved pair (2i, 2i+1) <-> halves pair (i, i + hs/2)).
+enum { RNH = 4, RNKV = 2, RHS = 8 };
+typedef struct {
+    float *x, *y, *R, *inv;
+    int inter;
+} RopeCtx;
+static double rope_loss(void *p) {
+    RopeCtx *c = p;
+    size_t n = (size_t)N * (RNH + 2 * RNKV) * RHS;
+    memcpy(c->y, c->x, sizeof(float) * n);
+    rope_forward(c->y, c->inv, B, T, RNH, RNKV, RHS, c->inter);
+    return dot_d(c->y, c->R, n);
+}
+
+static void test_rope(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 71);
+    size_t W = (RNH + 2 * RNKV) * RHS, n = (size_t)N * W;
+    float inv[RHS / 2];
+    for (int i = 0; i < RHS / 2; i++) inv[i] = powf(10000.0f, -2.0f * i / RHS) + 0.3f;  // angles > 2 pi at t = 4
+    for (int inter = 0; inter < 2; inter++) {
+        RopeCtx c = {vec(n, &r, 1), zeros(n), vec(n, &r, 1), inv, inter};
+        float *y2 = zeros(n);
+        memcpy(c.y, c.x, sizeof(float) * n);
+        memcpy(y2, c.x, sizeof(float) * n);
+        rope_forward(c.y, inv, B, T, RNH, RNKV, RHS, inter);
+        rope_forward_ref(y2, inv, B, T, RNH, RNKV, RHS, inter);
+        assert_close("rope forward fast vs ref", c.y, y2, n, 1e-6, 1e-6);
+        for (int bt = 0; bt < N; bt++) {
+            const float *xr = c.x + (size_t)bt * W, *yr = c.y + (size_t)bt * W;
+            for (size_t j = (RNH + RNKV) * RHS; j < W; j++) assert_true(xr[j] == yr[j]);  // V
+            if (bt % T == 0)
+                for (size_t j = 0; j < W; j++) assert_true(fabsf(xr[j] - yr[j]) < 1e-6f);
+            for (int h = 0; h < RNH + RNKV; h++)
+                for (int i = 0; i < RHS / 2; i++) {
+                    int i0 = inter ? 2 * i : i, i1 = inter ? 2 * i + 1 : i + RHS / 2;
+                    const float *a = xr + h * RHS, *b = yr + h * RHS;
+                    assert_true(fabsf(hypotf(a[i0], a[i1]) - hypotf(b[i0], b[i1])) < 1e-5f);
+                }
+        }
+        // backward: the inverse rotation of the read-out
+        float *g = zeros(n), *g2 = zeros(n);
+        memcpy(g, c.R, sizeof(float) * n);
+        memcpy(g2, c.R, sizeof(float) * n);
+        rope_backward(g, inv, B, T, RNH, RNKV, RHS, inter);
+        rope_backward_ref(g2, inv, B, T, RNH, RNKV, RHS, inter);
+        assert_close("rope backward fast vs ref", g, g2, n, 1e-6, 1e-6);
+        fd_check(inter ? "rope (interleaved) dqkv" : "rope (halves) dqkv", rope_loss, &c, c.x, g,
+                 NULL, n, EPS, FD_ATOL, FD_RTOL);
+        free(c.x), free(c.y), free(c.R), free(y2), free(g), free(g2);
+    }
+    // interleaved on x == halves on the permuted x, permuted back
+    float *x = vec(n, &r, 1), *xp = zeros(n), *yi = zeros(n);
+    for (size_t row = 0; row < (size_t)N; row++)
+        for (int h = 0; h < RNH + 2 * RNKV; h++)
+            for (int i = 0; i < RHS / 2; i++) {
+                const float *src = x + row * W + h * RHS;
+                float *dst = xp + row * W + h * RHS;
+                dst[i] = src[2 * i];
+                dst[i + RHS / 2] = src[2 * i + 1];
+            }
+    memcpy(yi, x, sizeof(float) * n);
+    rope_forward_ref(yi, inv, B, T, RNH, RNKV, RHS, 1);
+    rope_forward_ref(xp, inv, B, T, RNH, RNKV, RHS, 0);
+    for (size_t row = 0; row < (size_t)N; row++)
+        for (int h = 0; h < RNH + RNKV; h++)
+            for (int i = 0; i < RHS / 2; i++) {
+                const float *a = yi + row * W + h * RHS, *b = xp + row * W + h * RHS;
+                assert_true(fabsf(a[2 * i] - b[i]) < 1e-6f && fabsf(a[2 * i + 1] - b[i + RHS / 2]) < 1e-6f);
+            }
+    free(x), free(xp), free(yi);
+}
+
+typedef struct {
+    float *inp, *out, *R;
+} SwiCtx;
+static double swiglu_loss(void *p) {
+    SwiCtx *c = p;
+    swiglu_forward(c->out, c->inp, N, OC);
+    return dot_d(c->out, c->R, (size_t)N * OC);
+}
+
+static void test_swiglu(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 81);
+    SwiCtx c = {vec(N * 2 * OC, &r, 3), zeros(N * OC), vec(N * OC, &r, 1)};
+    float *out2 = zeros(N * OC);
+    swiglu_forward(c.out, c.inp, N, OC);
+    swiglu_forward_ref(out2, c.inp, N, OC);
+    assert_close("swiglu forward fast vs ref", c.out, out2, N * OC, AG_ATOL, AG_RTOL);
+    for (int n = 0; n < N; n++)
+        for (int i = 0; i < OC; i++) {
+            double g = c.inp[n * 2 * OC + i], u = c.inp[n * 2 * OC + OC + i];
+            assert_true(fabs(g / (1 + exp(-g)) * u - out2[n * OC + i]) < 1e-5 * (1 + fabs(g * u)));
+        }
+    float *d = zeros(N * 2 * OC), *d2 = zeros(N * 2 * OC);
+    swiglu_backward(d, c.inp, c.R, N, OC);
+    swiglu_backward_ref(d2, c.inp, c.R, N, OC);
+    assert_close("swiglu backward fast vs ref", d, d2, N * 2 * OC, AG_ATOL, AG_RTOL);
+    fd_check("swiglu dinp", swiglu_loss, &c, c.inp, d, NULL, N * 2 * OC, EPS, FD_ATOL, FD_RTOL);
+    free(c.inp), free(c.out), free(c.R), free(out2), free(d), free(d2);
+}
+
+// The token embedding alone (no learned positions) equals the encoder with zero positions.
+static void test_encoder_no_positions(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 91);
+    float *wte = vec(Vp * C, &r, 1), *zp = zeros(T * C), *o1 = zeros(N * C), *o2 = zeros(N * C), *o3 = zeros(N * C);
+    encoder_forward(o1, tokens, wte, NULL, B, T, C);
+    encoder_forward_ref(o2, tokens, wte, NULL, B, T, C);
+    encoder_forward_ref(o3, tokens, wte, zp, B, T, C);
+    assert_close("encoder without positions fast vs ref", o1, o2, N * C, 0, 0);
+    assert_close("encoder without positions = zero positions", o1, o3, N * C, 0, 0);
+    free(wte), free(zp), free(o1), free(o2), free(o3);
 }
 
 // --- gelu, residual --------------------------------------------------------------
@@ -517,7 +739,9 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encoder),   cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_matmul),    cmocka_unit_test(test_attention),
-        cmocka_unit_test(test_attention_hs64),
+        cmocka_unit_test(test_attention_hs64), cmocka_unit_test(test_attention_gqa),
+        cmocka_unit_test(test_rmsnorm), cmocka_unit_test(test_rope), cmocka_unit_test(test_swiglu),
+        cmocka_unit_test(test_encoder_no_positions),
         cmocka_unit_test(test_gelu),      cmocka_unit_test(test_residual),
         cmocka_unit_test(test_gather),    cmocka_unit_test(test_logits),
         cmocka_unit_test(test_softmax_family), cmocka_unit_test(test_fd_check_catches_errors),

@@ -362,7 +362,7 @@ static void test_config_pure(void **state) {
         {"{\"n_embd\":8,\"n_layer\":2,\"n_head\":2,\"n_positions\":16,\"vocab_size\":29,\"activation_function\":\"relu\"}", "activation_function"},
         {"{\"n_embd\":8,\"n_layer\":2,\"n_head\":2,\"n_positions\":16,\"vocab_size\":29,\"n_inner\":0}", "n_inner"},
         {"{\"n_embd\":8,\"n_layer\":2,\"n_head\":2,\"n_positions\":16,\"vocab_size\":29,\"layer_norm_epsilon\":1e-6}", "layer_norm_epsilon"},
-        {"{\"model_type\":\"llama\",\"n_embd\":8}", "model_type"},
+        {"{\"model_type\":\"bert\",\"n_embd\":8}", "model_type"},
         {"{\"n_embd\":8,", "not valid JSON"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -1,4 +1,5 @@
-// test_model.c: the whole GPT-2 forward/backward on a tiny random model. Finite
+// test_model.c: the whole forward/backward on a tiny random model, GPT-2 and then a Llama
+// (GQA, RoPE, SwiGLU, RMSNorm, q/k/v biases, untied head: every test runs on both). Finite
 // differences of the mean cross-entropy at chosen positions w.r.t. the input embedding
 // and w.r.t. entries of all 16 weight tensors; the recomputing workspace gives
 // bit-identical gradients to the one that stores every layer; right padding and the
@@ -18,6 +19,8 @@ static const int lengths[B] = {6, 4};
 static const int pos[P] = {1, 5, 6 + 0, 6 + 3};  // (b,t) = (0,1) (0,5) (1,0) (1,3)
 static const int targets[P] = {3, 10, 0, 7};
 
+static int g_llama;  // 1: the suite's second run, on tiny_llama_config()
+
 typedef struct {
     GPT2 m;
     GPT2Workspace ws;
@@ -28,7 +31,7 @@ typedef struct {
 static Ctx *ctx_new(int recompute, uint64_t seed) {
     Ctx *c = calloc(1, sizeof *c);
     PruneErr err;
-    GPT2Config cfg = tiny_config();
+    GPT2Config cfg = g_llama ? tiny_llama_config() : tiny_config();
     assert_int_equal(gpt2_build_random(&c->m, &cfg, seed, 0.5f, &err), 0);
     assert_int_equal(gpt2_workspace_build(&c->ws, &cfg, B, T, P, recompute, &err), 0);
     Rng r;
@@ -117,7 +120,8 @@ static void test_grad_wrt_weights(void **state) {
     rng_seed(&r, 99);
     size_t off = 0;
     for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
-        size_t n = t == P_WTE ? (size_t)c->m.config.V * c->m.config.C : c->m.param_sizes[t];
+        size_t n = t == P_WTE || t == P_LMHEAD ? (size_t)c->m.config.V * c->m.config.C : c->m.param_sizes[t];
+        if (!c->m.param_sizes[t]) continue;  // a tensor this variant does not have
         size_t idx[8];
         for (int k = 0; k < 8; k++) idx[k] = off + rng_u64(&r) % n;
         char what[64];
@@ -222,5 +226,7 @@ int main(void) {
         cmocka_unit_test(test_recompute_matches_stored), cmocka_unit_test(test_padding_and_positions),
         cmocka_unit_test(test_bad_batches_are_errors), cmocka_unit_test(test_deterministic),
     };
-    return cmocka_run_group_tests_name("model", tests, NULL, NULL);
+    int fails = cmocka_run_group_tests_name("model (GPT-2)", tests, NULL, NULL);
+    g_llama = 1;
+    return fails + cmocka_run_group_tests_name("model (Llama)", tests, NULL, NULL);
 }

@@ -35,10 +35,37 @@ int parse_id_list(const char *s, int *ids, int cap, int *n, PruneErr *err) {
     return 0;
 }
 
+// The architecture's parts in words, for prune info (one place for text and JSON).
+typedef struct {
+    const char *norm, *pos, *mlp, *bias, *unembed;
+    char rope[160];  // RoPE settings, "" without RoPE
+} ArchWords;
+
+static void arch_words(ArchWords *w, const GPT2Config *c) {
+    w->norm = c->norm == NORM_RMSNORM ? "RMSNorm" : "LayerNorm";
+    w->pos = c->pos == POS_LEARNED ? "learned positions"
+             : c->pos == POS_ROPE_HALVES ? "RoPE, rotate-half pairs (i, i+hs/2)"
+                                         : "RoPE, interleaved pairs (2i, 2i+1)";
+    w->mlp = c->mlp == MLP_SWIGLU ? "SwiGLU down(silu(gate) * up)" : "GELU (tanh)";
+    w->bias = c->bias == BIAS_ALL ? "all" : c->bias == BIAS_QKV ? "q/k/v only" : "none";
+    w->unembed = c->unembed == UNEMBED_TIED ? "tied to the token embedding" : "separate lm_head";
+    w->rope[0] = 0;
+    if (c->pos != POS_LEARNED) {
+        int n = snprintf(w->rope, sizeof w->rope, "theta %g", (double)c->rope_theta);
+        if (c->rope_scaling == ROPE_SCALING_LLAMA3)
+            snprintf(w->rope + n, sizeof w->rope - (size_t)n,
+                     ", llama3 scaling (factor %g, low %g, high %g, original context %d)",
+                     (double)c->rope_factor, (double)c->rope_low_freq_factor,
+                     (double)c->rope_high_freq_factor, c->rope_orig_maxT);
+    }
+}
+
 int cmd_info(const char *model_path, int json, FILE *out, PruneErr *err) {
     GPT2 m;
     if (gpt2_load(&m, model_path, 0, err)) return -1;
     const GPT2Config *c = &m.config;
+    ArchWords aw;
+    arch_words(&aw, c);
     // The tokenizer text tasks would use: the model's own, else GPT-2's if it fits V
     char tokdesc[2400];
     Tokenizer tok;
@@ -56,6 +83,22 @@ int cmd_info(const char *model_path, int json, FILE *out, PruneErr *err) {
                               "maxT", c->maxT, "V", c->V, "Vp", c->Vp, "L", c->L, "NH", c->NH,
                               "C", c->C, "hs", c->hs, "NKV", c->NKV, "H", c->H, "parameters",
                               (json_int_t)m.num_parameters, "gates", (json_int_t)gran_total(c));
+        json_object_set_new(o, "family", json_string(cfg_family(c)));
+        json_object_set_new(o, "architecture", json_string_lossy(m.arch, "the architecture"));
+        json_object_set_new(o, "norm", json_string(aw.norm));
+        json_object_set_new(o, "norm_eps", json_real(c->norm_eps));
+        json_object_set_new(o, "positions", json_string(aw.pos));
+        if (c->pos != POS_LEARNED) {
+            json_object_set_new(o, "rope_theta", json_real(c->rope_theta));
+            json_object_set_new(o, "rope_scaling", c->rope_scaling == ROPE_SCALING_LLAMA3 ? json_string("llama3") : json_null());
+        }
+        json_object_set_new(o, "mlp", json_string(aw.mlp));
+        json_object_set_new(o, "biases", json_string(aw.bias));
+        json_object_set_new(o, "unembedding", json_string(aw.unembed));
+        json_object_set_new(o, "sliding_window", json_integer(c->sliding_window));
+        json_t *gates = json_object();
+        for (int g = 0; g < NUM_GRAN; g++) json_object_set_new(gates, GRANULARITIES[g].name, json_integer(gran_count(g, c)));
+        json_object_set_new(o, "gates_per_granularity", gates);
         json_object_set_new(o, "tokenizer", json_string_lossy(tokdesc, "the tokenizer"));
         char *s = json_dumps(o, JSON_INDENT(2));
         fprintf(out, "%s\n", s);
@@ -63,12 +106,21 @@ int cmd_info(const char *model_path, int json, FILE *out, PruneErr *err) {
         json_decref(o);
     } else {
         fprintf(out, "model       %s\n", model_path);
+        fprintf(out, "family      %s (%s)\n", cfg_family(c), m.arch[0] ? m.arch : "-");
         fprintf(out, "tokenizer   %s\n", tokdesc);
         fprintf(out, "format      %s\n", gpt2_format_name(m.format));
         fprintf(out, "dtype       %s on disk, fp32 in memory\n", m.dtype);
         fprintf(out, "layers      L  = %d\n", c->L);
-        fprintf(out, "heads       NH = %d (head size hs = %d, key/value heads %d)\n", c->NH, c->hs, c->NKV);
-        fprintf(out, "channels    C  = %d (MLP width H = %d)\n", c->C, c->H);
+        if (c->NKV == c->NH)
+            fprintf(out, "heads       NH = %d (head size hs = %d, key/value heads %d)\n", c->NH, c->hs, c->NKV);
+        else
+            fprintf(out, "heads       NH = %d query heads of size hs = %d over NKV = %d key/value heads "
+                         "(GQA: %d query heads share each K/V head)\n", c->NH, c->hs, c->NKV, c->NH / c->NKV);
+        fprintf(out, "channels    C  = %d (heads' width NH hs = %d, MLP width H = %d)\n", c->C, cfg_attn_width(c), c->H);
+        fprintf(out, "blocks      %s (eps %g), %s, biases %s, unembedding %s\n", aw.norm, (double)c->norm_eps,
+                aw.mlp, aw.bias, aw.unembed);
+        fprintf(out, "positions   %s%s%s\n", aw.pos, aw.rope[0] ? "; " : "", aw.rope);
+        if (c->sliding_window) fprintf(out, "window      sliding window %d (longer prompts are refused)\n", c->sliding_window);
         fprintf(out, "vocabulary  V  = %d (padded Vp = %d)\n", c->V, c->Vp);
         fprintf(out, "context     maxT = %d\n", c->maxT);
         fprintf(out, "parameters  %zu (%.1f MB as fp32)\n", m.num_parameters,

@@ -39,12 +39,14 @@ static const char *USAGE =
     "  prune bpe --corpus FILE --vocab-size N --out DIR [--max-digits N]\n"
     "                                            learn a byte-level BPE vocabulary\n"
     "  prune train --corpus FILE --out DIR [--layers N --heads N --dim N --ctx N --steps N\n"
-    "              --batch N --lr X --seed S --vocab-size N --max-digits N --attn-only]\n"
-    "                                            train a small GPT-2 from scratch\n"
+    "              --batch N --lr X --seed S --vocab-size N --max-digits N --attn-only\n"
+    "              --arch gpt2|llama --kv-heads N]\n"
+    "                                            train a small GPT-2 (or --arch llama) from scratch\n"
     "  prune --help                              this text\n"
     "\n"
-    "MODEL: an llm.c checkpoint (.bin, v3 fp32 or v5 bf16), a Hugging Face GPT-2 folder or its\n"
-    "model.safetensors / model.safetensors.index.json. Its tokenizer: tokenizer.json, else\n"
+    "MODEL: an llm.c checkpoint (.bin, v3 fp32 or v5 bf16), a llama2.c checkpoint (.bin, v0 or\n"
+    "v1 fp32), a Hugging Face GPT-2, Llama, Qwen2 or Mistral folder or its model.safetensors /\n"
+    "model.safetensors.index.json. Its tokenizer: tokenizer.json, else\n"
     "vocab.json + merges.txt beside the model, else GPT-2's (models/gpt2/vocab.bpe), unless\n"
     "--vocab says; none that fits: the task gives token ids.\n"
     "TASK: clean<TAB>corrupted<TAB>correct<TAB>wrong per line (docs/tasks.md; a field may be\n"
@@ -113,7 +115,8 @@ static const char *USAGE =
     "  --n N                (gen) number of examples; (heads) prompts to average over [400]\n"
     "  --threads N          (search, eval, sweep, heads, next, train) OpenMP/OpenBLAS threads [2]\n"
     "train options: --layers [2] --heads [4] --dim [64] --ctx [64] --steps [2000] --batch [32]\n"
-    "  --lr [3e-3] --seed [0] --vocab-size [512] --attn-only (no MLP: for induction models)\n"    "An option a command does not take is a usage error.\n"
+    "  --lr [3e-3] --seed [0] --vocab-size [512] --attn-only (no MLP: for induction models)\n"
+    "  --arch [gpt2] | llama (RMSNorm, RoPE, SwiGLU; saved as a llama2.c v1 file) --kv-heads N (GQA)\n"    "An option a command does not take is a usage error.\n"
     "exit status: 0 done; 1 the work failed (the message says why); 2 a usage error; 130\n"
     "  (SIGINT, Ctrl-C) or 143 (SIGTERM): stopped before the last step, the circuit found so\n"
     "  far and a --checkpoint written (docs/cli.md)\n"
@@ -140,7 +143,8 @@ typedef struct {
     const char *bos;
     int special_tokens;
     const char *layers_s, *heads_s, *dim_s, *ctx_s, *ckpt, *ckpt_every_s, *resume, *log, *maxmem_s, *report, *targets;
-    long top, threads, vocab_size, max_digits, n, seed;
+    const char *arch;
+    long top, threads, vocab_size, max_digits, n, seed, kv_heads;
     const char *pos[4];
     int npos;
 } Args;
@@ -182,7 +186,7 @@ static const Command COMMANDS[] = {
     {"tokenize", "TEXT", 1, 1, TOK_OPTS "--vocab --model --decode --json ", do_tokenize},
     {"bpe", "", 0, 0, "--corpus --vocab-size --max-digits --out ", do_bpe},
     {"train", "", 0, 0, "--corpus --out --layers --heads --dim --ctx --steps --batch --lr --seed --vocab-size "
-     "--max-digits --attn-only --threads ", do_train},
+     "--max-digits --attn-only --arch --kv-heads --threads ", do_train},
 };
 #define NUM_COMMANDS (int)(sizeof COMMANDS / sizeof COMMANDS[0])
 
@@ -225,6 +229,7 @@ static int parse_args(int argc, char **argv, int first, const Command *cmd, Args
         {"--resume", &a->resume, NULL, 0, 0},     {"--log", &a->log, NULL, 0, 0},
         {"--max-memory", &a->maxmem_s, NULL, 0, 0}, {"--report", &a->report, NULL, 0, 0},
         {"--targets", &a->targets, NULL, 0, 0},  {"--bos", &a->bos, NULL, 0, 0},
+        {"--arch", &a->arch, NULL, 0, 0},         {"--kv-heads", NULL, &a->kv_heads, 1, 64},
         {"--top", NULL, &a->top, 1, 1000000},     {"--threads", NULL, &a->threads, 1, 1024},
         {"--vocab-size", NULL, &a->vocab_size, 257, 1000000}, {"--max-digits", NULL, &a->max_digits, 1, 100}, {"--n", NULL, &a->n, 1, 10000000},
         {"--seed", NULL, &a->seed, 0, 2147483647},
@@ -504,6 +509,10 @@ static int do_train(Args *a) {
     TrainConfig t;
     train_config_defaults(&t);
     t.corpus = a->corpus, t.out_dir = a->out, t.attn_only = a->attn_only, t.seed = a->seed < 0 ? 0 : (uint64_t)a->seed;
+    if (a->arch && strcmp(a->arch, "gpt2") && strcmp(a->arch, "llama"))
+        return usage_error("--arch takes gpt2 or llama", a->arch);
+    t.llama = a->arch && !strcmp(a->arch, "llama");
+    t.kv_heads = (int)a->kv_heads;
     double x;
     struct { const char *s, *name; double lo, hi; int *dst; } ints[] = {
         {a->layers_s, "--layers", 1, 64, &t.layers}, {a->heads_s, "--heads", 1, 64, &t.heads},

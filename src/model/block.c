@@ -24,8 +24,11 @@ LayerGrads gpt2_layer_grads(const ParameterTensors *p, const GPT2Config *c, int 
     ParamSpec t[NUM_PARAM_TENSORS];
     gpt2_param_table(t, c);
     float *f[NUM_PARAM_TENSORS];
-    for (int i = 0; i < NUM_PARAM_TENSORS; i++)
-        f[i] = *param_field((ParameterTensors *)p, (ParamId)i) + (t[i].per_layer ? (size_t)l * param_layer_floats(&t[i]) : 0);
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        float *base = *param_field((ParameterTensors *)p, (ParamId)i);
+        // a tensor the variant does not have (0 rows) is NULL: kernels skip a NULL bias
+        f[i] = base && param_layer_floats(&t[i]) ? base + (t[i].per_layer ? (size_t)l * param_layer_floats(&t[i]) : 0) : NULL;
+    }
     LayerGrads g = {f[P_LN1W], f[P_LN1B], f[P_QKVW], f[P_QKVB], f[P_ATTPROJW], f[P_ATTPROJB],
                     f[P_LN2W], f[P_LN2B], f[P_FCW],  f[P_FCB],  f[P_FCPROJW],  f[P_FCPROJB]};
     return g;
@@ -52,14 +55,46 @@ static void gate_rows(float *out, const float *x, const Tap *t, int row0, int ro
     interchange_forward(out + o, x + o, t->ref, t->ref_stride, t->z, rows - row0, D);
 }
 
+// The family's switches: LayerNorm or RMSNorm; learned positions (in the embedding) or
+// RoPE on q and k; GELU on one projection or SwiGLU on the fused gate/up projection.
+static void norm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                         const float *b, int N, const GPT2Config *c) {
+    if (c->norm == NORM_RMSNORM)
+        rmsnorm_forward(out, rstd, inp, w, N, c->C, c->norm_eps);
+    else
+        layernorm_forward(out, mean, rstd, inp, w, b, N, c->C);
+}
+
+static void norm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                          const float *w, const float *mean, const float *rstd, int N,
+                          const GPT2Config *c) {
+    if (c->norm == NORM_RMSNORM)
+        rmsnorm_backward(dinp, dw, dout, inp, w, rstd, N, c->C);
+    else
+        layernorm_backward(dinp, dw, db, dout, inp, w, mean, rstd, N, c->C);
+}
+
+// RoPE on the q and k heads of qkv (B,T,QKV), or its inverse on their gradient.
+static void rope(float *qkv, const GPT2Config *c, int B, int T, int backward) {
+    if (c->pos == POS_LEARNED) return;
+    float inv[ROPE_MAXHALF];
+    rope_inv_freq(inv, c);
+    int inter = c->pos == POS_ROPE_INTERLEAVED;
+    if (backward)
+        rope_backward(qkv, inv, B, T, c->NH, c->NKV, c->hs, inter);
+    else
+        rope_forward(qkv, inv, B, T, c->NH, c->NKV, c->hs, inter);
+}
+
 void block_forward(float *out, LayerActs *a, const float *inp, const LayerWeights *w,
                    const GPT2Config *c, int B, int T, const BlockTaps *tp) {
     int BT = B * T, C = c->C, A = cfg_attn_width(c), QKV = cfg_qkv_width(c), H = c->H;
     int r0 = tp ? tp->row0 : 0;
     const float *heads = a->atty, *neurons = a->fch_gelu;
-    layernorm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, inp, w->ln1w, w->ln1b, BT, C);
+    norm_forward(a->ln1, a->ln1_mean, a->ln1_rstd, inp, w->ln1w, w->ln1b, BT, c);
     matmul_forward(a->qkv, a->ln1, w->qkvw, w->qkvb, BT, C, QKV);
-    attention_forward(a->atty, a->att, a->qkv, B, T, A, c->NH);
+    rope(a->qkv, c, B, T, 0);
+    attention_forward(a->atty, a->att, a->qkv, B, T, c->NH, c->NKV, c->hs);
     if (tp) gate_rows(tp->heads_out, a->atty, &tp->heads, r0, BT, A), heads = tp->heads_out;
     // Recomputation with the mid residual kept: the backward does without the attention
     // projection's output (see block_backward), so it is not recomputed.
@@ -67,9 +102,14 @@ void block_forward(float *out, LayerActs *a, const float *inp, const LayerWeight
         matmul_forward(a->attproj, heads, w->attprojw, w->attprojb, BT, A, C);
         add_block_output(a->resid2, inp, a->attproj, tp ? &tp->attn : NULL, r0, BT, C);
     }
-    layernorm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->resid2, w->ln2w, w->ln2b, BT, C);
-    matmul_forward(a->fch, a->ln2, w->fcw, NULL, BT, C, H);
-    bias_gelu_forward(a->fch_gelu, a->fch, w->fcb, BT, H);
+    norm_forward(a->ln2, a->ln2_mean, a->ln2_rstd, a->resid2, w->ln2w, w->ln2b, BT, c);
+    if (c->mlp == MLP_SWIGLU) {
+        matmul_forward(a->fch, a->ln2, w->fcw, NULL, BT, C, 2 * H);
+        swiglu_forward(a->fch_gelu, a->fch, BT, H);
+    } else {
+        matmul_forward(a->fch, a->ln2, w->fcw, NULL, BT, C, H);
+        bias_gelu_forward(a->fch_gelu, a->fch, w->fcb, BT, H);
+    }
     if (tp) gate_rows(tp->neurons_out, a->fch_gelu, &tp->neurons, r0, BT, H), neurons = tp->neurons_out;
     matmul_forward(a->fcproj, neurons, w->fcprojw, w->fcprojb, BT, H, C);
     if (out) add_block_output(out, a->resid2, a->fcproj, tp ? &tp->mlp : NULL, r0, BT, C);
@@ -100,10 +140,15 @@ void block_backward(float *dresid, BlockGrads *d, LayerGrads *g, const LayerActs
     if (tp)
         interchange_backward(d->dhidden, tp->neurons.dz, d->dhidden, a->fch_gelu, tp->neurons.ref,
                              tp->neurons.ref_stride, tp->neurons.z, BT, H);
-    gelu_backward_inplace(d->dhidden, a->fch, d->dhidden, (size_t)BT * H);
-    linear_backward(d->dln, g ? g->fcw : NULL, g ? g->fcb : NULL, d->dhidden, a->ln2, w->fcw, BT, C, H);
-    layernorm_backward(dresid, g ? g->ln2w : NULL, g ? g->ln2b : NULL, d->dln, a->resid2, w->ln2w,
-                       a->ln2_mean, a->ln2_rstd, BT, C);
+    if (c->mlp == MLP_SWIGLU) {
+        swiglu_backward(d->dfch, a->fch, d->dhidden, BT, H);
+        linear_backward(d->dln, g ? g->fcw : NULL, NULL, d->dfch, a->ln2, w->fcw, BT, C, 2 * H);
+    } else {
+        gelu_backward_inplace(d->dhidden, a->fch, d->dhidden, (size_t)BT * H);
+        linear_backward(d->dln, g ? g->fcw : NULL, g ? g->fcb : NULL, d->dhidden, a->ln2, w->fcw, BT, C, H);
+    }
+    norm_backward(dresid, g ? g->ln2w : NULL, g ? g->ln2b : NULL, d->dln, a->resid2, w->ln2w,
+                  a->ln2_mean, a->ln2_rstd, BT, c);
     // mid = inp + attn_out. With a tap, attn_out = z y + (1 - z) ref with one z for the block
     // and y = heads W^T + b: u = dresid W is the data gradient (times z) and, with the gated
     // heads, gives the gate's gradient without y (interchange_dz_linear).
@@ -119,14 +164,18 @@ void block_backward(float *dresid, BlockGrads *d, LayerGrads *g, const LayerActs
                              tp->heads.z, BT, A);
     }
     memset(d->dqkv, 0, sizeof(float) * (size_t)BT * QKV);
-    attention_backward(d->dqkv, d->datt, d->dheads, a->qkv, a->att, B, T, A, c->NH);
+    attention_backward(d->dqkv, d->datt, d->dheads, a->qkv, a->att, B, T, c->NH, c->NKV, c->hs);
+    rope(d->dqkv, c, B, T, 1);
     linear_backward(d->dln, g ? g->qkvw : NULL, g ? g->qkvb : NULL, d->dqkv, a->ln1, w->qkvw, BT, C, QKV);
-    layernorm_backward(dresid, g ? g->ln1w : NULL, g ? g->ln1b : NULL, d->dln, inp, w->ln1w, a->ln1_mean,
-                       a->ln1_rstd, BT, C);
+    norm_backward(dresid, g ? g->ln1w : NULL, g ? g->ln1b : NULL, d->dln, inp, w->ln1w, a->ln1_mean,
+                  a->ln1_rstd, BT, c);
 }
 
 void block_neurons_recompute(float *out, const LayerActs *a, const GPT2Config *c, int B, int T) {
-    gelu_forward(out, a->fch, (size_t)B * T * c->H);
+    if (c->mlp == MLP_SWIGLU)
+        swiglu_forward(out, a->fch, B * T, c->H);
+    else
+        gelu_forward(out, a->fch, (size_t)B * T * c->H);
 }
 
 void embed_forward(float *out, const int *tokens, const GPT2 *m, int B, int T) {
@@ -137,8 +186,8 @@ void head_forward(float *logits, float *lnf_in, float *lnf, float *mean, float *
                   const float *resid, const int *pos, int P, const GPT2 *m) {
     const GPT2Config *c = &m->config;
     gather_forward(lnf_in, resid, pos, P, c->C);
-    layernorm_forward(lnf, mean, rstd, lnf_in, m->params.lnfw, m->params.lnfb, P, c->C);
-    logits_forward(logits, lnf, m->params.wte, P, c->C, c->Vp);
+    norm_forward(lnf, mean, rstd, lnf_in, m->params.lnfw, m->params.lnfb, P, c);
+    logits_forward(logits, lnf, m->params.lm_head ? m->params.lm_head : m->params.wte, P, c->C, c->Vp);
 }
 
 void head_backward(float *dresid, float *dlnf_in, float *dlnf, ParameterTensors *grads,
@@ -147,8 +196,10 @@ void head_backward(float *dresid, float *dlnf_in, float *dlnf, ParameterTensors 
     const GPT2Config *c = &m->config;
     memset(dlnf, 0, sizeof(float) * (size_t)P * c->C);
     memset(dlnf_in, 0, sizeof(float) * (size_t)P * c->C);
-    logits_backward(dlnf, grads ? grads->wte : NULL, dlogits, lnf, m->params.wte, P, c->C, c->Vp);
-    layernorm_backward(dlnf_in, grads ? grads->lnfw : NULL, grads ? grads->lnfb : NULL, dlnf, lnf_in,
-                       m->params.lnfw, mean, rstd, P, c->C);
+    int untied = m->params.lm_head != NULL;
+    logits_backward(dlnf, grads ? (untied ? grads->lm_head : grads->wte) : NULL, dlogits, lnf,
+                    untied ? m->params.lm_head : m->params.wte, P, c->C, c->Vp);
+    norm_backward(dlnf_in, grads ? grads->lnfw : NULL, grads ? grads->lnfb : NULL, dlnf, lnf_in,
+                  m->params.lnfw, mean, rstd, P, c);
     gather_backward(dresid, dlnf_in, pos, P, c->C);
 }

@@ -15,12 +15,16 @@
 #include "kernels.h"
 #include "rng.h"
 
+// The config check bounds the head size so RoPE's per-row tables fit its kernel.
+#define ROPE_MAXHALF_CFG ROPE_MAXHALF
+
 const char *gpt2_format_name(ModelFormat f) {
     switch (f) {
     case FORMAT_RANDOM: return "random (in memory)";
     case FORMAT_LLMC_FP32: return "llm.c checkpoint v3 (fp32, memory-mapped)";
     case FORMAT_LLMC_BF16: return "llm.c checkpoint v5 (bf16, converted to fp32)";
     case FORMAT_SAFETENSORS: return "Hugging Face safetensors (converted to fp32)";
+    case FORMAT_LLAMA2C: return "llama2.c checkpoint (fp32)";
     default: return "none";
     }
 }
@@ -31,6 +35,29 @@ void gpt2_config_defaults(GPT2Config *c) {
     // a damaged header's C may be near INT_MAX: saturate, and let the range check refuse it
     if (!c->H) c->H = c->C > 0 && c->C <= INT_MAX / 4 ? 4 * c->C : INT_MAX;
     if (!(c->norm_eps > 0)) c->norm_eps = 1e-5f;
+    if (c->pos != POS_LEARNED && !(c->rope_theta > 0)) c->rope_theta = 10000.0f;
+}
+
+const char *cfg_family(const GPT2Config *c) { return cfg_is_llama(c) ? "llama" : "gpt2"; }
+
+void rope_inv_freq(float *inv_freq, const GPT2Config *c) {
+    int half = c->hs / 2;
+    for (int i = 0; i < half; i++) {
+        float f = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)c->hs);
+        if (c->rope_scaling == ROPE_SCALING_LLAMA3) {
+            // transformers' _compute_llama3_parameters, in double then rounded once
+            double old = c->rope_orig_maxT, lo = c->rope_low_freq_factor, hi = c->rope_high_freq_factor;
+            double wavelen = 2.0 * 3.14159265358979323846 / f, inv = f;
+            if (wavelen > old / lo) {
+                inv = f / c->rope_factor;
+            } else if (wavelen >= old / hi) {  // medium: between the two wavelengths
+                double smooth = (old / wavelen - lo) / (hi - lo);
+                inv = (1.0 - smooth) * f / c->rope_factor + smooth * f;
+            }
+            f = (float)inv;
+        }
+        inv_freq[i] = f;
+    }
 }
 
 int gpt2_config_check(const GPT2Config *c, const char *src, PruneErr *err) {
@@ -42,26 +69,60 @@ int gpt2_config_check(const GPT2Config *c, const char *src, PruneErr *err) {
             return perr(err, "%s: %s = %d, expected a positive value. Hint: the file is not a "
                              "GPT-2 checkpoint or its header is damaged.", src, dims[i].name,
                         dims[i].v);
-    if (c->C % c->NH != 0)
-        return perr(err, "%s: C = %d is not a multiple of NH = %d, so heads cannot split the "
-                         "channels. Hint: the header is damaged or not GPT-2's.", src, c->C, c->NH);
-    if (c->NH * c->hs != c->C)
-        return perr(err, "%s: NH = %d heads of size hs = %d do not span C = %d channels. Hint: prune "
-                         "reads GPT-2 models, whose head size is C / NH.", src, c->NH, c->hs, c->C);
-    if (c->NKV != c->NH)
-        return perr(err, "%s: %d key/value heads for %d query heads: grouped-query attention is not "
-                         "supported yet. Hint: prune reads GPT-2 models.", src, c->NKV, c->NH);
-    if (c->norm != NORM_LAYERNORM || c->pos != POS_LEARNED || c->mlp != MLP_GELU_TANH ||
-        c->unembed != UNEMBED_TIED || c->bias != BIAS_ALL || c->norm_eps != 1e-5f)
-        return perr(err, "%s: an architecture variant other than GPT-2's (LayerNorm eps 1e-5, "
-                         "learned positions, GELU MLP, tied unembedding, biases). Hint: prune "
-                         "reads GPT-2 models.", src);
+    if (!cfg_is_llama(c)) {
+        if (c->C % c->NH != 0)
+            return perr(err, "%s: C = %d is not a multiple of NH = %d, so heads cannot split the "
+                             "channels. Hint: the header is damaged or not GPT-2's.", src, c->C, c->NH);
+        if (c->NH * c->hs != c->C)
+            return perr(err, "%s: NH = %d heads of size hs = %d do not span C = %d channels. Hint: "
+                             "a GPT-2 model's head size is C / NH.", src, c->NH, c->hs, c->C);
+        if (c->NKV != c->NH)
+            return perr(err, "%s: %d key/value heads for %d query heads: grouped-query attention is "
+                             "read for Llama-family models only. Hint: the header is damaged.", src,
+                        c->NKV, c->NH);
+        if (c->pos != POS_LEARNED || c->mlp != MLP_GELU_TANH || c->bias != BIAS_ALL ||
+            c->norm_eps != 1e-5f)
+            return perr(err, "%s: an architecture variant other than GPT-2's (LayerNorm eps 1e-5, "
+                             "learned positions, GELU MLP, biases) with LayerNorm. Hint: prune reads "
+                             "GPT-2 and Llama-family models.", src);
+    } else {
+        if (c->pos == POS_LEARNED || c->mlp != MLP_SWIGLU || c->bias == BIAS_ALL)
+            return perr(err, "%s: a Llama-family model (RMSNorm) needs rotary positions, a SwiGLU "
+                             "MLP and no biases outside q/k/v. Hint: the config mixes families.", src);
+        if (c->NH % c->NKV != 0)
+            return perr(err, "%s: %d query heads are not a multiple of %d key/value heads "
+                             "(num_key_value_heads), so grouped-query attention cannot share them. "
+                             "Hint: the config is damaged.", src, c->NH, c->NKV);
+        if (c->hs % 2 != 0 || c->hs / 2 > ROPE_MAXHALF_CFG)
+            return perr(err, "%s: head size %d: rotary positions need an even head size of at most "
+                             "%d. Hint: head_dim in config.json.", src, c->hs, 2 * ROPE_MAXHALF_CFG);
+        if (!(c->rope_theta > 1.0f) || !isfinite(c->rope_theta))
+            return perr(err, "%s: rope_theta = %g, expected a finite value above 1 (10000, 500000, "
+                        "...).", src, (double)c->rope_theta);
+        if (!(c->norm_eps > 0) || !(c->norm_eps < 1))
+            return perr(err, "%s: rms_norm_eps = %g, expected a small positive value (1e-5, 1e-6).",
+                        src, (double)c->norm_eps);
+        if (c->rope_scaling == ROPE_SCALING_LLAMA3 &&
+            !(c->rope_factor >= 1 && c->rope_low_freq_factor > 0 &&
+              c->rope_high_freq_factor > c->rope_low_freq_factor && c->rope_orig_maxT > 0))
+            return perr(err, "%s: rope_scaling llama3 with factor %g, low_freq_factor %g, "
+                             "high_freq_factor %g, original_max_position_embeddings %d: expected "
+                             "factor >= 1, 0 < low < high and a positive original context.", src,
+                        (double)c->rope_factor, (double)c->rope_low_freq_factor,
+                        (double)c->rope_high_freq_factor, c->rope_orig_maxT);
+        if (c->sliding_window < 0)
+            return perr(err, "%s: sliding_window = %d, expected 0 (none) or a positive length.", src,
+                        c->sliding_window);
+    }
+    if ((long long)c->NH * c->hs > 1048576)
+        return perr(err, "%s: NH = %d heads of size %d out of range. Hint: the header is damaged.",
+                    src, c->NH, c->hs);
     if (c->Vp < c->V)
         return perr(err, "%s: padded vocabulary Vp = %d is smaller than V = %d. Hint: Vp is V "
                          "rounded up (llm.c uses a multiple of 128).", src, c->Vp, c->V);
     // Keep every tensor and every (B,T,...) offset comfortably inside size_t and int ranges.
     if (c->C > 65536 || c->H > 1048576 || c->L > 4096 || c->maxT > 1048576 || c->Vp > 16777216 ||
-        c->NH > c->C)
+        c->NH > 65536)
         return perr(err, "%s: dimensions out of range (maxT %d, Vp %d, L %d, NH %d, C %d, H %d). "
                          "Hint: the header is damaged.", src, c->maxT, c->Vp, c->L, c->NH, c->C, c->H);
     return 0;
@@ -71,23 +132,28 @@ int gpt2_config_check(const GPT2Config *c, const char *src, PruneErr *err) {
 
 void gpt2_param_table(ParamSpec t[NUM_PARAM_TENSORS], const GPT2Config *c) {
     size_t Vp = c->Vp, C = c->C, maxT = c->maxT, A = cfg_attn_width(c), QKV = cfg_qkv_width(c), H = c->H;
+    // the variants' absent tensors have 0 rows
+    size_t lnb = c->norm == NORM_LAYERNORM ? C : 0, pe = c->pos == POS_LEARNED ? maxT : 0;
+    size_t qb = c->bias != BIAS_NONE ? QKV : 0, ob = c->bias == BIAS_ALL, Hf = c->mlp == MLP_SWIGLU ? 2 * H : H;
+    size_t lm = c->unembed == UNEMBED_UNTIED ? Vp : 0;
     const ParamSpec v[NUM_PARAM_TENSORS] = {
         [P_WTE] = {"wte", PK_EMBEDDING, PART_NONE, 0, 0, Vp, C},
-        [P_WPE] = {"wpe", PK_EMBEDDING, PART_NONE, 0, 0, maxT, C},
+        [P_WPE] = {"wpe", PK_EMBEDDING, PART_NONE, 0, 0, pe, C},
         [P_LN1W] = {"ln1w", PK_NORM_WEIGHT, PART_ATTN, 1, 0, C, 0},
-        [P_LN1B] = {"ln1b", PK_NORM_BIAS, PART_ATTN, 1, 0, C, 0},
+        [P_LN1B] = {"ln1b", PK_NORM_BIAS, PART_ATTN, 1, 0, lnb, 0},
         [P_QKVW] = {"qkvw", PK_MATRIX, PART_ATTN, 1, 0, QKV, C},
-        [P_QKVB] = {"qkvb", PK_BIAS, PART_ATTN, 1, 0, QKV, 0},
+        [P_QKVB] = {"qkvb", PK_BIAS, PART_ATTN, 1, 0, qb, 0},
         [P_ATTPROJW] = {"attprojw", PK_MATRIX, PART_ATTN, 1, 1, C, A},
-        [P_ATTPROJB] = {"attprojb", PK_BIAS, PART_ATTN, 1, 0, C, 0},
+        [P_ATTPROJB] = {"attprojb", PK_BIAS, PART_ATTN, 1, 0, ob * C, 0},
         [P_LN2W] = {"ln2w", PK_NORM_WEIGHT, PART_MLP, 1, 0, C, 0},
-        [P_LN2B] = {"ln2b", PK_NORM_BIAS, PART_MLP, 1, 0, C, 0},
-        [P_FCW] = {"fcw", PK_MATRIX, PART_MLP, 1, 0, H, C},
-        [P_FCB] = {"fcb", PK_BIAS, PART_MLP, 1, 0, H, 0},
+        [P_LN2B] = {"ln2b", PK_NORM_BIAS, PART_MLP, 1, 0, lnb, 0},
+        [P_FCW] = {"fcw", PK_MATRIX, PART_MLP, 1, 0, Hf, C},
+        [P_FCB] = {"fcb", PK_BIAS, PART_MLP, 1, 0, ob * H, 0},
         [P_FCPROJW] = {"fcprojw", PK_MATRIX, PART_MLP, 1, 1, C, H},
-        [P_FCPROJB] = {"fcprojb", PK_BIAS, PART_MLP, 1, 0, C, 0},
+        [P_FCPROJB] = {"fcprojb", PK_BIAS, PART_MLP, 1, 0, ob * C, 0},
         [P_LNFW] = {"lnfw", PK_NORM_WEIGHT, PART_NONE, 0, 0, C, 0},
-        [P_LNFB] = {"lnfb", PK_NORM_BIAS, PART_NONE, 0, 0, C, 0},
+        [P_LNFB] = {"lnfb", PK_NORM_BIAS, PART_NONE, 0, 0, lnb, 0},
+        [P_LMHEAD] = {"lm_head", PK_MATRIX, PART_NONE, 0, 0, lm, C},
     };
     memcpy(t, v, sizeof v);
 }
@@ -108,7 +174,7 @@ size_t param_floats(const ParamSpec *s, const GPT2Config *c) {
 float **param_field(ParameterTensors *p, ParamId id) {
     float **f[NUM_PARAM_TENSORS] = {&p->wte,     &p->wpe,      &p->ln1w, &p->ln1b, &p->qkvw,    &p->qkvb,
                                     &p->attprojw, &p->attprojb, &p->ln2w, &p->ln2b, &p->fcw,     &p->fcb,
-                                    &p->fcprojw, &p->fcprojb,  &p->lnfw, &p->lnfb};
+                                    &p->fcprojw, &p->fcprojb,  &p->lnfw, &p->lnfb, &p->lm_head};
     return f[id];
 }
 
@@ -127,7 +193,7 @@ size_t gpt2_num_parameters(const GPT2Config *c) {
 
 void gpt2_point_params(ParameterTensors *p, float *memory, const size_t s[NUM_PARAM_TENSORS]) {
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
-        *param_field(p, (ParamId)i) = memory;
+        *param_field(p, (ParamId)i) = s[i] ? memory : NULL;  // an absent tensor is NULL
         memory += s[i];
     }
 }
@@ -157,7 +223,10 @@ int gpt2_build_random(GPT2 *m, const GPT2Config *c, uint64_t seed, float std, Pr
     }
     // llm.c keeps the padded vocabulary rows at zero; so do we.
     memset(m->params.wte + (size_t)c->V * c->C, 0, sizeof(float) * (size_t)(c->Vp - c->V) * c->C);
+    if (m->params.lm_head)
+        memset(m->params.lm_head + (size_t)c->V * c->C, 0, sizeof(float) * (size_t)(c->Vp - c->V) * c->C);
     m->format = FORMAT_RANDOM;
+    snprintf(m->arch, sizeof m->arch, "%s", cfg_family(c));
     snprintf(m->source, sizeof m->source, "random(seed=%llu)", (unsigned long long)seed);
     snprintf(m->dtype, sizeof m->dtype, "F32");
     return 0;
@@ -186,8 +255,9 @@ int gpt2_mlp_is_zero(const GPT2 *m) {
 // The float counts of a LayerActs, in field order (shared by sizing and carving).
 static void layer_act_sizes(size_t s[14], const GPT2Config *c, size_t B, size_t T) {
     size_t C = c->C, NH = c->NH, BT = B * T, A = cfg_attn_width(c), QKV = cfg_qkv_width(c), H = c->H;
+    size_t Hf = c->mlp == MLP_SWIGLU ? 2 * H : H;
     size_t v[14] = {BT * C, BT, BT, BT * QKV, B * NH * T * T, BT * A, BT * C,
-                    BT * C, BT * C, BT, BT, BT * H, BT * H, BT * C};
+                    BT * C, BT * C, BT, BT, BT * Hf, BT * H, BT * C};
     memcpy(s, v, sizeof v);
 }
 
@@ -228,25 +298,25 @@ static size_t layer_act_total(const GPT2Config *c, size_t B, size_t T) {
 }
 
 // The float counts of a BlockGrads, in field order.
-static void block_grad_sizes(size_t s[6], const GPT2Config *c, size_t B, size_t T) {
+static void block_grad_sizes(size_t s[7], const GPT2Config *c, size_t B, size_t T) {
     size_t BT = B * T, C = c->C;
-    size_t v[6] = {BT * C, BT * c->H, BT * C, BT * cfg_attn_width(c), BT * cfg_qkv_width(c),
-                   B * (size_t)c->NH * T * T};
+    size_t v[7] = {BT * C, BT * c->H, BT * C, BT * cfg_attn_width(c), BT * cfg_qkv_width(c),
+                   B * (size_t)c->NH * T * T, c->mlp == MLP_SWIGLU ? BT * 2 * (size_t)c->H : 0};
     memcpy(s, v, sizeof v);
 }
 
 size_t block_grads_floats(const GPT2Config *c, int B, int T) {
-    size_t s[6], n = 0;
+    size_t s[7], n = 0;
     block_grad_sizes(s, c, (size_t)B, (size_t)T);
-    for (int i = 0; i < 6; i++) n += s[i];
+    for (int i = 0; i < 7; i++) n += s[i];
     return n;
 }
 
 float *block_grads_carve(BlockGrads *d, float *p, const GPT2Config *c, int B, int T) {
-    size_t s[6];
-    float **f[6] = {&d->dout, &d->dhidden, &d->dln, &d->dheads, &d->dqkv, &d->datt};
+    size_t s[7];
+    float **f[7] = {&d->dout, &d->dhidden, &d->dln, &d->dheads, &d->dqkv, &d->datt, &d->dfch};
     block_grad_sizes(s, c, (size_t)B, (size_t)T);
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 7; i++) {
         *f[i] = p;
         p += s[i];
     }
@@ -347,6 +417,11 @@ int gpt2_embed(const GPT2 *m, GPT2Workspace *ws, const int *tokens, const int *l
         int len = lengths ? lengths[b] : T;
         if (len < 1 || len > T)
             return perr(err, "example %d: length %d, expected 1..%d.", b, len, T);
+        if (c->sliding_window > 0 && len > c->sliding_window)
+            return perr(err, "example %d: %d tokens, longer than the model's sliding attention "
+                             "window of %d: prune attends over the whole prompt, which differs "
+                             "from the model past its window. Hint: shorten the prompt.", b, len,
+                        c->sliding_window);
         for (int t = 0; t < T; t++) {
             int id = tokens[b * T + t];
             if (t < len && (id < 0 || id >= c->V))
@@ -415,5 +490,5 @@ void gpt2_backward(const GPT2 *m, GPT2Workspace *ws, const float *dlogits,
         if (grads) g = gpt2_layer_grads(grads, c, l);
         block_backward(ws->dresid, &ws->dacts, grads ? &g : NULL, a, inp, &w, c, B, T, NULL);
     }
-    if (grads) encoder_backward(grads->wte, grads->wpe, ws->dresid, ws->tokens, B, T, c->C);
+    if (grads) encoder_backward(grads->wte, grads->wpe, ws->dresid, ws->tokens, B, T, c->C);  // wpe NULL under RoPE
 }

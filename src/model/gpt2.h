@@ -12,13 +12,19 @@
 #include "common.h"
 
 // The variant of each part that differs between transformer families. Value 0 of each is
-// GPT-2's; today GPT-2 is the only value each takes (gpt2_config_check refuses others), but
-// every width below is read from the config, never assumed.
-typedef enum { NORM_LAYERNORM = 0 } NormKind;        // later: RMSNorm
-typedef enum { POS_LEARNED = 0 } PosKind;            // later: RoPE
-typedef enum { MLP_GELU_TANH = 0 } MlpKind;          // later: SwiGLU
-typedef enum { UNEMBED_TIED = 0 } UnembedKind;       // later: a separate lm_head
-typedef enum { BIAS_ALL = 0 } BiasKind;              // later: no biases (Llama), QKV only (Qwen2)
+// GPT-2's; the Llama family (Llama 2/3, Qwen2, Mistral, llama2.c) sets RMSNorm, RoPE,
+// SwiGLU, no biases or QKV biases only, and a tied or separate unembedding. Every width
+// below is read from the config, never assumed.
+typedef enum { NORM_LAYERNORM = 0, NORM_RMSNORM } NormKind;
+// Rotary positions rotate pairs of each query/key head: POS_ROPE_HALVES pairs (i, i + hs/2)
+// (Hugging Face's rotate_half), POS_ROPE_INTERLEAVED pairs (2i, 2i+1) (llama2.c, Meta).
+typedef enum { POS_LEARNED = 0, POS_ROPE_HALVES, POS_ROPE_INTERLEAVED } PosKind;
+// MLP_SWIGLU: down(silu(gate x) * up x); the gate and up rows are fused in fcw (2H, C).
+typedef enum { MLP_GELU_TANH = 0, MLP_SWIGLU } MlpKind;
+typedef enum { UNEMBED_TIED = 0, UNEMBED_UNTIED } UnembedKind;  // untied: lm_head (Vp, C)
+typedef enum { BIAS_ALL = 0, BIAS_NONE, BIAS_QKV } BiasKind;    // GPT-2, Llama, Qwen2
+// rope_scaling of Hugging Face configs: none, or Llama 3.1's "llama3" (the only type read)
+typedef enum { ROPE_SCALING_NONE = 0, ROPE_SCALING_LLAMA3 } RopeScaling;
 
 typedef struct {
     int maxT;  // context length (positions in wpe)
@@ -29,14 +35,29 @@ typedef struct {
     int C;     // channels (residual stream width)
     int hs;    // head size (GPT-2: C / NH)
     int NKV;   // key/value heads (GPT-2: NH; fewer under grouped-query attention)
-    int H;     // MLP hidden width (GPT-2: 4C; Hugging Face n_inner)
+    int H;     // MLP hidden width (GPT-2: 4C; Hugging Face n_inner / intermediate_size)
     NormKind norm;
     PosKind pos;
     MlpKind mlp;
     UnembedKind unembed;
     BiasKind bias;
-    float norm_eps;  // GPT-2: 1e-5
+    float norm_eps;     // GPT-2: 1e-5 (LayerNorm); Llama: rms_norm_eps
+    float rope_theta;   // RoPE base (10000, 500000, 1000000, ...); 0 without RoPE
+    RopeScaling rope_scaling;
+    float rope_factor, rope_low_freq_factor, rope_high_freq_factor;  // llama3 scaling
+    int rope_orig_maxT;  // llama3 scaling: original_max_position_embeddings
+    int sliding_window;  // Mistral: attention window; 0 none (prompts past it are refused)
 } GPT2Config;
+
+// 1 for a Llama-family config (RMSNorm, RoPE, SwiGLU), 0 for GPT-2's.
+static inline int cfg_is_llama(const GPT2Config *c) { return c->norm == NORM_RMSNORM; }
+// The family's name for messages and prune info: "gpt2" or "llama".
+const char *cfg_family(const GPT2Config *c);
+// RoPE's inverse frequencies inv_freq (hs/2): theta^(-2i/hs) in float as llama2.c and Hugging
+// Face compute them, then Llama 3.1's rope_scaling "llama3" when set (Hugging Face's
+// _compute_llama3_parameters: wavelengths above original/low_freq_factor are divided by
+// factor, below original/high_freq_factor kept, smoothly interpolated between).
+void rope_inv_freq(float *inv_freq, const GPT2Config *c);
 
 // Fills the fields a GPT-2 file does not state (hs, NKV, H, norm_eps) with GPT-2's values
 // where they are 0. Every loader and builder calls it before gpt2_config_check.
@@ -46,11 +67,15 @@ static inline int cfg_attn_width(const GPT2Config *c) { return c->NH * c->hs; }
 static inline int cfg_qkv_width(const GPT2Config *c) { return (c->NH + 2 * c->NKV) * c->hs; }
 
 // --- parameters: one named table ------------------------------------------------------
-// The tensors in llm.c's order (its file format stores them so). Each per-layer tensor
-// holds all L layers back to back. Matrices are (out, in): out = in W^T + b.
+// The tensors in llm.c's order (its file format stores them so), then the separate
+// unembedding. Each per-layer tensor holds all L layers back to back. Matrices are
+// (out, in): out = in W^T + b. A tensor a variant does not have (biases and wpe in Llama,
+// LayerNorm biases under RMSNorm, lm_head when tied) has 0 rows: no floats, NULL in
+// LayerWeights. Llama's q/k/v are fused in qkvw as [q (NH hs) | k (NKV hs) | v (NKV hs)] and
+// its gate/up in fcw as [gate (H) | up (H)].
 typedef enum {
     P_WTE, P_WPE, P_LN1W, P_LN1B, P_QKVW, P_QKVB, P_ATTPROJW, P_ATTPROJB,
-    P_LN2W, P_LN2B, P_FCW, P_FCB, P_FCPROJW, P_FCPROJB, P_LNFW, P_LNFB, NUM_PARAM_TENSORS
+    P_LN2W, P_LN2B, P_FCW, P_FCB, P_FCPROJW, P_FCPROJB, P_LNFW, P_LNFB, P_LMHEAD, NUM_PARAM_TENSORS
 } ParamId;
 
 typedef enum { PK_EMBEDDING, PK_MATRIX, PK_BIAS, PK_NORM_WEIGHT, PK_NORM_BIAS } ParamKind;
@@ -74,8 +99,8 @@ size_t param_floats(const ParamSpec *s, const GPT2Config *c);
 static inline int param_decays(const ParamSpec *s) { return s->kind == PK_MATRIX || s->kind == PK_EMBEDDING; }
 
 typedef struct {
-    float *wte;       // (Vp, C), also the tied unembedding
-    float *wpe;       // (maxT, C)
+    float *wte;       // (Vp, C), also the unembedding when tied
+    float *wpe;       // (maxT, C); none under RoPE
     float *ln1w;      // (L, C)
     float *ln1b;      // (L, C)
     float *qkvw;      // (L, QKV, C), QKV = (NH + 2 NKV) hs
@@ -84,12 +109,13 @@ typedef struct {
     float *attprojb;  // (L, C)
     float *ln2w;      // (L, C)
     float *ln2b;      // (L, C)
-    float *fcw;       // (L, H, C)
+    float *fcw;       // (L, H, C); SwiGLU: (L, 2H, C), gate rows then up rows
     float *fcb;       // (L, H)
     float *fcprojw;   // (L, C, H)
     float *fcprojb;   // (L, C)
     float *lnfw;      // (C)
     float *lnfb;      // (C)
+    float *lm_head;   // (Vp, C) when untied; none when tied
 } ParameterTensors;
 // The llm.c name of tensor id (the same for every config).
 const char *gpt2_param_name(ParamId id);
@@ -103,6 +129,7 @@ typedef enum {
     FORMAT_LLMC_FP32,    // llm.c version 3, memory-mapped
     FORMAT_LLMC_BF16,    // llm.c version 5, converted to fp32 on load
     FORMAT_SAFETENSORS,  // Hugging Face, converted and transposed on load
+    FORMAT_LLAMA2C,      // llama2.c (Karpathy) fp32 checkpoint, version 0 or 1, copied
 } ModelFormat;
 
 typedef struct {
@@ -117,12 +144,13 @@ typedef struct {
     ModelFormat format;
     char source[4096];     // the path it came from
     char dtype[16];        // storage dtype of the source ("F32", "BF16", "F16", mixed)
+    char arch[48];         // the source's architecture name (LlamaForCausalLM, llama2.c v1, ...)
 } GPT2;
 
 const char *gpt2_format_name(ModelFormat f);
 
-// Validates a completed config (positive dims, NH hs == C, NKV == NH, Vp >= V, the GPT-2
-// variants); src names the file for errors.
+// Validates a completed config (positive dims; GPT-2: NH hs == C, NKV == NH, its variants;
+// Llama: NKV divides NH, hs even, RoPE settings; Vp >= V); src names the file for errors.
 int gpt2_config_check(const GPT2Config *c, const char *src, PruneErr *err);
 void gpt2_param_sizes(size_t sizes[NUM_PARAM_TENSORS], const GPT2Config *c);
 size_t gpt2_num_parameters(const GPT2Config *c);
@@ -138,6 +166,23 @@ int gpt2_build_random(GPT2 *m, const GPT2Config *c, uint64_t seed, float std, Pr
 int gpt2_load(GPT2 *m, const char *path, int writable, PruneErr *err);
 int gpt2_load_llmc(GPT2 *m, const char *path, int writable, PruneErr *err);
 int gpt2_load_hf(GPT2 *m, const char *path, PruneErr *err);
+// llama2.c checkpoints (github.com/karpathy/llama2.c): the legacy version-0 file (7 int32
+// header dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size (negative: a separate
+// classifier), seq_len; then the weights in run.c's order) and export.py's version-1 fp32
+// file (magic "ak42", version 1, the 7 ints, shared-classifier byte, 256-byte header).
+// Version 2 (int8) is refused. Interleaved RoPE, theta 10000, RMSNorm eps 1e-5.
+int gpt2_load_llama2c(GPT2 *m, const char *path, PruneErr *err);
+// Writes a llama2.c version-1 fp32 checkpoint atomically (what prune train --arch llama
+// saves); a config llama2.c cannot hold (biases, rotate-half RoPE, ...) is an error.
+int gpt2_write_llama2c(const GPT2 *m, const char *path, PruneErr *err);
+// 1 when the file at path starts like a llama2.c checkpoint (magic "ak42", or a legacy
+// header with plausible dims and a size that matches exactly).
+int llama2c_sniff(const char *path);
+// Pure parser of a llama2.c header (the first up to 256 bytes, n of them read) for a file
+// of file_size bytes: fills c, *version (0 or 1), *shared (tied classifier), *offset (first
+// weight's byte). Checks the file size exactly.
+int llama2c_parse_header(const unsigned char *hdr, size_t n, size_t file_size, const char *path,
+                         GPT2Config *c, int *version, int *shared, size_t *offset, PruneErr *err);
 // Writes an llm.c version-3 (fp32) checkpoint atomically (temporary file, then rename).
 int gpt2_write_llmc(const GPT2 *m, const char *path, PruneErr *err);
 void gpt2_free(GPT2 *m);
@@ -157,14 +202,14 @@ int llmc_parse_header(const int32_t hdr[LLMC_HEADER_INTS], size_t file_size, con
 // training, or for one layer when the backward recomputes (see gpt2_workspace_build).
 // Widths: A = NH hs (heads), QKV = (NH + 2 NKV) hs, H the MLP width.
 typedef struct {
-    float *ln1, *ln1_mean, *ln1_rstd;  // (B,T,C), (B,T), (B,T)
-    float *qkv;                        // (B,T,QKV)
+    float *ln1, *ln1_mean, *ln1_rstd;  // (B,T,C), (B,T), (B,T); RMSNorm leaves mean unused
+    float *qkv;                        // (B,T,QKV), q and k after RoPE
     float *att;                        // (B,NH,T,T) attention probabilities
     float *atty;                       // (B,T,A) heads' outputs, before the projection
     float *attproj;                    // (B,T,C) attention block output
     float *resid2;                     // (B,T,C) residual after attention
     float *ln2, *ln2_mean, *ln2_rstd;  // (B,T,C), (B,T), (B,T)
-    float *fch;                        // (B,T,H) MLP pre-activation
+    float *fch;                        // (B,T,H) MLP pre-activation; SwiGLU (B,T,2H) [gate | up]
     float *fch_gelu;                   // (B,T,H) neurons, after the activation
     float *fcproj;                     // (B,T,C) MLP block output
 } LayerActs;
@@ -177,6 +222,7 @@ typedef struct {
     float *dheads;   // (B,T,A) heads' gradient
     float *dqkv;     // (B,T,QKV)
     float *datt;     // (B,NH,T,T)
+    float *dfch;     // (B,T,2H) SwiGLU's [gate | up] gradient; none for GELU
 } BlockGrads;
 
 // Floats one LayerActs / BlockGrads needs for (B,T), and carving them from p (returns the end).

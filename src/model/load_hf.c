@@ -1,7 +1,15 @@
-// load_hf.c: Hugging Face GPT-2 models: a folder (model.safetensors or a sharded
-// model.safetensors.index.json, plus config.json), F32/F16/BF16 tensors, names with or
-// without the "transformer." prefix. Conv1D weights are stored (in, out) and are
-// transposed into llm.c's (out, in) layout, so every load copies into one fp32 buffer.
+// load_hf.c: Hugging Face models: a folder (model.safetensors or a sharded
+// model.safetensors.index.json, plus config.json), F32/F16/BF16 tensors, every load copied
+// into one fp32 buffer.
+//  - GPT-2 (model_type gpt2): names with or without the "transformer." prefix; Conv1D
+//    weights are stored (in, out) and transposed into llm.c's (out, in) layout; n_inner,
+//    gelu_new/gelu_fast/gelu_pytorch_tanh and a tied or untied lm_head.
+//  - The Llama family (LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM; model_type
+//    llama, qwen2, mistral): model.layers.{l}.self_attn.{q,k,v,o}_proj, mlp.{gate,up,down}_proj,
+//    input_layernorm / post_attention_layernorm, model.embed_tokens, model.norm, lm_head.
+//    nn.Linear weights are (out, in) already; q/k/v go into the fused qkvw rows and gate/up
+//    into the fused fcw rows. Their q/k rows are stored for rotate-half RoPE (the
+//    conversion from Meta's layout permutes them), so the block uses POS_ROPE_HALVES.
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -201,7 +209,9 @@ static int get_int_field(json_t *root, const char *name, const char *path, int *
     if (!v) {
         if (required)
             return perr(err, "%s: field \"%s\" is missing. Hint: a GPT-2 config.json has n_embd, "
-                             "n_layer, n_head, n_positions and vocab_size.", path, name);
+                             "n_layer, n_head, n_positions and vocab_size; a Llama one hidden_size, "
+                             "num_hidden_layers, num_attention_heads, intermediate_size, "
+                             "max_position_embeddings and vocab_size.", path, name);
         return 1;
     }
     if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > (1 << 30))
@@ -209,6 +219,142 @@ static int get_int_field(json_t *root, const char *name, const char *path, int *
                          "config.json that came with the model.", path, name);
     *out = (int)json_integer_value(v);
     return 0;
+}
+
+// A number field: 1 absent (default kept), 0 read, -1 error.
+static int get_num_field(json_t *root, const char *name, const char *path, double *out, PruneErr *err) {
+    json_t *v = json_object_get(root, name);
+    if (!v || json_is_null(v)) return 1;
+    if (!json_is_number(v) || !isfinite(json_number_value(v)))
+        return perr(err, "%s: field \"%s\": expected a number.", path, name);
+    *out = json_number_value(v);
+    return 0;
+}
+
+// A boolean field: 1 absent, 0 read, -1 error.
+static int get_bool_field(json_t *root, const char *name, const char *path, int *out, PruneErr *err) {
+    json_t *v = json_object_get(root, name);
+    if (!v || json_is_null(v)) return 1;
+    if (!json_is_boolean(v)) return perr(err, "%s: field \"%s\": expected true or false.", path, name);
+    *out = json_is_true(v);
+    return 0;
+}
+
+// The Llama family's config.json (transformers' LlamaConfig, Qwen2Config, MistralConfig):
+// family is "llama", "qwen2" or "mistral". Defaults are those classes' defaults.
+static int hf_parse_llama_config(json_t *root, const char *family, const char *path, GPT2Config *c,
+                                 PruneErr *err) {
+    memset(c, 0, sizeof *c);
+    if (get_int_field(root, "hidden_size", path, &c->C, 1, err) ||
+        get_int_field(root, "num_hidden_layers", path, &c->L, 1, err) ||
+        get_int_field(root, "num_attention_heads", path, &c->NH, 1, err) ||
+        get_int_field(root, "intermediate_size", path, &c->H, 1, err) ||
+        get_int_field(root, "vocab_size", path, &c->V, 1, err))
+        return -1;
+    c->maxT = 2048;  // LlamaConfig's default; Mistral's is 4096 * 32, Qwen2's 32768
+    if (!strcmp(family, "mistral")) c->maxT = 4096 * 32;
+    if (!strcmp(family, "qwen2")) c->maxT = 32768;
+    if (get_int_field(root, "max_position_embeddings", path, &c->maxT, 0, err) < 0) return -1;
+    c->NKV = c->NH;
+    json_t *kv = json_object_get(root, "num_key_value_heads");
+    if (kv && !json_is_null(kv) && get_int_field(root, "num_key_value_heads", path, &c->NKV, 1, err)) return -1;
+    json_t *hd = json_object_get(root, "head_dim");
+    if (hd && !json_is_null(hd)) {
+        if (get_int_field(root, "head_dim", path, &c->hs, 1, err)) return -1;
+    } else {
+        if (c->C % c->NH)
+            return perr(err, "%s: hidden_size %d is not a multiple of num_attention_heads %d and "
+                             "there is no head_dim. Hint: the config is damaged.", path, c->C, c->NH);
+        c->hs = c->C / c->NH;
+    }
+    json_t *act = json_object_get(root, "hidden_act");
+    if (act && (!json_is_string(act) || strcmp(json_string_value(act), "silu")))
+        return perr(err, "%s: field \"hidden_act\": expected \"silu\" (SwiGLU), found %s. Hint: prune "
+                         "computes Llama-family MLPs as down(silu(gate) * up).", path,
+                    json_is_string(act) ? json_string_value(act) : "a non-string");
+    double eps = 1e-6, theta = 10000.0;
+    if (get_num_field(root, "rms_norm_eps", path, &eps, err) < 0) return -1;
+    if (get_num_field(root, "rope_theta", path, &theta, err) < 0) return -1;
+    c->norm_eps = (float)eps, c->rope_theta = (float)theta;
+    int tie = 0, ab = 0, mb = 0, usw = 0;
+    if (get_bool_field(root, "tie_word_embeddings", path, &tie, err) < 0 ||
+        get_bool_field(root, "attention_bias", path, &ab, err) < 0 ||
+        get_bool_field(root, "mlp_bias", path, &mb, err) < 0 ||
+        get_bool_field(root, "use_sliding_window", path, &usw, err) < 0)
+        return -1;
+    if (mb) return perr(err, "%s: field \"mlp_bias\" is true: MLP biases are not read for Llama-family "
+                             "models. Hint: prune reads Llama, Qwen2 and Mistral as published.", path);
+    if (ab && strcmp(family, "qwen2"))
+        return perr(err, "%s: field \"attention_bias\" is true: a Llama with biases on q, k, v and o is "
+                         "not read (Qwen2's q/k/v-only biases are). Hint: prune reads Llama, Qwen2 "
+                         "and Mistral as published.", path);
+    c->norm = NORM_RMSNORM, c->pos = POS_ROPE_HALVES, c->mlp = MLP_SWIGLU;
+    c->bias = !strcmp(family, "qwen2") ? BIAS_QKV : BIAS_NONE;
+    c->unembed = tie ? UNEMBED_TIED : UNEMBED_UNTIED;
+    c->Vp = c->V;
+    // Mistral attends within sliding_window; Qwen2 only with use_sliding_window
+    json_t *sw = json_object_get(root, "sliding_window");
+    if (sw && !json_is_null(sw) && (!strcmp(family, "mistral") || usw)) {
+        if (get_int_field(root, "sliding_window", path, &c->sliding_window, 1, err)) return -1;
+    }
+    json_t *rs = json_object_get(root, "rope_scaling");
+    if (rs && !json_is_null(rs)) {
+        json_t *ty = json_object_get(rs, "rope_type");
+        if (!ty) ty = json_object_get(rs, "type");
+        if (!json_is_object(rs) || !json_is_string(ty))
+            return perr(err, "%s: field \"rope_scaling\": expected null or an object with \"rope_type\".",
+                        path);
+        const char *t = json_string_value(ty);
+        if (!strcmp(t, "default")) {
+            // no scaling
+        } else if (!strcmp(t, "llama3")) {
+            double f = 0, lo = 0, hi = 0;
+            int orig = 0;
+            if (get_num_field(rs, "factor", path, &f, err) ||
+                get_num_field(rs, "low_freq_factor", path, &lo, err) ||
+                get_num_field(rs, "high_freq_factor", path, &hi, err) ||
+                get_int_field(rs, "original_max_position_embeddings", path, &orig, 1, err))
+                return perr(err, "%s: rope_scaling \"llama3\" needs the numbers factor, low_freq_factor, "
+                                 "high_freq_factor and original_max_position_embeddings. Hint: the "
+                                 "config is damaged.", path);
+            c->rope_scaling = ROPE_SCALING_LLAMA3;
+            c->rope_factor = (float)f, c->rope_low_freq_factor = (float)lo;
+            c->rope_high_freq_factor = (float)hi, c->rope_orig_maxT = orig;
+        } else {
+            return perr(err, "%s: rope_scaling type \"%s\" is not supported: prune computes RoPE "
+                             "without scaling or with Llama 3.1's \"llama3\" scaling only. Hint: "
+                             "linear, dynamic, yarn and longrope scalings change the angles; remove "
+                             "rope_scaling only if prompts stay within the original context.", path, t);
+        }
+    }
+    gpt2_config_defaults(c);
+    return gpt2_config_check(c, path, err);
+}
+
+// The family a config.json names by "architectures" or "model_type": "gpt2", "llama",
+// "qwen2", "mistral", or NULL (then *what is the name found).
+static const char *hf_family(json_t *root, const char **what) {
+    static const struct { const char *arch, *type, *family; } F[] = {
+        {"GPT2LMHeadModel", "gpt2", "gpt2"},     {"GPT2Model", "gpt2", "gpt2"},
+        {"LlamaForCausalLM", "llama", "llama"},  {"Qwen2ForCausalLM", "qwen2", "qwen2"},
+        {"MistralForCausalLM", "mistral", "mistral"},
+    };
+    *what = NULL;
+    json_t *ar = json_object_get(root, "architectures");
+    if (json_is_array(ar) && json_array_size(ar) > 0 && json_is_string(json_array_get(ar, 0))) {
+        const char *a = json_string_value(json_array_get(ar, 0));
+        for (size_t i = 0; i < sizeof F / sizeof F[0]; i++)
+            if (!strcmp(a, F[i].arch)) return F[i].family;
+        *what = a;
+        return NULL;
+    }
+    json_t *mt = json_object_get(root, "model_type");
+    if (!mt) return "gpt2";  // the oldest GPT-2 configs name neither
+    if (json_is_string(mt))
+        for (size_t i = 0; i < sizeof F / sizeof F[0]; i++)
+            if (!strcmp(json_string_value(mt), F[i].type)) return F[i].family;
+    *what = json_is_string(mt) ? json_string_value(mt) : "a non-string model_type";
+    return NULL;
 }
 
 int hf_parse_config(const char *json, size_t n, const char *path, GPT2Config *c, PruneErr *err) {
@@ -220,11 +366,15 @@ int hf_parse_config(const char *json, size_t n, const char *path, GPT2Config *c,
         perr(err, "%s: expected a JSON object of model settings.", path);
         goto done;
     }
-    json_t *mt = json_object_get(root, "model_type");
-    if (mt && (!json_is_string(mt) || strcmp(json_string_value(mt), "gpt2"))) {
-        perr(err, "%s: field \"model_type\": expected \"gpt2\", found %s. Hint: prune computes the "
-                  "GPT-2 architecture only.", path,
-             json_is_string(mt) ? json_string_value(mt) : "a non-string");
+    const char *what, *family = hf_family(root, &what);
+    if (!family) {
+        perr(err, "%s: architecture \"%s\" is not supported. Hint: prune reads GPT2LMHeadModel, "
+                  "LlamaForCausalLM, Qwen2ForCausalLM and MistralForCausalLM (model_type gpt2, "
+                  "llama, qwen2, mistral).", path, what);
+        goto done;
+    }
+    if (strcmp(family, "gpt2")) {
+        rc = hf_parse_llama_config(root, family, path, c, err);
         goto done;
     }
     memset(c, 0, sizeof *c);
@@ -247,9 +397,11 @@ int hf_parse_config(const char *json, size_t n, const char *path, GPT2Config *c,
     }
     json_t *act = json_object_get(root, "activation_function");
     if (act && (!json_is_string(act) || (strcmp(json_string_value(act), "gelu_new") &&
+                                         strcmp(json_string_value(act), "gelu_fast") &&
                                          strcmp(json_string_value(act), "gelu_pytorch_tanh")))) {
-        perr(err, "%s: field \"activation_function\": expected \"gelu_new\" (GPT-2's tanh GELU), "
-                  "found %s. Hint: prune computes the tanh approximation only.", path,
+        perr(err, "%s: field \"activation_function\": expected \"gelu_new\", \"gelu_fast\" or "
+                  "\"gelu_pytorch_tanh\" (the tanh GELU), found %s. Hint: prune computes the tanh "
+                  "approximation only.", path,
              json_is_string(act) ? json_string_value(act) : "a non-string");
         goto done;
     }
@@ -267,6 +419,9 @@ int hf_parse_config(const char *json, size_t n, const char *path, GPT2Config *c,
                   "or scale_attn_by_inverse_layer_idx=true) is not supported.", path);
         goto done;
     }
+    int tie = 1;  // GPT-2's default
+    if (get_bool_field(root, "tie_word_embeddings", path, &tie, err) < 0) goto done;
+    c->unembed = tie ? UNEMBED_TIED : UNEMBED_UNTIED;
     c->Vp = (c->V + 127) / 128 * 128;
     gpt2_config_defaults(c);
     rc = gpt2_config_check(c, path, err);
@@ -296,6 +451,21 @@ static const LayerName LAYER_NAMES[] = {
     {"attn.bias", -1, 0},              {"attn.masked_bias", -1, 0},
 };
 #define N_LAYER_NAMES 12  // the first 12 entries are weights; the rest are skipped buffers
+
+// model.layers.{l}.<suffix> of the Llama family: (out, in) as stored; rows says which rows
+// of the fused prune tensor the Hugging Face tensor fills.
+enum { R_ALL, R_Q, R_K, R_V, R_GATE, R_UP };
+static const LayerName LLAMA_NAMES[] = {
+    {"input_layernorm.weight", P_LN1W, R_ALL},         {"self_attn.q_proj.weight", P_QKVW, R_Q},
+    {"self_attn.k_proj.weight", P_QKVW, R_K},          {"self_attn.v_proj.weight", P_QKVW, R_V},
+    {"self_attn.o_proj.weight", P_ATTPROJW, R_ALL},    {"post_attention_layernorm.weight", P_LN2W, R_ALL},
+    {"mlp.gate_proj.weight", P_FCW, R_GATE},           {"mlp.up_proj.weight", P_FCW, R_UP},
+    {"mlp.down_proj.weight", P_FCPROJW, R_ALL},        {"self_attn.q_proj.bias", P_QKVB, R_Q},
+    {"self_attn.k_proj.bias", P_QKVB, R_K},            {"self_attn.v_proj.bias", P_QKVB, R_V},
+    {"self_attn.rotary_emb.inv_freq", -1, 0},  // a buffer older checkpoints saved: not a weight
+};
+#define N_LLAMA_WEIGHTS 9  // then the 3 Qwen2 biases (slots 9-11), then skipped buffers
+#define N_GLOBALS 5        // slots: wte, wpe, final norm weight, final norm bias, lm_head
 
 // The layer index at s in canonical decimal ("0", "17"; not "+0", "00", " 0", "0x1"),
 // followed by '.': returns the position of the '.', or NULL. strtol would accept all of
@@ -354,7 +524,7 @@ static float load_elem(const uint8_t *p, size_t i, const char *dtype) {
 
 typedef struct {
     GPT2 *m;
-    unsigned char *seen;  // 4 globals (wte, wpe, ln_f.weight, ln_f.bias) + 12 per layer
+    unsigned char *seen;  // N_GLOBALS globals + 12 per layer (N_LAYER_NAMES or the Llama names)
     float *lm_head;       // a tied lm_head.weight, if the file has one, checked at the end
     unsigned dtypes;      // bit 0 F32, 1 F16, 2 BF16
 } HfLoad;
@@ -421,6 +591,93 @@ static int check_finite(const StTensor *t, const uint8_t *src, const char *path,
     return 0;
 }
 
+// Copies count stored elements of t into dst (fp32).
+static void copy_elems(float *dst, const uint8_t *src, size_t count, const char *dtype) {
+    for (size_t i = 0; i < count; i++) dst[i] = load_elem(src, i, dtype);
+}
+
+static int mark_seen(HfLoad *hl, int slot, const StTensor *t, const char *path, PruneErr *err) {
+    if (hl->seen[slot])
+        return perr(err, "%s: tensor '%s' appears twice (also in another shard?).", path, t->name);
+    hl->seen[slot] = 1;
+    hl->dtypes |= t->dtype[0] == 'B' ? 4 : (t->dtype[1] == '3' ? 1 : 2);
+    return 0;
+}
+
+// One tensor of a Llama-family checkpoint (LLAMA_NAMES) into its rows of prune's tensors.
+static int apply_llama_tensor(HfLoad *hl, const StTensor *t, const uint8_t *src, const char *path,
+                              PruneErr *err) {
+    GPT2 *m = hl->m;
+    const GPT2Config *c = &m->config;
+    const char *name = t->name;
+    size_t C = c->C, V = c->V;
+    if (!strcmp(name, "model.embed_tokens.weight") || !strcmp(name, "lm_head.weight")) {
+        if (!shape_is(t, c->V, c->C)) return shape_error(err, path, t, c->V, c->C);
+        if (check_finite(t, src, path, err)) return -1;
+        float *dst;
+        int slot;
+        if (name[0] == 'm') {
+            dst = m->params.wte, slot = 0;
+        } else if (c->unembed == UNEMBED_UNTIED) {
+            dst = m->params.lm_head, slot = 4;
+        } else {  // tied, yet saved: compared with the embedding at the end
+            if (!hl->lm_head) hl->lm_head = palloc(V * C * 4, "lm_head.weight (to compare with embed_tokens)", err);
+            if (!hl->lm_head) return -1;
+            copy_elems(hl->lm_head, src, V * C, t->dtype);
+            return 0;
+        }
+        if (mark_seen(hl, slot, t, path, err)) return -1;
+        copy_elems(dst, src, V * C, t->dtype);
+        return 0;
+    }
+    if (!strcmp(name, "model.norm.weight")) {
+        if (!shape_is(t, c->C, 0)) return shape_error(err, path, t, c->C, 0);
+        if (check_finite(t, src, path, err) || mark_seen(hl, 2, t, path, err)) return -1;
+        copy_elems(m->params.lnfw, src, C, t->dtype);
+        return 0;
+    }
+    if (strncmp(name, "model.layers.", 13))
+        return perr(err, "%s: unknown tensor '%s'. Hint: prune reads LlamaForCausalLM, "
+                         "Qwen2ForCausalLM and MistralForCausalLM checkpoints (model.embed_tokens, "
+                         "model.layers.N..., model.norm, lm_head).", path, t->name);
+    long l = 0;
+    const char *end = layer_index(name + 13, &l);
+    if (!end)
+        return perr(err, "%s: tensor '%s': the layer index must be a plain decimal number followed by "
+                         "'.'. Hint: names look like model.layers.0.self_attn.q_proj.weight.", path, t->name);
+    if (l >= c->L)
+        return perr(err, "%s: tensor '%s': layer %ld, but config.json has num_hidden_layers = %d. Hint: "
+                         "config.json does not belong to these weights.", path, t->name, l, c->L);
+    int k = -1;
+    for (size_t i = 0; i < sizeof LLAMA_NAMES / sizeof LLAMA_NAMES[0]; i++)
+        if (!strcmp(end + 1, LLAMA_NAMES[i].suffix)) k = (int)i;
+    if (k < 0 || (k >= N_LLAMA_WEIGHTS && LLAMA_NAMES[k].tensor >= 0 && c->bias != BIAS_QKV))
+        return perr(err, "%s: unknown tensor '%s'%s. Hint: prune reads Llama, Qwen2 (q/k/v biases) and "
+                         "Mistral layers.", path, t->name,
+                    k >= 0 ? " (a q/k/v bias, but the config is not Qwen2's)" : "");
+    const LayerName *ln = &LLAMA_NAMES[k];
+    if (ln->tensor < 0) return 0;
+    ParamSpec spec[NUM_PARAM_TENSORS];
+    gpt2_param_table(spec, c);
+    const ParamSpec *ps = &spec[ln->tensor];
+    size_t A = cfg_attn_width(c), kv = (size_t)c->NKV * c->hs, H = c->H, row0 = 0, rows = ps->rows;
+    switch (ln->transpose) {  // the rows this tensor fills
+    case R_Q: row0 = 0, rows = A; break;
+    case R_K: row0 = A, rows = kv; break;
+    case R_V: row0 = A + kv, rows = kv; break;
+    case R_GATE: row0 = 0, rows = H; break;
+    case R_UP: row0 = H, rows = H; break;
+    default: break;
+    }
+    size_t cols = ps->cols ? ps->cols : 1;
+    if (!shape_is(t, (int64_t)rows, (int64_t)ps->cols)) return shape_error(err, path, t, (int64_t)rows, (int64_t)ps->cols);
+    if (check_finite(t, src, path, err) || mark_seen(hl, N_GLOBALS + (int)l * N_LAYER_NAMES + k, t, path, err))
+        return -1;
+    float *base = *param_field(&m->params, (ParamId)ln->tensor);
+    copy_elems(base + (size_t)l * param_layer_floats(ps) + row0 * cols, src, rows * cols, t->dtype);
+    return 0;
+}
+
 static int apply_tensor(HfLoad *hl, const StTensor *t, const uint8_t *data, const char *path,
                         PruneErr *err) {
     GPT2 *m = hl->m;
@@ -436,7 +693,12 @@ static int apply_tensor(HfLoad *hl, const StTensor *t, const uint8_t *data, cons
     size_t C = c->C;
     int slot;
     float *dst;
-    if (!strcmp(name, "wte.weight") || !strcmp(name, "lm_head.weight")) {
+    if (cfg_is_llama(c)) return apply_llama_tensor(hl, t, src, path, err);
+    if (!strcmp(name, "lm_head.weight") && c->unembed == UNEMBED_UNTIED) {
+        if (!shape_is(t, c->V, c->C)) return shape_error(err, path, t, c->V, c->C);
+        dst = m->params.lm_head;
+        slot = 4;
+    } else if (!strcmp(name, "wte.weight") || !strcmp(name, "lm_head.weight")) {
         if (!shape_is(t, c->V, c->C)) return shape_error(err, path, t, c->V, c->C);
         if (name[0] == 'l') {
             if (!hl->lm_head) hl->lm_head = palloc((size_t)c->V * C * 4, "lm_head.weight (to compare with wte)", err);
@@ -485,7 +747,7 @@ static int apply_tensor(HfLoad *hl, const StTensor *t, const uint8_t *data, cons
         if (!shape_is(t, a, b)) return shape_error(err, path, t, a, b);
         size_t per_layer = param_layer_floats(ps);
         dst = params[ln->tensor] + (size_t)l * per_layer;
-        slot = 4 + (int)l * N_LAYER_NAMES + k;
+        slot = N_GLOBALS + (int)l * N_LAYER_NAMES + k;
         if (hl->seen[slot])
             return perr(err, "%s: tensor '%s' appears twice (also in another shard?).", path,
                         t->name);
@@ -609,6 +871,17 @@ done:
     return rc;
 }
 
+// The architecture config.json names (for prune info and messages): its first
+// "architectures" entry, else its model_type, else "gpt2".
+static void hf_arch_name(char *out, size_t cap, const char *json, size_t n) {
+    json_t *root = json_loadb(json, n, 0, NULL);
+    json_t *ar = root ? json_object_get(root, "architectures") : NULL, *mt = root ? json_object_get(root, "model_type") : NULL;
+    const char *a = json_is_array(ar) && json_is_string(json_array_get(ar, 0)) ? json_string_value(json_array_get(ar, 0))
+                    : json_is_string(mt) ? json_string_value(mt) : "gpt2";
+    snprintf(out, cap, "%s", a);
+    json_decref(root);
+}
+
 int gpt2_load_hf(GPT2 *m, const char *path, PruneErr *err) {
     memset(m, 0, sizeof *m);
     CHECK(((union { uint16_t u; uint8_t b[2]; }){.u = 1}).b[0] == 1);  // little-endian host
@@ -646,6 +919,8 @@ int gpt2_load_hf(GPT2 *m, const char *path, PruneErr *err) {
     GPT2Config c;
     size_t bom = utf8_bom_len(text, len);  // a byte-order mark is not JSON
     int rc = hf_parse_config(text + bom, len - bom, cfg, &c, err);
+    char arch[sizeof m->arch];
+    if (!rc) hf_arch_name(arch, sizeof arch, text + bom, len - bom);
     free(text);
     if (rc) return -1;
     m->config = c;
@@ -659,33 +934,43 @@ int gpt2_load_hf(GPT2 *m, const char *path, PruneErr *err) {
     m->params_memory = m->owned;
     gpt2_point_params(&m->params, m->params_memory, m->param_sizes);
     HfLoad hl = {m, NULL, NULL, 0};
-    size_t nslots = 4 + (size_t)c.L * N_LAYER_NAMES;
+    size_t nslots = N_GLOBALS + (size_t)c.L * N_LAYER_NAMES;
     hl.seen = pcalloc(nslots, "tensor bookkeeping", err);
     if (!hl.seen) goto fail;
     const char *src = idx[0] ? idx : st;
     if (idx[0] ? load_sharded(&hl, idx, dir, err) : load_st_file(&hl, st, err)) goto fail;
     // Every weight present, by name.
-    static const char *globals[4] = {"wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias"};
+    int llama = cfg_is_llama(&c);
+    static const char *globals[2][N_GLOBALS] = {
+        {"wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias", "lm_head.weight"},
+        {"model.embed_tokens.weight", NULL, "model.norm.weight", NULL, "lm_head.weight"}};
     for (size_t s = 0; s < nslots; s++) {
         if (hl.seen[s]) continue;
-        if (s < 4)
-            perr(err, "%s: tensor '%s' is missing. Hint: the file is incomplete or not a GPT-2 "
-                      "model.", src, globals[s]);
-        else
-            perr(err, "%s: tensor 'h.%zu.%s' is missing. Hint: the file is incomplete or not a "
-                      "GPT-2 model.", src, (s - 4) / N_LAYER_NAMES,
-                 LAYER_NAMES[(s - 4) % N_LAYER_NAMES].suffix);
+        if (s < N_GLOBALS) {
+            if (!globals[llama][s] || (s == 4 && c.unembed == UNEMBED_TIED)) continue;
+            perr(err, "%s: tensor '%s' is missing. Hint: the file is incomplete or not a %s "
+                      "model%s.", src, globals[llama][s], llama ? "Llama-family" : "GPT-2",
+                 s == 4 ? " (config.json says tie_word_embeddings is false)" : "");
+            goto fail;
+        }
+        size_t k = (s - N_GLOBALS) % N_LAYER_NAMES, l = (s - N_GLOBALS) / N_LAYER_NAMES;
+        if (llama && k >= N_LLAMA_WEIGHTS && c.bias != BIAS_QKV) continue;
+        perr(err, "%s: tensor '%s%zu.%s' is missing. Hint: the file is incomplete or not a %s model.",
+             src, llama ? "model.layers." : "h.", l, llama ? LLAMA_NAMES[k].suffix : LAYER_NAMES[k].suffix,
+             llama ? "Llama-family" : "GPT-2");
         goto fail;
     }
     if (hl.lm_head &&
         memcmp(hl.lm_head, m->params.wte, sizeof(float) * (size_t)c.V * c.C) != 0) {
-        perr(err, "%s: lm_head.weight differs from wte.weight. Hint: prune computes GPT-2 with the "
-                  "unembedding tied to the token embedding.", src);
+        perr(err, "%s: lm_head.weight differs from the token embedding, but config.json ties them "
+                  "(tie_word_embeddings true or absent). Hint: set tie_word_embeddings to false in "
+                  "config.json if the head is separate.", src);
         goto fail;
     }
     free(hl.seen);
     free(hl.lm_head);
     m->format = FORMAT_SAFETENSORS;
+    snprintf(m->arch, sizeof m->arch, "%s", arch);
     snprintf(m->source, sizeof m->source, "%s", path);
     snprintf(m->dtype, sizeof m->dtype, "%s",
              hl.dtypes == 1 ? "F32" : hl.dtypes == 2 ? "F16" : hl.dtypes == 4 ? "BF16" : "mixed");
@@ -700,5 +985,6 @@ fail:
 int gpt2_load(GPT2 *m, const char *path, int writable, PruneErr *err) {
     if (path_is_dir(path) || str_ends_with(path, ".safetensors") || str_ends_with(path, ".json"))
         return gpt2_load_hf(m, path, err);
+    if (llama2c_sniff(path)) return gpt2_load_llama2c(m, path, err);
     return gpt2_load_llmc(m, path, writable, err);
 }

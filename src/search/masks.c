@@ -50,6 +50,7 @@ size_t gran_total(const GPT2Config *c) {
 int masks_build(Masks *mk, const GPT2Config *c, const int enabled[NUM_GRAN], PruneErr *err) {
     memset(mk, 0, sizeof *mk);
     mk->L = c->L, mk->NH = c->NH, mk->C = c->C, mk->hs = c->hs, mk->A = cfg_attn_width(c), mk->H = c->H;
+    mk->NKV = c->NKV, mk->neuron_in_rows = c->mlp == MLP_SWIGLU ? 2 : 1;
     ParamSpec spec[NUM_PARAM_TENSORS];
     gpt2_param_table(spec, c);
     for (int i = 0; i < NUM_PARAM_TENSORS; i++)
@@ -278,13 +279,17 @@ void circuit_make_consistent(const Masks *mk, unsigned char *keep) {
     }
 }
 
-// Weights a kept unit uses, per layer (of the block's matrices in the parameter table: 12 C^2
-// for GPT-2): a kept head uses its Q and K rows (2 hs C); each kept dimension of
-// it uses its V row and its output-projection column (2 C); a kept neuron uses its fc row
-// (C) and, in the output projection, the entries of the kept output dimensions (one per
-// kept mlp_out dimension).
+// Weights a kept unit uses, per layer, of the block's matrices in the parameter table (12 C^2
+// for GPT-2; q, k, v, o, gate, up, down for Llama). A kept query head uses its Q rows
+// (hs C) and each of its kept dimensions its output-projection column (C). K and V rows
+// belong to a K/V head, shared under GQA by NH/NKV query heads: its K rows (hs C) count once
+// if any head of its group is kept, its V row for dimension d (C) once if any kept head of
+// the group keeps d (NKV = NH: 2 hs C per head and 2 C per dimension). A kept neuron uses its
+// input rows (C each: fc for GPT-2, gate and up for SwiGLU) and, in the output projection,
+// the entries of the kept output dimensions (one per kept mlp_out dimension).
 double circuit_weight_share(const Masks *mk, const unsigned char *keep, int layer) {
     int C = mk->C, NH = mk->NH, hs = mk->hs, A = mk->A, H = mk->H;
+    int NKV = mk->NKV > 0 ? mk->NKV : NH, G = NH / NKV;
     int lo = layer < 0 ? 0 : layer, hi = layer < 0 ? mk->L : layer + 1;
     double used = 0, total = 0;
     for (int l = lo; l < hi; l++) {
@@ -295,13 +300,24 @@ double circuit_weight_share(const Masks *mk, const unsigned char *keep, int laye
                             *ko = keep + mk->off[G_MLP_OUT] + (size_t)l * C;
         for (int h = 0; h < NH; h++) {
             if (!kh[h]) continue;
-            used += 2.0 * hs * C;
-            for (int d = 0; d < hs; d++) used += kd[h * hs + d] ? 2.0 * C : 0;
+            used += (double)hs * C;  // Q rows
+            for (int d = 0; d < hs; d++) used += kd[h * hs + d] ? (double)C : 0;  // o_proj column
+        }
+        for (int g = 0; g < NKV; g++) {
+            int any = 0;
+            for (int h = g * G; h < (g + 1) * G; h++) any |= kh[h];
+            if (!any) continue;
+            used += (double)hs * C;  // K rows
+            for (int d = 0; d < hs; d++) {
+                int vd = 0;
+                for (int h = g * G; h < (g + 1) * G; h++) vd |= kh[h] && kd[h * hs + d];
+                used += vd ? (double)C : 0;  // V row
+            }
         }
         int nn = 0, no = 0;
         for (int i = 0; i < H; i++) nn += kn[i];
         for (int c = 0; c < C; c++) no += ko[c];
-        used += (double)nn * C + (double)nn * no;
+        used += (double)nn * C * mk->neuron_in_rows + (double)nn * no;
     }
     return total > 0 ? used / total : 0;
 }

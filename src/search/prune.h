@@ -70,6 +70,8 @@ const char *ablation_names(void);
 // l*C + c).
 typedef struct {
     int L, NH, C, hs, A, H;  // A = NH hs heads' width, H MLP width
+    int NKV;                 // K/V heads (GQA: query head h reads K/V head h / (NH / NKV))
+    int neuron_in_rows;      // input-projection rows per neuron: 1 (GPT-2 fc), 2 (SwiGLU gate + up)
     double block_weights;    // one layer's matrix weights (the parameter table's): the weight share's whole
     int count[NUM_GRAN];
     size_t off[NUM_GRAN], total;

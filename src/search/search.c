@@ -71,6 +71,10 @@ int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, Pru
     const GPT2Config *c = &m->config;
     if (maxT < 1 || maxT > c->maxT)
         return perr(err, "prompts of %d tokens do not fit the model's context of %d.", maxT, c->maxT);
+    if (c->sliding_window > 0 && maxT > c->sliding_window)
+        return perr(err, "prompts of %d tokens are longer than the model's sliding attention window of "
+                         "%d: prune attends over the whole prompt, which differs from the model past "
+                         "its window. Hint: shorten the prompts.", maxT, c->sliding_window);
     int chunk = chunk_for(cfg, maxT);
     p->maxB = chunk;
     p->maxT = maxT;

@@ -124,6 +124,27 @@ static double batch_loss(GPT2 *m, GPT2Workspace *ws, const int *tok, const int *
     return loss / P;
 }
 
+// The model's config for vocabulary V: GPT-2 (the default) or, with cfg->llama, a Llama
+// with RMSNorm (eps 1e-5), interleaved RoPE (theta 10000), SwiGLU of width 8/3 dim rounded
+// up to a multiple of 8 (llama2.c's 2/3 of 4 dim), GQA over cfg->kv_heads K/V heads, a
+// tied head and no padding of the vocabulary: what a llama2.c version-1 file holds.
+static GPT2Config train_model_config(const TrainConfig *cfg, int V) {
+    GPT2Config mc = {.maxT = cfg->ctx, .V = V, .Vp = (V + 63) / 64 * 64, .L = cfg->layers,
+                     .NH = cfg->heads, .C = cfg->dim};
+    if (cfg->llama) {
+        mc.Vp = V, mc.hs = cfg->dim / cfg->heads, mc.NKV = cfg->kv_heads ? cfg->kv_heads : cfg->heads;
+        mc.H = (8 * cfg->dim / 3 + 7) / 8 * 8;
+        mc.norm = NORM_RMSNORM, mc.pos = POS_ROPE_INTERLEAVED, mc.mlp = MLP_SWIGLU, mc.bias = BIAS_NONE;
+        mc.unembed = UNEMBED_TIED, mc.norm_eps = 1e-5f, mc.rope_theta = 10000.0f;
+    }
+    gpt2_config_defaults(&mc);
+    return mc;
+}
+
+static int write_model(const GPT2 *m, const char *path, PruneErr *err) {
+    return cfg_is_llama(&m->config) ? gpt2_write_llama2c(m, path, err) : gpt2_write_llmc(m, path, err);
+}
+
 // Puts the model file and the sizes that set every allocation in front of err's message,
 // so an out-of-memory error says which run and which settings asked for the bytes.
 static int train_context(PruneErr *err, const TrainConfig *cfg) {
@@ -139,9 +160,7 @@ static int train_context(PruneErr *err, const TrainConfig *cfg) {
 // gradients and AdamW's two moments, the workspace, the log-probabilities and their
 // gradients, and the corpus with its tokens.
 static int train_memory_check(const TrainConfig *cfg, PruneErr *err) {
-    GPT2Config mc = {.maxT = cfg->ctx, .V = cfg->vocab_size, .Vp = (cfg->vocab_size + 63) / 64 * 64,
-                     .L = cfg->layers, .NH = cfg->heads, .C = cfg->dim};
-    gpt2_config_defaults(&mc);
+    GPT2Config mc = train_model_config(cfg, cfg->vocab_size);
     struct stat st;
     size_t corpus = stat(cfg->corpus, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size : 0;
     size_t P = (size_t)cfg->batch * cfg->ctx;
@@ -167,9 +186,9 @@ static int train_memory_check(const TrainConfig *cfg, PruneErr *err) {
 static int save_model(const GPT2 *m, const char *dir, AtomicFile pending[2], int *committed, PruneErr *err) {
     char path[4200], staged[4300];
     snprintf(path, sizeof path, "%s/model.bin", dir);
-    if (*committed) return gpt2_write_llmc(m, path, err);
+    if (*committed) return write_model(m, path, err);
     snprintf(staged, sizeof staged, "%s/.model.bin.pending.%ld", dir, (long)getpid());
-    if (gpt2_write_llmc(m, staged, err)) return -1;
+    if (write_model(m, staged, err)) return -1;
     int bad = atomic_rename(&pending[0], err) || atomic_rename(&pending[1], err);
     if (!bad && rename(staged, path)) bad = perr(err, "%s: could not rename %s into place: %s.", path, staged, strerror(errno));
     if (bad) {
@@ -185,6 +204,12 @@ int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
     memset(res, 0, sizeof *res);
     if (cfg->dim % cfg->heads)
         return perr(err, "--dim %d is not a multiple of --heads %d.", cfg->dim, cfg->heads);
+    if (cfg->llama && ((cfg->kv_heads && cfg->heads % cfg->kv_heads) || (cfg->dim / cfg->heads) % 2))
+        return perr(err, "--arch llama: --heads %d must be a multiple of --kv-heads %d and the head size "
+                         "%d even (RoPE turns pairs).", cfg->heads, cfg->kv_heads ? cfg->kv_heads : cfg->heads,
+                    cfg->dim / cfg->heads);
+    if (!cfg->llama && cfg->kv_heads && cfg->kv_heads != cfg->heads)
+        return perr(err, "--kv-heads is for --arch llama (GPT-2 has one key/value head per query head).");
     if (check_output(cfg->out_dir, "--out", &cfg->corpus, 1, 1, err)) return -1;
     if (train_memory_check(cfg, err)) return -1;
     char *text = NULL;
@@ -208,8 +233,7 @@ int train_model(const TrainConfig *cfg, TrainResult *res, PruneErr *err) {
         goto done;
     }
     int n_eval = (int)(corp.nlines * cfg->eval_frac), n_train = corp.nlines - n_eval;
-    GPT2Config mc = {.maxT = cfg->ctx, .V = tok.n_vocab, .Vp = (tok.n_vocab + 63) / 64 * 64,
-                     .L = cfg->layers, .NH = cfg->heads, .C = cfg->dim};
+    GPT2Config mc = train_model_config(cfg, tok.n_vocab);
     if (gpt2_build_random(&m, &mc, cfg->seed, 0.02f, err)) {
         train_context(err, cfg);
         goto done;

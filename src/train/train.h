@@ -14,6 +14,9 @@ typedef struct {
     const char *out_dir;   // gets model.bin, vocab.json, merges.txt
     int layers, heads, dim, ctx;
     int steps, batch, vocab_size, max_digits, attn_only;
+    int llama;             // 1: the Llama architecture (RMSNorm, interleaved RoPE, SwiGLU,
+                           // optional GQA), saved as a llama2.c version-1 checkpoint
+    int kv_heads;          // Llama: key/value heads (0: as many as --heads)
     float lr, weight_decay, grad_clip, warmup;  // warmup: fraction of steps
     float eval_frac;       // share of the corpus's lines held out
     int eval_every;        // steps between held-out evaluations and checkpoints
