@@ -696,10 +696,12 @@ static double kl_at_gates(void *vp) {  // the gates in p->masks.z as they are
 // The attribution's gate gradient (dKL/dz with every gate at z = alpha) equals central
 // finite differences in each gate, for every granularity and ablation; at alpha = 1 (the
 // full model, the KL's minimum) it is 0 up to rounding, which is why the scores integrate
-// along alpha instead of reading the gradient at z = 1 alone. Tolerances: eps 3e-3 on z
-// itself (a step of 1e-2 on z, 5x the z-step of 1e-2 on log alpha, left a 3% truncation
-// error on the embedding's gate under zero ablation, where the KL curves most); the KL's
-// ~1e-7 rounding over 2 eps gives ~2e-5 of noise: atol 3e-5, rtol 1e-2. Gradients reach 0.5.
+// along alpha instead of reading the gradient at z = 1 alone. Tolerances, measured: eps
+// 3e-3 on z itself (at 1e-2 the embedding's gate under zero ablation, where the KL curves
+// most, keeps a 3% truncation error); the KL's rounding (~5e-7 here: differences of float
+// log-probabilities at z = 0.5) over 2 eps gives up to ~1e-4 of noise: atol 2e-4, rtol
+// 1e-2. The largest gradients are ~0.5, so a wrong factor or a gradient w.r.t. log alpha
+// instead of z fails by orders of magnitude more.
 static void test_attribution_gate_gradient_fd(void **state) {
     (void)state;
     GPT2 m;
@@ -721,7 +723,7 @@ static void test_attribution_gate_gradient_fd(void **state) {
             snprintf(what, sizeof what, "attribution dKL/dz at z = 0.5, %s, %s ablation", GRANULARITIES[gr].name,
                      ABLATIONS[ab].name);
             fd_check(what, kl_at_gates, &k, p.masks.z + p.masks.off[gr], g + p.masks.off[gr], NULL,
-                     (size_t)p.masks.count[gr], 3e-3f, 3e-5, 1e-2);
+                     (size_t)p.masks.count[gr], 3e-3f, 2e-4, 1e-2);
             for (int i = 0; i < p.masks.count[gr]; i++) big = fmax(big, fabs(g[p.masks.off[gr] + i]));
         }
         if (big < 1e-3) fail_msg("%s ablation: gate gradients at z = 0.5 are all below 1e-3 (%.2g)", ABLATIONS[ab].name, big);
