@@ -38,7 +38,7 @@ expect "unknown option"            2 "unknown option: --bogus" -- "$PRUNE" info 
 # each subcommand takes only the options it reads (COMMANDS in src/cli/main.c)
 expect "info rejects --steps"      2 "'prune info' does not take --steps" -- "$PRUNE" info "$DATA/golden_l2h2.bin" --steps 5
 expect "tokenize rejects --lr"     2 "'prune tokenize' does not take --lr" -- "$PRUNE" tokenize --lr 0.1 hi
-expect "gen rejects --kl-budget"   2 "'prune gen' does not take --kl-budget \(an option of: the search\)" -- "$PRUNE" gen ioi --kl-budget 0.1
+expect "gen rejects --kl-budget"   2 "'prune gen' does not take --kl-budget \(an option of: the search, compare\)" -- "$PRUNE" gen ioi --kl-budget 0.1
 expect "report rejects a flag"     2 "'prune report' does not take --json" -- "$PRUNE" report c.json --json
 expect "search rejects --circuit"  2 "'prune MODEL TASK' does not take --circuit \(an option of: eval\)" -- "$PRUNE" "$DATA/lm_buddy_tiny_gpt2" "$DATA/tiny_task.txt" --circuit c.json
 expect "sweep rejects --kl-budget" 2 "'prune sweep' does not take --kl-budget" -- "$PRUNE" sweep "$DATA/lm_buddy_tiny_gpt2" "$DATA/tiny_task.txt" --targets 0.5 --kl-budget 0.1
