@@ -262,6 +262,10 @@ expect "compare csv header"        0 "^method,k,heads_kept,heads_total,mlp_kept,
 expect "compare csv searches"      0 "^2$" -- bash -c "grep -c '^search' '$TMP/cmp/compare.csv'"
 expect "compare csv curve 0..N"    0 "^knockout-head,0,0,.*knockout-head,1,1," -- bash -c "grep '^knockout-head' '$TMP/cmp/compare.csv' | head -2 | tr -d '\n'"
 expect "compare leaves no temp"    0 "^compare.csv compare.svg $" -- bash -c "ls '$TMP/cmp' | tr '\n' ' '"
+echo old > "$TMP/cmp/compare.csv.keep" && cp "$TMP/cmp/compare.csv" "$TMP/cmp-before.csv"
+expect "compare fails on a bad task" 1 "nope.txt" -- "$PRUNE" compare "$M" "$TMP/nope.txt" --steps 4 --out "$TMP/cmp" --quiet
+expect "failed compare keeps files" 0 "^$" -- cmp "$TMP/cmp/compare.csv" "$TMP/cmp-before.csv"
+rm -f "$TMP/cmp/compare.csv.keep"
 expect "search --init attribution" 0 "log alpha initialised from attribution scores" -- "$PRUNE" "$M" "$K" --steps 4 --init attribution --quiet
 if command -v xmllint > /dev/null; then
   expect "well-formed compare.svg" 0 "^$"                     -- xmllint --noout "$TMP/cmp/compare.svg"

@@ -232,6 +232,8 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
                 res.seconds, ran > 0 ? res.seconds / ran : 0.0);
     else
         fprintf(out, "trained %d steps in %.1f s (%.2f s/step)\n", steps, res.seconds, steps ? res.seconds / steps : 0.0);
+    if (p->cfg.mode == SPARSITY_KL_BUDGET && p->best_kept >= 0)
+        fprintf(out, "the circuit read out is the smallest seen within the budget, at step %d\n", p->best_step);
     keep = palloc(p->masks.total, "circuit", err);
     if (!keep) goto done;
     masks_readout(&p->masks, keep);
