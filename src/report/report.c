@@ -504,8 +504,10 @@ void compare_plot_svg(FILE *f, const ComparePoint *pts, int n, int heads_total, 
             fprintf(f, "<text x=\"%d\" y=\"%d\" transform=\"rotate(-90 %d %d)\" text-anchor=\"middle\">%s</text>\n",
                     px - 44, py + ph / 2, px - 44, py + ph / 2, row == 0 ? "held-out KL(full || circuit)"
                                                                          : "normalised recovery");
-            for (int s = 0; s < NUM_COMPARE_STYLES; s++) {
-                int first = 1, curve = 0;
+            // the searches' points last, over the curves; a knockout and an attribution ranking
+            // often agree, so attribution's lines are dashed to show both
+            for (int s0 = 0; s0 < NUM_COMPARE_STYLES; s0++) {
+                int s = (s0 + 2) % NUM_COMPARE_STYLES, first = 1, curve = 0;
                 for (int i = 0; i < n; i++) {
                     const ComparePoint *q = &pts[i];
                     if (strcmp(q->method, COMPARE_STYLE[s].method)) continue;
@@ -515,8 +517,10 @@ void compare_plot_svg(FILE *f, const ComparePoint *pts, int n, int heads_total, 
                     y = y < 0 ? 0 : y > 1 ? 1 : y;
                     double cx = px + pw * x, cy = py + ph - ph * y;
                     if (q->k >= 0) {  // a curve: one polyline through its points in order of k
-                        if (first) fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"",
-                                           COMPARE_STYLE[s].colour);
+                        if (first)
+                            fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"%s points=\"",
+                                    COMPARE_STYLE[s].colour,
+                                    strncmp(q->method, "attribution", 11) ? "" : " stroke-dasharray=\"5 3\"");
                         fprintf(f, "%.1f,%.1f ", cx, cy);
                         first = 0, curve = 1;
                     } else {
@@ -538,8 +542,9 @@ void compare_plot_svg(FILE *f, const ComparePoint *pts, int n, int heads_total, 
             fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"9\" height=\"9\" fill=\"%s\" stroke=\"black\" "
                        "transform=\"rotate(45 %d %d)\"/>", lx + 6, yy - 8, COMPARE_STYLE[s].colour, lx + 10, yy - 4);
         else
-            fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"/>", lx, yy - 4,
-                    lx + 20, yy - 4, COMPARE_STYLE[s].colour);
+            fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"%s/>", lx,
+                    yy - 4, lx + 20, yy - 4, COMPARE_STYLE[s].colour,
+                    strncmp(COMPARE_STYLE[s].method, "attribution", 11) ? "" : " stroke-dasharray=\"5 3\"");
         fprintf(f, "<text x=\"%d\" y=\"%d\">%s</text>\n", lx + 26, yy, COMPARE_STYLE[s].method);
     }
     fprintf(f, "</svg>\n");
