@@ -113,6 +113,13 @@ expect "eval needs what"           2 "needs one of --circuit" -- "$PRUNE" eval "
 expect "search --scale granularity" 0 "each granularity on its own scale" -- "$PRUNE" "$M" "$K" --steps 5 --batch 8 --scale granularity
 expect "--scale values"            2 "--scale must be gate or granularity" -- "$PRUNE" "$M" "$K" --scale heads
 expect "search --refine"          0 "refinement on 3 validation examples: KL" -- "$PRUNE" "$M" "$K" --steps 10 --batch 8 --refine 0.25
+# with --refine the search's budget checks run on the validation part: deterministic, and the
+# refined circuit meets the budget there (its printed validation KL is the mean; <= 0.05)
+IOI="$(cd "$(dirname "$0")/.." && pwd)/models/ioi-small"
+"$PRUNE" "$IOI/model.bin" "$IOI/task.txt" --steps 40 --refine 0.5 --out "$TMP/rf1.json" > "$TMP/rf1.txt" 2>&1
+"$PRUNE" "$IOI/model.bin" "$IOI/task.txt" --steps 40 --refine 0.5 --out "$TMP/rf2.json" > /dev/null 2>&1
+if cmp -s "$TMP/rf1.json" "$TMP/rf2.json" && grep -qE "refinement on 100 validation examples: KL [0-9.]+ -> 0\.0[0-4][0-9]*," "$TMP/rf1.txt"; then
+  pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: --refine run not deterministic or over budget"; grep refinement "$TMP/rf1.txt"; fi
 expect "--refine needs a budget"   1 "goes with the KL-budget mode" -- "$PRUNE" "$M" "$K" --steps 3 --refine 0.25 --target all=0.5
 expect "--refine range"            2 "--refine" -- "$PRUNE" "$M" "$K" --refine 2
 expect "search options"            0 "granularities head neuron" -- "$PRUNE" "$M" "$K" --steps 3 --granularities head,neuron --target all=0.5 --ablation mean
@@ -131,7 +138,7 @@ expect "train"                     0 "trained 20 steps"       -- "$PRUNE" train 
 expect "trained model loads"       0 "layers      L  = 1"    -- "$PRUNE" info "$TMP/tm/model.bin"
 expect "trained model's vocab"     0 "^[0-9]+( [0-9]+)*$"        -- "$PRUNE" tokenize --model "$TMP/tm/model.bin" " red green"
 "$PRUNE" train --corpus "$TMP/colors.txt" --out "$TMP/ao" --steps 10 --layers 1 --dim 32 --heads 2 --ctx 16 --vocab-size 270 --attn-only > /dev/null 2>&1
-printf 'red green\tred green\tb\tp\nred green\tred green\tp\tb\n' > "$TMP/ao/t.txt"
+printf 'red green\tred green\tb\tp\ngold pink\tgold pink\tp\tb\n' > "$TMP/ao/t.txt"
 expect "attention-only detected"   0 "attention-only model"   -- "$PRUNE" "$TMP/ao/model.bin" "$TMP/ao/t.txt" --steps 3
 # Ctrl-C during training: stops after the current step; the checkpoint is whole
 env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$PRUNE" train --corpus "$TMP/colors.txt" --out "$TMP/ti" --steps 10000000 --layers 1 --dim 32 --heads 2 --ctx 16 --vocab-size 270 > "$TMP/ti.log" 2>&1 &
@@ -164,7 +171,7 @@ expect "heads needs a task"        2 "missing TASK: 'prune heads MODEL TASK'" --
 
 # The induction reproduction (docs/reproductions.md): a head-knockout search keeps the top
 # previous-token head and the top induction head that `heads` names, drops at least four
-# of the other six heads and recovers >= 90% of the logit difference on held-out prompts.
+# of the other six heads and recovers >= 90% of the logit difference (normalised) on held-out prompts.
 IM="$ROOT/models/induction"
 hd=$("$PRUNE" heads "$IM/model.bin" "$IM/task.txt" 2>&1)
 prev=$(sed -nE 's/^top prev +head: L0H([0-9]).*/\1/p' <<<"$hd")
@@ -173,7 +180,7 @@ ko=$("$PRUNE" "$IM/model.bin" "$IM/task.txt" --ablation zero --granularities hea
 l0=$(awk '$1 == "0" && $2 == "yes" { for (i = 4; i <= NF && $i !~ /^\(/; i++) printf "%s ", $i }' <<<"$ko")
 l1=$(awk '$1 == "1" && $2 == "yes" { for (i = 4; i <= NF && $i !~ /^\(/; i++) printf "%s ", $i }' <<<"$ko")
 kept=$(wc -w <<<"$l0 $l1")
-rec=$(sed -nE 's/^ +logit diff recovered +([0-9.]+)%.*/\1/p' <<<"$ko")
+rec=$(sed -nE 's/^ +normalised recovery +([0-9.]+)%.*/\1/p' <<<"$ko")
 if [ -n "$prev" ] && [ -n "$ind" ] && grep -qw "$prev" <<<"$l0" && grep -qw "$ind" <<<"$l1" &&
    [ "$kept" -le 4 ] && awk -v r="$rec" 'BEGIN { exit !(r >= 90) }'; then
   pass=$((pass + 1))
@@ -181,6 +188,20 @@ else
   fail=$((fail + 1))
   echo "FAIL: induction knockout circuit (prev L0H$prev, induction L1H$ind; kept L0: $l0 L1: $l1; recovered $rec%)"
 fi
+
+# issue 14 item 5: eval measures a circuit under the ablation and on the split it was found
+# with, unless told otherwise (then says so); the knockout circuit's numbers come back
+"$PRUNE" "$IM/model.bin" "$IM/task.txt" --ablation zero --granularities head --steps 300 --seed 3 --out "$TMP/ko.json" > "$TMP/ko.txt" 2>&1
+kl_search=$(sed -nE 's/^ +KL\(full \|\| \.\) +([0-9.]+) .*/\1/p' "$TMP/ko.txt")
+expect "eval: recorded ablation"   0 "evaluating .*ko.json under zero ablation on the held-out" -- "$PRUNE" eval "$IM/model.bin" "$IM/task.txt" --circuit "$TMP/ko.json"
+expect "eval: same numbers"        0 "^ +KL\(full \|\| \.\) +$kl_search " -- "$PRUNE" eval "$IM/model.bin" "$IM/task.txt" --circuit "$TMP/ko.json"
+expect "eval: other ablation"      0 "note: evaluating under --ablation mean; .*ko.json was found under zero ablation" -- "$PRUNE" eval "$IM/model.bin" "$IM/task.txt" --circuit "$TMP/ko.json" --ablation mean
+expect "eval: other split"         0 "warning: the split \(--seed 0, --train-frac 0.5\) is not the one .*ko.json was found on \(seed 3" -- "$PRUNE" eval "$IM/model.bin" "$IM/task.txt" --circuit "$TMP/ko.json" --seed 0
+expect "eval: mean says its means" 0 "mean ablation: the means are over the 200 examples of the training part \(also the ones evaluated here\)" -- "$PRUNE" eval "$IM/model.bin" "$IM/task.txt" --full --all --ablation mean
+# the headline is normalised recovery; the raw ratio only where the empty circuit is near 0
+expect "headline"                  0 "held-out metrics \(200 examples\): KL\(full \|\| circuit\) [0-9.]+, normalised recovery [0-9.]+% of the logit difference" -- cat "$TMP/ko.txt"
+# warnings: a model that does not do the task, an empty circuit already within the budget
+expect "warn: chance, empty ok"    0 "warning: the full model is near chance.*warning: the empty circuit is already within the KL budget" -- bash -c "'$PRUNE' '$M' '$K' --steps 3 --kl-budget 50 | tr '\n' ' '"
 
 # Ctrl-C: the search stops after the current step and still writes the circuit found so far
 "$PRUNE" "$M" "$K" --steps 10000000 --batch 8 --out "$TMP/int.json" > "$TMP/int.log" 2>&1 &

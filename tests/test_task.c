@@ -354,6 +354,43 @@ static void test_split(void **state) {
     assert_non_null(strstr(err.msg, "--eval"));
     task_free(&one);
     task_free(&all);
+    // repeated clean prompts stay within one part: 12 lines, 4 prompts (one of them 5 times,
+    // one twice with different answers), for several seeds
+    char rep[4096] = "";
+    const char *prompts[4] = {"When Mary and John went to the store, John gave a drink to",
+                              "When Anna and Tom went to the park, Tom gave a ball to",
+                              "Then, Sarah and James had a long argument. Afterwards James said to",
+                              "When Kate and Mark went to the office, Mark gave a book to"};
+    const int which[12] = {0, 1, 0, 2, 0, 3, 1, 0, 2, 0, 3, 1};
+    for (int i = 0; i < 12; i++) {
+        strcat(rep, prompts[which[i]]);
+        strcat(rep, "\t-\t Mary\t John\n");
+    }
+    TaskOptions o2 = opts(1024, 0, 1, NULL);
+    Task dup;
+    assert_int_equal(task_parse(&dup, rep, strlen(rep), "t.txt", &tok, &o2, &err), 0);
+    assert_int_equal(dup.n, 12);
+    for (uint64_t seed = 0; seed < 8; seed++) {
+        assert_int_equal(task_split(&dup, 0.5, seed, &tr, &ev, &err), 0);
+        assert_int_equal(tr.n + ev.n, 12);
+        assert_true(tr.n >= 6);  // whole groups until train has its share
+        assert_int_equal(tr.dup_prompts, 4);
+        assert_int_equal(tr.dup_examples, 12);
+        for (int i = 0; i < tr.n; i++)
+            for (int j = 0; j < ev.n; j++)
+                assert_false(tr.ex[i].len == ev.ex[j].len &&
+                             !memcmp(tr.ex[i].clean, ev.ex[j].clean, sizeof(int) * (size_t)tr.ex[i].len));
+        task_split_free(&tr), task_split_free(&ev);
+    }
+    // one prompt only: nothing can be held out
+    Task same1;
+    char one_p[1024] = "";
+    for (int i = 0; i < 4; i++) strcat(one_p, "When Mary and John went to the store, John gave a drink to\t-\t Mary\t John\n");
+    assert_int_equal(task_parse(&same1, one_p, strlen(one_p), "t.txt", &tok, &o2, &err), 0);
+    assert_int_equal(task_split(&same1, 0.5, 1, &tr, &ev, &err), -1);
+    assert_non_null(strstr(err.msg, "different clean prompts (1)"));
+    task_free(&same1);
+    task_free(&dup);
 }
 
 static void test_generators(void **state) {

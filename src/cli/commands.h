@@ -52,6 +52,8 @@ typedef struct {
     int split_field;       // --split-field: TASK's JSONL "split" field decides train and eval
     double train_frac;
     double val_frac;       // --refine: share of the train part held out for validation (0: off)
+    // given on the command line (eval: otherwise the circuit file's own ablation and split)
+    int ablation_given, seed_given, frac_given;
     PruneConfig cfg;
 } RunArgs;
 int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err);
@@ -80,7 +82,7 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
 // One sweep result and sweep.svg, its picture (report.c): logit difference recovered against
 // the share of block weights kept, written atomically to path.
 typedef struct {
-    double target, share, recovered, kl;  // recovered: circuit / full logit difference (NAN: none)
+    double target, share, recovered, kl;  // recovered: normalised recovery (metrics_recovery; NAN: none)
 } SweepPoint;
 int sweep_plot_svg(const char *path, const SweepPoint *pts, int n, PruneErr *err);
 

@@ -315,7 +315,8 @@ static int build_run_args(const Args *a, RunArgs *r) {
     r->resume = a->resume, r->log_path = a->log, r->report_dir = a->report;
     c->run.checkpoint = a->ckpt;
     if (a->resume && !a->ckpt) c->run.checkpoint = a->resume;  // a resumed run goes on saving there
-    c->seed = (uint64_t)a->seed;
+    c->seed = a->seed < 0 ? 0 : (uint64_t)a->seed;  // -1: not given
+    r->ablation_given = !!a->ablation, r->seed_given = a->seed >= 0, r->frac_given = !!a->frac_s;
     double x;
     if (a->steps_s && (num(a->steps_s, "--steps", 0, 1e7, &x) || (c->steps = (int)x, 0))) return 2;
     if (a->batch_s && (num(a->batch_s, "--batch", 1, 1e6, &x) || (c->batch = (int)x, 0))) return 2;
@@ -418,19 +419,19 @@ static int do_eval(Args *a) {
 
 static int do_check(Args *a) {
     PruneErr err = {{0}};
-    return cmd_check(a->pos[0], a->pos[1], a->eval, a->vocab, a->skip_invalid, 0, 0.5, (uint64_t)a->seed,
+    return cmd_check(a->pos[0], a->pos[1], a->eval, a->vocab, a->skip_invalid, 0, 0.5, a->seed < 0 ? 0 : (uint64_t)a->seed,
                      stdout, &err) ? fail(&err) : 0;
 }
 
 static int do_gen(Args *a) {
     PruneErr err = {{0}};
-    return cmd_gen(a->pos[0], (int)a->n, (uint64_t)a->seed, a->vocab, a->model, a->out, a->gen_corpus, stdout,
+    return cmd_gen(a->pos[0], (int)a->n, a->seed < 0 ? 0 : (uint64_t)a->seed, a->vocab, a->model, a->out, a->gen_corpus, stdout,
                    &err) ? fail(&err) : 0;
 }
 
 static int do_heads(Args *a) {
     PruneErr err = {{0}};
-    return cmd_heads(a->pos[0], a->pos[1], a->vocab, (int)a->n, (uint64_t)a->seed, a->json, stdout, &err)
+    return cmd_heads(a->pos[0], a->pos[1], a->vocab, (int)a->n, a->seed < 0 ? 0 : (uint64_t)a->seed, a->json, stdout, &err)
                ? fail(&err) : 0;
 }
 
@@ -515,7 +516,7 @@ static int do_train(Args *a) {
     if (!a->corpus || !a->out) return usage_error("'prune train' needs --corpus FILE and --out DIR", NULL);
     TrainConfig t;
     train_config_defaults(&t);
-    t.corpus = a->corpus, t.out_dir = a->out, t.attn_only = a->attn_only, t.seed = (uint64_t)a->seed;
+    t.corpus = a->corpus, t.out_dir = a->out, t.attn_only = a->attn_only, t.seed = a->seed < 0 ? 0 : (uint64_t)a->seed;
     double x;
     struct { const char *s, *name; double lo, hi; int *dst; } ints[] = {
         {a->layers_s, "--layers", 1, 64, &t.layers}, {a->heads_s, "--heads", 1, 64, &t.heads},
@@ -561,7 +562,7 @@ int main(int argc, char **argv) {
     for (int k = 1; k < NUM_COMMANDS; k++)
         if (!strcmp(name, COMMANDS[k].name)) cmd = &COMMANDS[k];
     if (!cmd->name && name[0] == '-') return usage_error("unknown option", name);
-    Args a = {.top = 10, .threads = 2, .n = 400, .seed = 0};
+    Args a = {.top = 10, .threads = 2, .n = 400, .seed = -1};
     int rc = parse_args(argc, argv, cmd->name ? 2 : 1, cmd, &a);
     if (rc) return rc;
     char what[64];

@@ -184,6 +184,7 @@ static int check_run_outputs(const RunArgs *a, PruneErr *err) {
 int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     Run r;
     unsigned char *keep = NULL;
+    KlProbe kp = {0};  // --refine: the validation part's probe
     int rc = -1;
     if (check_run_outputs(a, err)) return -1;
     if (run_open(&r, a, out, err)) goto done;
@@ -204,6 +205,14 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     if (a->log_path) {
         if (!(log = log_open(a->log_path, a->resume ? p->step : -1, err))) goto done;
         p->cfg.run.log = log;
+    }
+    // the validation part's full-model log-probabilities, once: the search's budget checks
+    // and the refinement measure on it
+    if (a->val_frac > 0) {
+        // a circuit meets the budget on validation when its mean KL plus 1.64 standard errors
+        // (a one-sided 95% bound) is within it: the mean alone passes by luck half the time
+        if (kl_probe_build(&kp, p, &r.val, 1.64, err)) goto done;
+        p->val = &kp;
     }
     fflush(out);
     double t0 = now_seconds();
@@ -239,14 +248,8 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     masks_readout(&p->masks, keep);
     drop_zero_mlps(&r, keep);
     if (a->val_frac > 0) {
-        // a circuit meets the budget on validation when its mean KL plus 1.64 standard errors
-        // (a one-sided 95% bound) is within it: the mean alone passes by luck half the time
-        KlProbe kp;
         RefineStats st;
-        if (kl_probe_build(&kp, p, &r.val, 1.64, err)) goto done;
-        int rrc = circuit_refine(p, &kp, a->cfg.kl_budget, keep, &st, err);
-        kl_probe_free(&kp);
-        if (rrc) goto done;
+        if (circuit_refine(p, &kp, a->cfg.kl_budget, keep, &st, err)) goto done;
         drop_zero_mlps(&r, keep);
         res.val_examples = r.val.n, res.refine = st;
         fprintf(out, "refinement on %d validation examples: KL %.4f -> %.4f, %ld units added back, %ld removed; "
@@ -255,6 +258,16 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     }
     if (evaluate_three(p, &r.ts.eval, keep, &res, err)) goto done;
     circuit_print_summary(out, p, keep, &res);
+    metrics_warnings(out, &res.circuit, &res.full, &res.empty, p->cfg.mode == SPARSITY_KL_BUDGET ? p->cfg.kl_budget : NAN);
+    for (int g = 0; g < NUM_GRAN && p->cfg.mode == SPARSITY_TARGET; g++) {
+        if (!p->masks.enabled[g] || p->cfg.target[g] <= 0) continue;
+        long kept = 0;
+        for (int i = 0; i < p->masks.count[g]; i++) kept += keep[p->masks.off[g] + (size_t)i];
+        double pruned = 1.0 - (double)kept / p->masks.count[g];
+        if (pruned + 0.02 < p->cfg.target[g])
+            fprintf(out, "warning: %s: %.1f%% pruned, short of the target %.1f%%. Hint: more --steps or a larger "
+                         "--dual-lr.\n", GRANULARITIES[g].name, 100 * pruned, 100 * p->cfg.target[g]);
+    }
     char report_json[4200];
     const char *json_path = a->out_path;
     if (!json_path && a->report_dir) {  // the report is drawn from a circuit.json beside it
@@ -280,6 +293,7 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     }
 done:
     free(keep);
+    kl_probe_free(&kp);
     run_free(&r);
     return rc;
 }
@@ -289,7 +303,33 @@ int cmd_eval(const RunArgs *a, EvalWhat what, const char *circuit, int all_examp
     Run r;
     unsigned char *keep = NULL;
     int rc = -1;
-    if (run_open(&r, a, out, err)) goto done;
+    // a circuit is measured as it was found: under its recorded ablation and on the held-out
+    // part of its recorded split, unless the command line says otherwise (then a note)
+    CircuitFile cf;
+    RunArgs ra = *a;
+    memset(&r, 0, sizeof r);
+    memset(&cf, 0, sizeof cf);
+    if (what == EVAL_CIRCUIT) {
+        if (circuit_load(circuit, &cf, err)) return -1;
+        if (cf.ablation >= 0 && !a->ablation_given) ra.cfg.ablation = (AblationKind)cf.ablation;
+        else if (cf.ablation >= 0 && (int)a->cfg.ablation != cf.ablation)
+            fprintf(out, "note: evaluating under --ablation %s; %s was found under %s ablation\n",
+                    ABLATIONS[a->cfg.ablation].name, circuit, ABLATIONS[cf.ablation].name);
+        if (cf.split == 1 && !a->eval && !a->split_field) {
+            if (!a->seed_given) ra.cfg.seed = cf.split_seed;
+            if (!a->frac_given) ra.train_frac = cf.train_frac;
+            if (ra.cfg.seed != cf.split_seed || fabs(ra.train_frac - cf.train_frac) > 1e-12)
+                fprintf(out, "warning: the split (--seed %llu, --train-frac %g) is not the one %s was found on "
+                             "(seed %llu, %g): the examples evaluated may include some it was trained on\n",
+                        (unsigned long long)ra.cfg.seed, ra.train_frac, circuit, (unsigned long long)cf.split_seed,
+                        cf.train_frac);
+        }
+        if (cf.split == 2 && !a->eval && !a->split_field) {
+            ra.split_field = 1;
+            fprintf(out, "note: %s was found on the task's own \"split\" field; evaluating on it as well\n", circuit);
+        }
+    }
+    if (run_open(&r, &ra, out, err)) goto done;
     Pruner *p = &r.p;
     keep = palloc(p->masks.total, "circuit", err);
     if (!keep) goto done;
@@ -297,7 +337,7 @@ int cmd_eval(const RunArgs *a, EvalWhat what, const char *circuit, int all_examp
     memset(keep, what == EVAL_EMPTY ? 0 : 1, p->masks.total);
     if (what == EVAL_EMPTY) label = "empty circuit";
     if (what == EVAL_CIRCUIT) {
-        if (circuit_read(circuit, &p->masks, keep, err)) goto done;
+        if (circuit_apply(&cf, &p->masks, circuit, keep, err)) goto done;
         unsigned char *before = palloc(p->masks.total, "circuit", err);
         if (!before) goto done;
         memcpy(before, keep, p->masks.total);
@@ -314,15 +354,20 @@ int cmd_eval(const RunArgs *a, EvalWhat what, const char *circuit, int all_examp
     const Task *t = all_examples ? &r.ts.file : &r.ts.eval;
     RunResult res = {0};
     if (evaluate_three(p, t, keep, &res, err)) goto done;
-    fprintf(out, "evaluating %s on %s\n", label,
+    fprintf(out, "evaluating %s under %s ablation on %s\n", label, ABLATIONS[p->cfg.ablation].name,
             all_examples ? "every example of the task file (including any used to find the circuit)"
                          : "the held-out examples");
+    if (ABLATIONS[p->cfg.ablation].needs_means)
+        fprintf(out, "mean ablation: the means are over the %d examples of the training part%s\n", r.ts.train.n,
+                all_examples ? " (also the ones evaluated here)" : "");
     circuit_print_summary(out, p, keep, NULL);
     metrics_print(out, all_examples ? "metrics on all examples" : "held-out metrics", &res.circuit,
                   &res.full, &res.empty);
+    metrics_warnings(out, &res.circuit, &res.full, &res.empty, what == EVAL_CIRCUIT ? cf.kl_budget : NAN);
     rc = 0;
 done:
     free(keep);
+    circuit_file_free(&cf);
     run_free(&r);
     return rc;
 }
@@ -363,7 +408,7 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
         if (!METRICS[k].is_count) fprintf(csv.f, ",%s", METRICS[k].name);
         if (k == M_LOGIT_DIFF) fprintf(csv.f, ",logit_diff_full,logit_diff_recovered");
     }
-    fprintf(csv.f, "\n");
+    fprintf(csv.f, ",normalised_recovery\n");
     for (int i = 0; i < n_targets; i++) {
         PruneConfig cfg = base;
         cfg.mode = SPARSITY_TARGET;
@@ -386,6 +431,7 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
         if (evaluate_three(&r.p, &r.ts.eval, keep, &res, err)) goto fail_csv;
         double share = circuit_weight_share(&r.p.masks, keep, -1);
         double rec = res.circuit.n_ld && res.full.ld != 0 ? res.circuit.ld / res.full.ld : NAN;
+        double nrec = metrics_recovery(&res.circuit, &res.full, &res.empty);
         fprintf(csv.f, "%g", targets[i]);
         for (int g = 0; g < NUM_GRAN; g++) {
             long kept = 0;
@@ -397,11 +443,11 @@ int cmd_sweep(const RunArgs *a, const double *targets, int n_targets, const char
             if (!METRICS[k].is_count) fprintf(csv.f, ",%.6f", metric_value(&res.circuit, k));
             if (k == M_LOGIT_DIFF) fprintf(csv.f, ",%.6f,%.6f", res.full.ld, rec);
         }
-        fprintf(csv.f, "\n");
+        fprintf(csv.f, ",%.6f\n", nrec);
         fflush(csv.f);
-        pts[i] = (SweepPoint){targets[i], share, rec, res.circuit.kl};
-        fprintf(out, "target %.3f: %.1f%% of block weights, KL %.4f, logit difference recovered %.1f%%\n", targets[i],
-                100 * share, res.circuit.kl, 100 * rec);
+        pts[i] = (SweepPoint){targets[i], share, nrec, res.circuit.kl};
+        fprintf(out, "target %.3f: %.1f%% of block weights, KL %.4f, normalised recovery %.1f%%\n", targets[i],
+                100 * share, res.circuit.kl, 100 * nrec);
         fflush(out);
     }
     int bad = fflush(csv.f) || fsync(fileno(csv.f));

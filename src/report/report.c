@@ -402,7 +402,7 @@ done:
 
 // --- sweep.svg (prune sweep) ----------------------------------------------------------
 
-// Logit difference recovered against the share of block weights kept, one point a target.
+// Normalised recovery against the share of block weights kept, one point a target.
 int sweep_plot_svg(const char *path, const SweepPoint *pts, int n, PruneErr *err) {
     // in order of size, so the line reads left to right
     int *ord = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1));
@@ -430,8 +430,8 @@ int sweep_plot_svg(const char *path, const SweepPoint *pts, int n, PruneErr *err
         fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%d%%</text>\n", x0 + pw * t / 4, y0 + ph + 16, 25 * t);
     }
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">share of block weights kept</text>\n"
-               "<text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">logit difference "
-               "recovered</text>\n<polyline fill=\"none\" stroke=\"#377eb8\" stroke-width=\"1.5\" points=\"",
+               "<text x=\"16\" y=\"%d\" transform=\"rotate(-90 16 %d)\" text-anchor=\"middle\">normalised "
+               "recovery</text>\n<polyline fill=\"none\" stroke=\"#377eb8\" stroke-width=\"1.5\" points=\"",
             x0 + pw / 2, y0 + ph + 34, y0 + ph / 2, y0 + ph / 2);
     for (int k = 0; k < n; k++) {
         const SweepPoint *q = &pts[ord[k]];
@@ -443,7 +443,7 @@ int sweep_plot_svg(const char *path, const SweepPoint *pts, int n, PruneErr *err
         const SweepPoint *q = &pts[ord[k]];
         double y = isnan(q->recovered) ? 0 : q->recovered < 0 ? 0 : q->recovered > 1.2 ? 1.2 : q->recovered;
         fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"#377eb8\"><title>target %g: %.1f%% of "
-                   "weights, %.1f%% recovered, KL %.4f</title></circle>\n", x0 + pw * q->share, y0 + ph - ph * y,
+                   "weights, %.1f%% normalised recovery, KL %.4f</title></circle>\n", x0 + pw * q->share, y0 + ph - ph * y,
                 q->target, 100 * q->share, 100 * q->recovered, q->kl);
     }
     fprintf(f, "</svg>\n");

@@ -10,9 +10,9 @@
 #include "prune.h"
 
 const AblationInfo ABLATIONS[NUM_ABLATIONS] = {
-    [ABL_CORRUPTED] = {"corrupted", 2, 0},
-    [ABL_MEAN] = {"mean", 1, 1},
-    [ABL_ZERO] = {"zero", 1, 0},
+    [ABL_CORRUPTED] = {"corrupted", 2, 0, 1},
+    [ABL_MEAN] = {"mean", 1, 1, 1},
+    [ABL_ZERO] = {"zero", 1, 0, 0},
 };
 
 const char *ablation_names(void) {

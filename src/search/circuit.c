@@ -118,8 +118,12 @@ int circuit_write(const char *path, const Pruner *p, const unsigned char *keep,
     json_object_set_new(sizes, "weight_share", json_real(circuit_weight_share(mk, keep, -1)));
     json_object_set_new(o, "masks", masks);
     json_object_set_new(o, "sizes", sizes);
-    json_object_set_new(o, "metrics", json_pack("{s:o, s:o, s:o}", "circuit", metrics_json(&r->circuit),
-                                                "full", metrics_json(&r->full), "empty", metrics_json(&r->empty)));
+    double rec = metrics_recovery(&r->circuit, &r->full, &r->empty);
+    json_t *met = json_pack("{s:o, s:o, s:o}", "circuit", metrics_json(&r->circuit), "full", metrics_json(&r->full),
+                            "empty", metrics_json(&r->empty));
+    json_object_set_new(met, "normalised_recovery", isnan(rec) ? json_null() : json_real(rec));
+    json_object_set_new(met, "recovery_of", json_string(r->circuit.n_sets || !r->circuit.n_ld ? "prob_diff" : "logit_diff"));
+    json_object_set_new(o, "metrics", met);
     char *text = json_dumps(o, JSON_INDENT(1) | JSON_REAL_PRECISION(9));
     json_decref(o);
     size_t n = text ? strlen(text) : 0;
@@ -311,6 +315,31 @@ static int parse_object(json_t *o, const char *path, CircuitFile *cf, PruneErr *
     if (sizes && !json_is_object(sizes)) return perr(err, "%s: field \"sizes\": expected an object.", path);
     if (ws && !json_is_number(ws)) return perr(err, "%s: field sizes.weight_share: expected a number.", path);
     cf->weight_share = ws ? json_number_value(ws) : NAN;
+    // what `eval` needs to measure the circuit as it was found: its ablation and split
+    json_t *st = json_object_get(o, "settings"), *abl = json_object_get(st, "ablation");
+    if (st && !json_is_object(st)) return perr(err, "%s: field \"settings\": expected an object.", path);
+    if (abl) {
+        int k = 0;
+        while (json_is_string(abl) && k < NUM_ABLATIONS && strcmp(json_string_value(abl), ABLATIONS[k].name)) k++;
+        if (!json_is_string(abl) || k == NUM_ABLATIONS)
+            return perr(err, "%s: field settings.ablation: expected one of %s.", path, ablation_names());
+        cf->ablation = k;
+    }
+    json_t *kb = json_object_get(json_object_get(st, "sparsity"), "kl_budget");
+    if (kb && (!json_is_number(kb) || !(json_number_value(kb) >= 0)))
+        return perr(err, "%s: field settings.sparsity.kl_budget: expected a number >= 0.", path);
+    if (kb) cf->kl_budget = json_number_value(kb);
+    json_t *sp = json_object_get(t, "split");
+    if (json_is_string(sp) && !strcmp(json_string_value(sp), "field")) cf->split = 2;
+    else if (json_is_object(sp)) {
+        json_t *seed = json_object_get(sp, "seed"), *fr = json_object_get(sp, "train_fraction");
+        if (!json_is_integer(seed) || json_integer_value(seed) < 0 || !json_is_number(fr) ||
+            !(json_number_value(fr) > 0 && json_number_value(fr) < 1))
+            return perr(err, "%s: field task.split: expected {\"seed\": integer >= 0, \"train_fraction\": a "
+                             "number in (0, 1)}.", path);
+        cf->split = 1, cf->split_seed = (uint64_t)json_integer_value(seed), cf->train_frac = json_number_value(fr);
+    } else if (sp && !json_is_null(sp))
+        return perr(err, "%s: field task.split: expected an object, \"field\" or null.", path);
     return 0;
 }
 
@@ -319,6 +348,8 @@ int circuit_parse(const char *text, size_t len, const char *path, CircuitFile *c
     snprintf(cf->model, sizeof cf->model, "?");
     snprintf(cf->task, sizeof cf->task, "?");
     cf->weight_share = NAN;
+    cf->ablation = -1;
+    cf->kl_budget = NAN;
     json_error_t je;
     json_t *o = json_loadb(text, len, 0, &je);
     if (!o)
@@ -384,20 +415,27 @@ static void print_metric_row(FILE *out, const char *name, double c, double f, do
 
 void metrics_print(FILE *out, const char *title, const Metrics *c, const Metrics *full,
                    const Metrics *empty) {
-    fprintf(out, "%s (%d examples)\n", title, c->n);
+    double rec = metrics_recovery(c, full, empty);
+    fprintf(out, "%s (%d examples): KL(full || circuit) %.4f", title, c->n, c->kl);
+    if (!isnan(rec)) fprintf(out, ", normalised recovery %.1f%% of the %s", 100 * rec, c->n_sets || !c->n_ld ? "probability difference" : "logit difference");
+    fprintf(out, "\n");
     fprintf(out, "  %-22s%12s%12s%12s\n", "", "circuit", "full", "empty");
     for (int k = 0; k < NUM_METRICS; k++) {
         if (METRICS[k].is_count || (METRICS[k].nullable && !c->n_ld)) continue;  // counts: in the title
         print_metric_row(out, METRICS[k].label, metric_value(c, k), metric_value(full, k), metric_value(empty, k),
                          METRICS[k].fmt);
-        if (k != M_LOGIT_DIFF) continue;
-        // after the logit difference: ratios only where the denominator is not lost in rounding
-        double scale = fabs(full->ld) + fabs(empty->ld) + 1e-12;
-        if (fabs(full->ld) > 1e-3)
-            fprintf(out, "  %-22s%11.1f%%\n", "logit diff recovered", 100 * c->ld / full->ld);
-        if (fabs(full->ld - empty->ld) > 1e-3 * scale && fabs(full->ld - empty->ld) > 1e-3)
-            fprintf(out, "  %-22s%11.1f%%   (circuit - empty) / (full - empty)\n",
-                    "normalised recovery", 100 * (c->ld - empty->ld) / (full->ld - empty->ld));
+        if (k != (c->n_sets || !c->n_ld ? M_PROB_DIFF : M_LOGIT_DIFF)) continue;
+        // after the headline quantity (the probability difference for answer sets): its
+        // normalised recovery, and the raw ratio circuit / full only where the empty circuit's
+        // value is near 0 (elsewhere it credits the circuit with what the empty one does)
+        double rec = metrics_recovery(c, full, empty);
+        int pd = k == M_PROB_DIFF;
+        double vc = pd ? c->pd : c->ld, vf = pd ? full->pd : full->ld, ve = pd ? empty->pd : empty->ld;
+        if (!isnan(rec))
+            fprintf(out, "  %-22s%11.1f%%   (circuit - empty) / (full - empty)\n", "normalised recovery", 100 * rec);
+        if (fabs(vf) > 1e-3 && fabs(ve) <= 0.05 * fabs(vf))
+            fprintf(out, "  %-22s%11.1f%%   circuit / full (the empty circuit is near 0)\n",
+                    pd ? "prob diff recovered" : "logit diff recovered", 100 * vc / vf);
     }
 }
 

@@ -250,7 +250,9 @@ void circuit_make_consistent(const Masks *mk, unsigned char *keep) {
             memset(kn + (size_t)l * H, 0, (size_t)H);
             memset(ko + (size_t)l * C, 0, (size_t)C);
         }
-        // upward: a container with nothing left inside is pruned
+        // upward: a container with nothing left inside is pruned; under zero ablation an
+        // attention block (MLP) with no head (neuron) left still adds its output projection's
+        // bias, the function the search was trained with, so it stays (bias_flows)
         int any_head = 0;
         for (int h = 0; h < NH; h++) {
             int any_dim = 0;
@@ -258,11 +260,11 @@ void circuit_make_consistent(const Masks *mk, unsigned char *keep) {
             if (!any_dim) kh[l * NH + h] = 0;
             any_head |= kh[l * NH + h];
         }
-        if (!any_head) ka[l] = 0;
+        if (!any_head && !mk->bias_flows) ka[l] = 0;
         int any_n = 0, any_o = 0;
         for (int i = 0; i < H; i++) any_n |= kn[(size_t)l * H + i];
         for (int c = 0; c < C; c++) any_o |= ko[(size_t)l * C + c];
-        if (!any_n || !any_o) km[l] = 0;
+        if ((!any_n && !mk->bias_flows) || !any_o) km[l] = 0;
         if (!ka[l] && !km[l]) kl[l] = 0;
         // and down again for what the upward pass removed
         if (!km[l]) {

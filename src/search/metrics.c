@@ -53,14 +53,12 @@ int pruner_evaluate(Pruner *p, const Task *t, const unsigned char *keep, Metrics
             const TaskExample *e = &t->ex[s + b];
             const float *lg = p->logits + (size_t)b * Vp, *lf = full_logits + (size_t)b * Vp;
             const float *lp = p->logp + (size_t)b * V;
-            double mc = 0, mw = 0, fc = 0, fw = 0, pc = 0, pw = 0, best_c = -INFINITY, best_w = -INFINITY;
+            double mc = 0, mw = 0, fc = 0, fw = 0, pc = 0, pw = 0;
             for (int i = 0; i < e->n_correct; i++) {
                 mc += lg[e->correct[i]], fc += lf[e->correct[i]], pc += exp(lp[e->correct[i]]);
-                best_c = lg[e->correct[i]] > best_c ? lg[e->correct[i]] : best_c;
             }
             for (int i = 0; i < e->n_wrong; i++) {
                 mw += lg[e->wrong[i]], fw += lf[e->wrong[i]], pw += exp(lp[e->wrong[i]]);
-                best_w = lg[e->wrong[i]] > best_w ? lg[e->wrong[i]] : best_w;
             }
             if (e->n_wrong) {
                 out->ld += mc / e->n_correct - mw / e->n_wrong;
@@ -68,7 +66,10 @@ int pruner_evaluate(Pruner *p, const Task *t, const unsigned char *keep, Metrics
                 out->n_ld++;
             }
             out->pd += pc - pw;
-            out->acc_pair += best_c > best_w;
+            // one definition for single answers and answer sets: the correct set is more
+            // probable than the wrong set (for single answers: the correct logit is higher)
+            out->acc_pair += pc > pw;
+            out->n_sets += e->n_correct > 1 || e->n_wrong > 1;
             int top = 0, ftop = 0;
             for (int v = 1; v < V; v++) {
                 if (lg[v] > lg[top]) top = v;
@@ -87,4 +88,35 @@ int pruner_evaluate(Pruner *p, const Task *t, const unsigned char *keep, Metrics
     }
     if (out->n_ld) out->ld /= out->n_ld, out->ld_full /= out->n_ld;
     return 0;
+}
+
+double metrics_recovery(const Metrics *c, const Metrics *full, const Metrics *empty) {
+    int use_pd = c->n_sets > 0 || !c->n_ld;
+    double vc = use_pd ? c->pd : c->ld, vf = use_pd ? full->pd : full->ld, ve = use_pd ? empty->pd : empty->ld;
+    double gap = vf - ve, scale = fabs(vf) + fabs(ve) + 1e-12;
+    if (!(fabs(gap) > 1e-3 * scale) || !(fabs(gap) > (use_pd ? 1e-4 : 1e-3))) return NAN;
+    return (vc - ve) / gap;
+}
+
+int metrics_warnings(FILE *out, const Metrics *c, const Metrics *full, const Metrics *empty, double budget) {
+    int n = 0;
+    // chance for "p(correct) > p(wrong)" is about one half; a model that does not do the task
+    // has no mechanism for a circuit to find
+    if (full->n && full->acc_pair < 0.6) {
+        fprintf(out, "warning: the full model is near chance on this task (pairwise accuracy %.3f): there is "
+                     "little behaviour for a circuit to explain\n", full->acc_pair);
+        n++;
+    }
+    if (!isnan(budget) && empty->n && empty->kl <= budget) {
+        fprintf(out, "warning: the empty circuit is already within the KL budget (KL(full || empty) = %.4f <= %g): "
+                     "for this model the ablation barely changes the answer, so any circuit meets it\n",
+                empty->kl, budget);
+        n++;
+    }
+    if (!isnan(budget) && c->n && c->kl > budget) {
+        fprintf(out, "warning: on these examples the circuit misses the KL budget: KL(full || circuit) = %.4f > "
+                     "%g\n", c->kl, budget);
+        n++;
+    }
+    return n;
 }

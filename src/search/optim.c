@@ -74,16 +74,28 @@ static long circuit_size(const Pruner *p) {
 // problem is discrete: the KL jumps when a needed unit goes), so the result is the
 // smallest circuit seen that met the budget, both in this measurement and on the moving
 // average (one chunk alone is noisy).
+//
+// With a validation part (--refine), the check is on all of it and on the circuit as it
+// would be read out (consistency rules applied), by the same test refinement uses: mean KL
+// plus z standard errors within the budget. Many more examples than one chunk, and none the
+// gates were trained on, so the snapshot kept is not the one that passed by luck.
 static void measure_readout_kl(Pruner *p, const Task *train, const int *idx, int B) {
     Masks *mk = &p->masks;
-    for (size_t k = 0; k < mk->total; k++) mk->z[k] = mk->log_alpha[k] > 0.0f;
-    for (int g = 0; g < NUM_GRAN; g++)
-        if (!mk->enabled[g])
-            for (int i = 0; i < mk->count[g]; i++) mk->z[mk->off[g] + (size_t)i] = 1.0f;
-    point_gates_from_masks(&p->pg, mk);
-    int n1 = B < p->maxB ? B : p->maxB;
-    double klb = pruner_run_batch(p, train, idx, n1, 0);
-    p->kl_ema = p->step ? 0.7 * p->kl_ema + 0.3 * klb : klb;
+    double klb;
+    if (p->val) {
+        masks_readout(mk, p->keep_buf);
+        double mean = kl_probe(p, p->val, p->keep_buf);
+        klb = p->kl_ema = mean + p->val->z * p->val->se;
+    } else {
+        for (size_t k = 0; k < mk->total; k++) mk->z[k] = mk->log_alpha[k] > 0.0f;
+        for (int g = 0; g < NUM_GRAN; g++)
+            if (!mk->enabled[g])
+                for (int i = 0; i < mk->count[g]; i++) mk->z[mk->off[g] + (size_t)i] = 1.0f;
+        point_gates_from_masks(&p->pg, mk);
+        int n1 = B < p->maxB ? B : p->maxB;
+        klb = pruner_run_batch(p, train, idx, n1, 0);
+        p->kl_ema = p->step ? 0.7 * p->kl_ema + 0.3 * klb : klb;
+    }
     long kept = circuit_size(p);
     if (klb <= p->cfg.kl_budget && p->kl_ema <= p->cfg.kl_budget && (p->best_kept < 0 || kept < p->best_kept)) {
         p->best_kept = kept;

@@ -49,6 +49,11 @@ typedef struct {
     const char *name;
     int streams;      // 2: the reference is a second (corrupted) stream run beside the clean one
     int needs_means;  // 1: per-unit means over the train prompts, computed before the search
+    // 1: the reference is linear in the units (a corrupted run, a mean), so a block whose
+    // heads (neurons) are all ablated computes the block's own reference and reads out as
+    // the block pruned. 0 (zero): its output projection's bias still flows, which is not
+    // the block pruned (output 0): the read-out keeps the block.
+    int empty_is_pruned;
 } AblationInfo;
 extern const AblationInfo ABLATIONS[NUM_ABLATIONS];
 // "corrupted, mean, zero": the table's names for messages (a static string).
@@ -69,6 +74,7 @@ typedef struct {
     int count[NUM_GRAN];
     size_t off[NUM_GRAN], total;
     int enabled[NUM_GRAN];  // a disabled granularity's gates are fixed to 1
+    int bias_flows;         // the ablation's !empty_is_pruned: see circuit_make_consistent
     float *mem;             // one allocation behind the six arrays
     float *log_alpha, *z, *dzdla, *dz, *adam_m, *adam_v;
 } Masks;
@@ -163,7 +169,16 @@ typedef struct {
     double acc_pair;     // fraction where the best correct answer beats every wrong one
     double acc_argmax;   // fraction where the top token is a correct answer
     double exact;        // fraction where the top token equals the full model's top token
+    int n_sets;          // examples with more than one correct or wrong answer (not in METRICS)
 } Metrics;
+// The headline: normalised recovery (circuit - empty) / (full - empty) of the logit
+// difference, or of the probability difference when the task has answer sets
+// (docs/method-as-built.md, "Metrics"). NAN when full and empty are too close to divide.
+double metrics_recovery(const Metrics *c, const Metrics *full, const Metrics *empty);
+// Warnings a reader needs beside the numbers (one line each, "warning: ..."): the full model
+// near chance, the empty circuit already within the KL budget (budget NAN: not checked), the
+// circuit over the budget. Returns the number printed.
+int metrics_warnings(FILE *out, const Metrics *c, const Metrics *full, const Metrics *empty, double budget);
 
 typedef struct {
     const GPT2 *m;
@@ -197,6 +212,11 @@ typedef struct {
     float *best_la;          // log_alpha of the smallest read-out circuit seen within budget
     long best_kept;          // its kept gates (-1: none yet)
     int best_step;
+    // --refine: the validation part's probe (not owned; NULL: none). The search's budget
+    // checks then measure the read-out circuit on all of it (mean + z standard errors)
+    // instead of on the first chunk of the step's training batch.
+    struct KlProbe *val;
+    unsigned char *keep_buf;  // (masks.total) scratch for the read-out circuit
 } Pruner;
 
 int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, PruneErr *err);
@@ -274,7 +294,7 @@ int pruner_evaluate(Pruner *p, const Task *t, const unsigned char *keep, Metrics
 // --- refinement (refine.c) --------------------------------------------------------------
 // KL(full || circuit) with binary gates on a fixed set of examples (the validation part),
 // the full model's log-probabilities computed once.
-typedef struct {
+typedef struct KlProbe {
     const Task *task;
     float *full;  // (n, V)
     int *idx;     // 0..n-1
@@ -338,6 +358,11 @@ typedef struct {
     CircuitGran gran[NUM_GRAN];
     Metrics circuit, full, empty;  // metrics.*
     double weight_share;      // sizes.weight_share
+    int ablation;             // settings.ablation (an AblationKind), -1: not in the file
+    int split;                // task.split: 0 not in the file (or null), 1 seeded, 2 "field"
+    uint64_t split_seed;      // task.split.seed (split 1)
+    double train_frac;        // task.split.train_fraction (split 1)
+    double kl_budget;         // settings.sparsity.kl_budget, NAN: not a KL-budget search
 } CircuitFile;
 // The parser, pure (the fuzz target and tests call it); circuit_load reads the file first.
 // Errors name the file and the field. Free with circuit_file_free (also after an error).

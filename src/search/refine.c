@@ -7,8 +7,8 @@
 //    order the search ranked them (log alpha, highest first), the fewest that meet it
 //    (a binary search on the threshold).
 // 2. Remove, coarse to fine: each kept attention block and MLP block, then each kept
-//    head, least confident (lowest log alpha) first, is dropped when the budget still
-//    holds without it; then the finest units (head dimensions, neurons, MLP output
+//    head, least harmful first (the KL its removal alone gives), is dropped when the
+//    budget still holds without it; then the finest units (head dimensions, neurons, MLP output
 //    dimensions), ranked by log alpha across layers, lose the largest lowest-ranked share
 //    that keeps the budget (a binary search); last, the blocks and heads are tried once
 //    more, so that removing any single kept head or MLP block breaks the budget.
@@ -95,8 +95,10 @@ static void keep_top(const Masks *mk, const Ranked *r, size_t n_ranked, size_t n
 
 static int is_fine(int g) { return g == G_ATTN_DIM || g == G_NEURON || g == G_MLP_OUT; }
 
-// One pass over the kept units of granularities gs, least confident first: drop each one
-// whose removal keeps the budget. Returns the units removed.
+// One pass over the kept units of granularities gs, least harmful first: each unit's
+// removal alone is measured, then the units are dropped in that order while the budget
+// holds. (The search's log alpha orders them less well: it ranks units under the sampled
+// gates of training, not against this circuit.) Returns the units removed.
 static int remove_singly(Pruner *p, KlProbe *val, double budget, unsigned char *keep, unsigned char *trial,
                          const int *gs, int ngs, Ranked *r, RefineStats *st) {
     const Masks *mk = &p->masks;
@@ -108,6 +110,12 @@ static int remove_singly(Pruner *p, KlProbe *val, double budget, unsigned char *
             size_t k = mk->off[g] + (size_t)i;
             if (keep[k]) r[n++] = (Ranked){k, mk->log_alpha[k]};
         }
+    }
+    for (size_t i = 0; i < n; i++) {
+        memcpy(trial, keep, mk->total);
+        trial[r[i].k] = 0;
+        circuit_make_consistent(mk, trial);
+        r[i].la = (float)kl_probe(p, val, trial);  // the sort key: KL without this unit
     }
     qsort(r, n, sizeof *r, by_la_asc);
     int removed = 0;

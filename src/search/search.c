@@ -79,6 +79,7 @@ int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, Pru
     if (masks_build(&p->masks, c, cfg->enabled, err) || point_gates_build(&p->pg, c, err) ||
         point_gates_build(&p->dpg, c, err) || point_gates_build(&p->ones, c, err))
         goto fail;
+    p->masks.bias_flows = !ABLATIONS[cfg->ablation].empty_is_pruned;
     for (size_t i = 0; i < points_floats(c); i++) p->ones.mem[i] = 1.0f;
     p->full_buf = palloc(sizeof(float) * (size_t)chunk * ((size_t)c->V + c->Vp), "full-model outputs", err);
     if (!p->full_buf) goto fail;
@@ -128,7 +129,8 @@ int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, Pru
         p->lambda[g] = cfg->mode == SPARSITY_LAMBDA ? cfg->lambda[g] : 0.0;
     if (cfg->mode == SPARSITY_KL_BUDGET) p->lambda[0] = 1e-3;  // grows while KL is within budget
     p->best_la = palloc(sizeof(float) * p->masks.total, "the best circuit so far", err);
-    if (!p->best_la) goto fail;
+    p->keep_buf = palloc(p->masks.total, "the read-out circuit", err);
+    if (!p->best_la || !p->keep_buf) goto fail;
     p->best_kept = -1;
     return 0;
 fail:
@@ -143,6 +145,7 @@ void pruner_free(Pruner *p) {
     point_gates_free(&p->ones);
     free(p->full_buf);
     free(p->best_la);
+    free(p->keep_buf);
     free(p->mem), free(p->tok_c), free(p->tok_r), free(p->lens), free(p->pos), free(p->targets);
     memset(p, 0, sizeof *p);
 }

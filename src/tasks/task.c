@@ -577,6 +577,17 @@ static int fill_parts(const Task *all, const int *order, const unsigned char *in
     return 0;
 }
 
+typedef struct {
+    uint64_t h;
+    int i;
+} Keyed;
+
+static int by_key(const void *a, const void *b) {
+    const Keyed *x = a, *y = b;
+    if (x->h != y->h) return x->h < y->h ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
 int task_split(const Task *all, double train_frac, uint64_t seed, Task *train, Task *eval,
                PruneErr *err) {
     memset(train, 0, sizeof *train);
@@ -587,23 +598,83 @@ int task_split(const Task *all, double train_frac, uint64_t seed, Task *train, T
                          "give a held-out file with --eval, or more examples.", all->path, n,
                     100 * train_frac, 100 * (1 - train_frac));
     int *perm = palloc(sizeof(int) * (size_t)n, "split", err);
+    int *group = palloc(sizeof(int) * (size_t)n, "split", err);  // example -> its group's first example
+    int *next = palloc(sizeof(int) * (size_t)n, "split", err);   // the group's next example, -1: none
+    int *order = palloc(sizeof(int) * (size_t)n, "split", err);
     unsigned char *in_train = palloc((size_t)n, "split", err);
-    if (!perm || !in_train) {
-        free(perm), free(in_train);
-        return -1;
+    Keyed *key = palloc(sizeof(Keyed) * (size_t)n, "split", err);
+    int rc = -1;
+    if (!perm || !group || !next || !order || !in_train || !key) goto out;
+    // groups of equal clean prompts: sort by (hash, index); within a run of equal hashes each
+    // example joins the first earlier one with the same ids
+    for (int i = 0; i < n; i++) {
+        uint64_t x = 1469598103934665603ull ^ (uint64_t)all->ex[i].len;
+        for (int t = 0; t < all->ex[i].len; t++) x = (x ^ (uint64_t)(unsigned)all->ex[i].clean[t]) * 1099511628211ull;
+        key[i] = (Keyed){x, i};
+        group[i] = i, next[i] = -1;
     }
+    qsort(key, (size_t)n, sizeof *key, by_key);
+    for (int a = 0; a < n;) {
+        int b = a + 1;
+        while (b < n && key[b].h == key[a].h) b++;
+        for (int i = a + 1; i < b; i++) {
+            const TaskExample *x = &all->ex[key[i].i];
+            for (int j = a; j < i; j++) {
+                const TaskExample *y = &all->ex[key[j].i];
+                if (group[key[j].i] == key[j].i && x->len == y->len &&
+                    !memcmp(x->clean, y->clean, sizeof(int) * (size_t)x->len)) {
+                    group[key[i].i] = key[j].i;
+                    break;
+                }
+            }
+        }
+        a = b;
+    }
+    // each group's members in file order (perm holds the last member seen, as scratch)
+    int dup_prompts = 0, dup_examples = 0;
+    for (int i = 0; i < n; i++) {
+        int g = group[i];
+        if (g != i) {
+            next[perm[g]] = i;
+            if (perm[g] == g) dup_prompts++, dup_examples++;  // the group's second member
+            dup_examples++;
+        }
+        perm[g] = i;
+    }
+    // the groups (their first examples, in file order), shuffled; without repeats exactly the
+    // permutation of the examples this split has always drawn
+    int ng = 0;
+    for (int i = 0; i < n; i++)
+        if (group[i] == i) perm[ng++] = i;
     Rng r;
     rng_seed(&r, seed);
-    for (int i = 0; i < n; i++) perm[i] = i;
-    for (int i = n - 1; i > 0; i--) {  // Fisher-Yates
+    for (int i = ng - 1; i > 0; i--) {  // Fisher-Yates
         int j = (int)(rng_u64(&r) % (uint64_t)(i + 1));
         int tmp = perm[i];
         perm[i] = perm[j];
         perm[j] = tmp;
     }
-    for (int i = 0; i < n; i++) in_train[perm[i]] = i < ntr;  // the first ntr of the permutation
-    int rc = fill_parts(all, perm, in_train, ntr, train, eval, err);
-    free(perm), free(in_train);
+    int k = 0, filled = 0;
+    for (int gi = 0; gi < ng; gi++) {
+        int to_train = filled < ntr;  // a group goes whole to one part
+        for (int i = perm[gi]; i >= 0; i = next[i]) {
+            in_train[i] = (unsigned char)to_train;
+            order[k++] = i;
+            filled += to_train;
+        }
+    }
+    if (filled >= n) {
+        rc = perr(err, "%s: its %d examples have so few different clean prompts (%d) that none is left to hold "
+                       "out. Hint: give a held-out file with --eval, or more distinct prompts.", all->path, n, ng);
+        goto out;
+    }
+    rc = fill_parts(all, order, in_train, filled, train, eval, err);
+    if (!rc) {
+        train->dup_prompts = eval->dup_prompts = dup_prompts;
+        train->dup_examples = eval->dup_examples = dup_examples;
+    }
+out:
+    free(perm), free(group), free(next), free(order), free(in_train), free(key);
     return rc;
 }
 
@@ -700,6 +771,10 @@ void taskset_report(const TaskSet *ts, FILE *out) {
         fprintf(out, "  split: %d train / %d eval (seed %llu, %.0f%% train); metrics are on the "
                      "eval part only\n", ts->train.n, ts->eval.n, (unsigned long long)ts->seed,
                 100 * ts->train_frac);
+        if (ts->train.dup_prompts)
+            fprintf(out, "  note: %d clean prompts occur more than once (%d examples); each is kept within one "
+                         "part, so no held-out prompt was trained on\n", ts->train.dup_prompts,
+                    ts->train.dup_examples);
     } else {
         report_file(&ts->eval_file, out);
         fprintf(out, "  train on all %d of the first, evaluate on all %d of the second\n",

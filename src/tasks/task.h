@@ -33,6 +33,8 @@ typedef struct {
     char name[64];         // from a "# task=NAME" comment, else ""
     char metric[32];       // from a "# ... metric=NAME" comment, else ""
     int *ids;              // one allocation behind every id array above
+    int dup_prompts, dup_examples;  // (task_split's parts) clean prompts that occur more than
+                                    // once, and the examples that carry them
 } Task;
 
 typedef struct {
@@ -51,9 +53,12 @@ int task_parse(Task *t, const char *text, size_t len, const char *path, Tokenize
 int task_load(Task *t, const char *path, Tokenizer *tok, const TaskOptions *opt, PruneErr *err);
 void task_free(Task *t);
 
-// A seeded split: a random permutation of the examples (seed), the first
-// round(n * train_frac) to train, the rest to eval. Both share no example. The Task
-// structs returned borrow the examples of all (free only all).
+// A seeded split: examples with the same clean prompt form a group (a repeated prompt must
+// not be trained on and evaluated on); a random permutation of the groups (seed), each to
+// train while train holds fewer than round(n * train_frac) examples, the rest to eval. Both
+// share no example and no clean prompt; without repeats this is a permutation of the
+// examples, the first round(n * train_frac) to train. The Task structs returned borrow the
+// examples of all (free only all); both record the repeats found (dup_prompts, dup_examples).
 int task_split(const Task *all, double train_frac, uint64_t seed, Task *train, Task *eval,
                PruneErr *err);
 void task_split_free(Task *part);
