@@ -489,8 +489,7 @@ static int compare_point(Run *r, const char *method, int k, const unsigned char 
     for (int i = 0; i < mk->count[G_HEAD]; i++) pt->heads += keep[mk->off[G_HEAD] + (size_t)i];
     for (int i = 0; i < mk->count[G_MLP]; i++) pt->mlps += keep[mk->off[G_MLP] + (size_t)i];
     for (int i = 0; i < mk->count[G_NEURON]; i++) pt->neurons += keep[mk->off[G_NEURON] + (size_t)i];
-    double den = full->ld - empty->ld;
-    pt->recovery = c.n_ld && den != 0 ? (c.ld - empty->ld) / den : NAN;
+    pt->recovery = metrics_recovery(&c, full, empty);
     return 0;
 }
 
@@ -512,25 +511,31 @@ static int compare_search(Run *r, const RunArgs *a, const PruneConfig *cfg, unsi
                           PruneErr *err) {
     if (compare_rebuild(r, cfg, err)) return -1;
     Pruner *p = &r->p;
-    if (cfg->init == INIT_ATTRIBUTION && pruner_init_attribution(p, &r->ts.train, cfg->attr_steps, err)) return -1;
+    KlProbe kp = {0};  // --refine: the budget checks and the refinement measure on validation, as in cmd_prune
+    int rc = -1;
+    if (cfg->init == INIT_ATTRIBUTION && pruner_init_attribution(p, &r->ts.train, cfg->attr_steps, err)) goto done;
+    if (a->val_frac > 0) {
+        if (kl_probe_build(&kp, p, &r->val, 1.64, err)) goto done;
+        p->val = &kp;
+    }
     double t0 = now_seconds();
     int nonfinite = 0;
     int steps = pruner_train(p, &r->ts.train, &nonfinite, err);
-    if (steps < 0) return -1;
+    if (steps < 0) goto done;
     fprintf(out, "  %d steps in %.1f s; smallest in-budget circuit at step %d\n", steps, now_seconds() - t0,
             p->best_kept >= 0 ? p->best_step : -1);
     masks_readout(&p->masks, keep);
     drop_zero_mlps(r, keep);
     if (a->val_frac > 0) {
-        KlProbe kp;
         RefineStats st;
-        if (kl_probe_build(&kp, p, &r->val, 1.64, err)) return -1;
-        int rc = circuit_refine(p, &kp, cfg->kl_budget, keep, &st, err);
-        kl_probe_free(&kp);
-        if (rc) return -1;
+        if (circuit_refine(p, &kp, cfg->kl_budget, keep, &st, err)) goto done;
         drop_zero_mlps(r, keep);
     }
-    return 0;
+    rc = 0;
+done:
+    p->val = NULL;
+    kl_probe_free(&kp);
+    return rc;
 }
 
 // A ranking's nested circuits: keep the top k units of g (k in ks[0..nk)), evaluated.
