@@ -324,14 +324,15 @@ static void test_checkpoint_rejections(void **state) {
     buf[8] = 9;  // version
     assert_int_equal(checkpoint_parse(buf, len, total, "ck", &h, &err), -1);
     assert_non_null(strstr(err.msg, "version"));
-    buf[8] = 1;
+    buf[8] = 2;
     // a NaN in the state, with a checksum that matches it: refused, naming the field
-    const size_t head = 8 + 4 + 8 + 4 + 4 + 8 + 8 + 8 * NUM_GRAN + 8;
+    const size_t head = 8 + 4 + 8 + 4 + 4 + 8 + 8 + 8 * NUM_GRAN + 16 + 8;
     struct { size_t off; const char *needle; } nan_at[] = {
         {head + 4 * 3, "field log_alpha[3] is nan"},
         {head + 4 * (total + 1), "field adam_m[1] is nan"},
         {8 + 4 + 8 + 4 + 4 + 8, "field kl_ema is nan"},
         {8 + 4 + 8 + 4 + 4 + 8 + 8 + 8 * 2, "field lambda[2] is nan"},
+        {8 + 4 + 8 + 4 + 4 + 8 + 8 + 8 * NUM_GRAN, "field best_lambda/dual_scale is nan"},
     };
     for (size_t k = 0; k < sizeof nan_at / sizeof nan_at[0]; k++) {
         char *b = malloc(len);
@@ -590,6 +591,57 @@ static void test_planted_circuit(void **state) {
 
 // Refinement alone, from the whole model: on validation data it drops what the planted
 // model does not need and keeps the planted units, within the budget (as its upper bound).
+// With a validation part the budget checks run on it and the controller backtracks to the
+// best circuit; that state (best_lambda, dual_scale) goes through the checkpoint too.
+static void test_resume_with_validation_backtracking(void **state) {
+    (void)state;
+    GPT2 m;
+    PruneErr err;
+    GPT2Config c = tiny_config();
+    assert_int_equal(gpt2_build_random(&m, &c, 24, 0.5f, &err), 0);
+    Task t = random_task(10, c.V, 6, 6), val = random_task(12, c.V, 6, 7);
+    const char *ck = tmp_path("resume_val.ck");
+    PruneConfig cfg;
+    prune_config_defaults(&cfg);
+    cfg.steps = 45, cfg.batch = 4, cfg.seed = 5, cfg.kl_budget = 1e-4f, cfg.dual_lr = 1.0f;
+    float *la[2];
+    double scale[2];
+    size_t n = 0;
+    for (int k = 0; k < 2; k++) {
+        Pruner p;
+        KlProbe kp;
+        int nf;
+        PruneConfig c2 = cfg;
+        assert_int_equal(pruner_build(&p, &m, &c2, t.max_len, &err), 0);
+        assert_int_equal(pruner_prepare_targets(&p, &t, &err), 0);
+        assert_int_equal(kl_probe_build(&kp, &p, &val, 1.64, &err), 0);
+        p.val = &kp;
+        if (k == 1) {  // a periodic checkpoint at step 30 (the run's own), then a fresh resume
+            p.cfg.run.checkpoint = ck, p.cfg.run.checkpoint_every = 30;
+            assert_int_equal(pruner_train(&p, &t, &nf, &err), 45);
+            pruner_free(&p);
+            assert_int_equal(pruner_build(&p, &m, &c2, t.max_len, &err), 0);
+            assert_int_equal(pruner_prepare_targets(&p, &t, &err), 0);
+            assert_int_equal(pruner_resume(&p, &t, ck, &err), 0);
+            assert_int_equal(p.step, 30);
+            p.val = &kp;
+        }
+        assert_int_equal(pruner_train(&p, &t, &nf, &err), 45);
+        n = p.masks.total;
+        la[k] = malloc(sizeof(float) * n);
+        memcpy(la[k], p.masks.log_alpha, sizeof(float) * n);
+        scale[k] = p.dual_scale;
+        kl_probe_free(&kp);
+        pruner_free(&p);
+    }
+    if (!(scale[0] < 1.0)) fail_msg("no backtracking happened (dual_scale %g): the test does not cover it", scale[0]);
+    assert_true(scale[0] == scale[1]);
+    assert_memory_equal(la[0], la[1], sizeof(float) * n);
+    free(la[0]), free(la[1]);
+    task_free(&t), task_free(&val);
+    gpt2_free(&m);
+}
+
 static void test_refine_finds_planted_units(void **state) {
     (void)state;
     GPT2 m;
@@ -902,6 +954,7 @@ int main(void) {
         cmocka_unit_test(test_memory_plan_matches_allocation),
         cmocka_unit_test(test_planted_circuit),
         cmocka_unit_test(test_refine_finds_planted_units),
+        cmocka_unit_test(test_resume_with_validation_backtracking),
         cmocka_unit_test(test_baselines_rank_planted_units_first),
         cmocka_unit_test(test_attribution_gate_gradient_fd),
         cmocka_unit_test(test_init_from_scores_monotone),

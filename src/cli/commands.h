@@ -54,6 +54,7 @@ typedef struct {
     double val_frac;       // --refine: share of the train part held out for validation (0: off)
     // given on the command line (eval: otherwise the circuit file's own ablation and split)
     int ablation_given, seed_given, frac_given;
+    int *stopped_early;    // out (may be NULL): the search ended before its last step (a stop request)
     PruneConfig cfg;
 } RunArgs;
 int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err);

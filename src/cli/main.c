@@ -116,6 +116,9 @@ static const char *USAGE =
     "  --threads N          (search, eval, sweep, heads, next, train) OpenMP/OpenBLAS threads [2]\n"
     "train options: --layers [2] --heads [4] --dim [64] --ctx [64] --steps [2000] --batch [32]\n"
     "  --lr [3e-3] --seed [0] --vocab-size [512] --attn-only (no MLP: for induction models)\n"    "An option a command does not take is a usage error.\n"
+    "exit status: 0 done; 1 the work failed (the message says why); 2 a usage error; 130\n"
+    "  (SIGINT, Ctrl-C) or 143 (SIGTERM): stopped before the last step, the circuit found so\n"
+    "  far and a --checkpoint written (docs/cli.md)\n"
     "\n"
     "examples:\n"
     "  prune models/induction/model.bin models/induction/task.txt --out circuit.json\n"
@@ -402,8 +405,11 @@ static int do_search(Args *a) {
     PruneErr err = {{0}};
     r.cfg.run.progress = a->quiet ? NULL : isatty(fileno(stdout)) ? stdout : stderr;  // a log: a line every 5 s
     r.cfg.run.stop = &g_stop;
+    int early = 0;  // a stop request after the last step stopped nothing: the result is whole
+    r.stopped_early = &early;
     catch_stop();
-    return stopped(cmd_prune(&r, stdout, &err) ? fail(&err) : 0);
+    rc = cmd_prune(&r, stdout, &err) ? fail(&err) : 0;
+    return early ? stopped(rc) : rc;
 }
 
 static int do_eval(Args *a) {

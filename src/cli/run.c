@@ -232,6 +232,7 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
         steps = p->step;
     }
     RunResult res = {.steps_done = steps, .seconds = now_seconds() - t0};
+    if (a->stopped_early) *a->stopped_early = steps < a->cfg.steps;
     if (steps < a->cfg.steps)
         fprintf(out, "stopped after step %d of %d: the circuit below is the one found so far\n", steps,
                 a->cfg.steps);

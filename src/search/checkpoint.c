@@ -6,8 +6,9 @@
 // A fingerprint of the model, the task split and the settings refuses a checkpoint from a
 // different run. Layout (little-endian, as written by this machine):
 //   "PRUNECK1", u32 version, u64 fingerprint, i32 step, i32 best_step, i64 best_kept,
-//   f64 kl_ema, f64 lambda[8], u64 total, f32 log_alpha/adam_m/adam_v/best_la[total],
-//   u64 FNV-1a of every byte before it.
+//   f64 kl_ema, f64 lambda[8], f64 best_lambda, f64 dual_scale, u64 total,
+//   f32 log_alpha/adam_m/adam_v/best_la[total], u64 FNV-1a of every byte before it.
+// Version 2 added best_lambda and dual_scale (the KL-budget controller's backtracking).
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,8 @@
 #include "prune.h"
 
 #define CK_MAGIC "PRUNECK1"
-#define CK_VERSION 1u
-#define CK_HEAD (8 + 4 + 8 + 4 + 4 + 8 + 8 + 8 * NUM_GRAN + 8)
+#define CK_VERSION 2u
+#define CK_HEAD (8 + 4 + 8 + 4 + 4 + 8 + 8 + 8 * NUM_GRAN + 16 + 8)
 
 static uint64_t fnv(uint64_t h, const void *data, size_t n) {
     const unsigned char *s = data;
@@ -72,6 +73,8 @@ int checkpoint_parse(const void *buf, size_t len, size_t total, const char *path
     memcpy(&out->best_kept, b + o, 8), o += 8;
     memcpy(&out->kl_ema, b + o, 8), o += 8;
     memcpy(out->lambda, b + o, 8 * NUM_GRAN), o += 8 * NUM_GRAN;
+    memcpy(&out->best_lambda, b + o, 8), o += 8;
+    memcpy(&out->dual_scale, b + o, 8), o += 8;
     uint64_t n;
     memcpy(&n, b + o, 8), o += 8;
     if (n != total)
@@ -93,6 +96,10 @@ int checkpoint_parse(const void *buf, size_t len, size_t total, const char *path
         return perr(err, "%s: field kl_ema is %g, not a finite number. Hint: the checkpoint holds a "
                          "broken search state; start the search again without --resume.", path,
                     out->kl_ema);
+    if (!isfinite(out->best_lambda) || !(out->dual_scale > 0 && out->dual_scale <= 1))
+        return perr(err, "%s: field best_lambda/dual_scale is %g/%g, expected a finite number and a factor in "
+                         "(0, 1]. Hint: the checkpoint holds a broken search state; start again without --resume.",
+                    path, out->best_lambda, out->dual_scale);
     for (int g = 0; g < NUM_GRAN; g++)
         if (!isfinite(out->lambda[g]))
             return perr(err, "%s: field lambda[%d] is %g, not a finite number. Hint: the checkpoint "
@@ -128,6 +135,8 @@ int pruner_save(const Pruner *p, const Task *train, const char *path, PruneErr *
     memcpy(b + o, &best_kept, 8), o += 8;
     memcpy(b + o, &p->kl_ema, 8), o += 8;
     memcpy(b + o, p->lambda, 8 * NUM_GRAN), o += 8 * NUM_GRAN;
+    memcpy(b + o, &p->best_lambda, 8), o += 8;
+    memcpy(b + o, &p->dual_scale, 8), o += 8;
     memcpy(b + o, &n, 8), o += 8;
     const float *arr[4] = {p->masks.log_alpha, p->masks.adam_m, p->masks.adam_v, p->best_la};
     for (int k = 0; k < 4; k++) memcpy(b + o, arr[k], 4 * total), o += 4 * total;
@@ -156,6 +165,7 @@ int pruner_resume(Pruner *p, const Task *train, const char *path, PruneErr *err)
         p->step = h.step, p->best_step = h.best_step, p->best_kept = (long)h.best_kept;
         p->kl_ema = h.kl_ema;
         memcpy(p->lambda, h.lambda, sizeof p->lambda);
+        p->best_lambda = h.best_lambda, p->dual_scale = h.dual_scale;
     }
     free(buf);
     return rc;

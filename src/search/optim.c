@@ -100,7 +100,23 @@ static void measure_readout_kl(Pruner *p, const Task *train, const int *idx, int
     if (klb <= p->cfg.kl_budget && p->kl_ema <= p->cfg.kl_budget && (p->best_kept < 0 || kept < p->best_kept)) {
         p->best_kept = kept;
         p->best_step = p->step;
+        p->best_lambda = p->lambda[0];
         memcpy(p->best_la, mk->log_alpha, sizeof(float) * mk->total);
+    }
+    // Backtracking (with a validation part, whose checks are not noise): a circuit that left
+    // the budget rarely comes back, because gates pushed far below 0 get almost no gradient
+    // (their samples clip to 0) and the multiplier then decays to its floor while the rest
+    // of the steps change nothing. So the search returns to the best circuit, with fresh
+    // Adam moments, half its multiplier and half the dual step: each return tries a gentler
+    // descent from the smallest circuit known to fit.
+    if (p->val && klb > p->cfg.kl_budget && p->best_kept >= 0) {
+        memcpy(mk->log_alpha, p->best_la, sizeof(float) * mk->total);
+        memset(mk->adam_m, 0, sizeof(float) * mk->total);
+        memset(mk->adam_v, 0, sizeof(float) * mk->total);
+        p->dual_scale *= 0.5;
+        p->lambda[0] = p->best_lambda * p->dual_scale;
+        p->kl_ema = 0;  // the circuit restored met the budget: advance until the next check says
+        if (p->dual_scale < 1e-6) p->dual_scale = 1e-6;
     }
 }
 
@@ -128,7 +144,7 @@ static void controller_kl_budget(Pruner *p) {
     double v = (cfg->kl_budget - p->kl_ema) / (cfg->kl_budget > 0 ? cfg->kl_budget : 1);
     if (v > 1) v = 1;
     if (v < -5) v = -5;
-    p->lambda[0] *= exp(cfg->dual_lr * v);
+    p->lambda[0] *= exp(cfg->dual_lr * p->dual_scale * v);
     if (p->lambda[0] < 1e-8) p->lambda[0] = 1e-8;
     if (p->lambda[0] > 1e4) p->lambda[0] = 1e4;
 }

@@ -217,6 +217,9 @@ typedef struct {
     // instead of on the first chunk of the step's training batch.
     struct KlProbe *val;
     unsigned char *keep_buf;  // (masks.total) scratch for the read-out circuit
+    // backtracking (with val): the multiplier when the best circuit was seen, and the factor
+    // on the dual step and on that multiplier, halved at each return to the best circuit
+    double best_lambda, dual_scale;
 } Pruner;
 
 int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, PruneErr *err);
@@ -260,6 +263,7 @@ typedef struct {
     int step, best_step;
     int64_t best_kept;
     double kl_ema, lambda[NUM_GRAN];
+    double best_lambda, dual_scale;
     const unsigned char *arrays;  // log_alpha, adam_m, adam_v, best_la: total floats each
 } CheckpointHead;
 // Hash of the model, the train examples and the settings that shape the search.

@@ -134,6 +134,34 @@ static int remove_singly(Pruner *p, KlProbe *val, double budget, unsigned char *
     return removed;
 }
 
+// Removes the largest share of the kept finest units (granularity only, or all three when
+// only < 0), lowest log alpha first, that keeps the budget (a binary search on the share).
+static long remove_share(Pruner *p, KlProbe *val, double budget, unsigned char *keep, unsigned char *trial,
+                         int only, Ranked *r, RefineStats *st) {
+    const Masks *mk = &p->masks;
+    size_t n = 0;
+    for (int g = 0; g < NUM_GRAN; g++)
+        if (mk->enabled[g] && is_fine(g) && (only < 0 || g == only))
+            for (int i = 0; i < mk->count[g]; i++) {
+                size_t k = mk->off[g] + (size_t)i;
+                if (keep[k]) r[n++] = (Ranked){k, mk->log_alpha[k]};
+            }
+    qsort(r, n, sizeof *r, by_la_asc);
+    size_t lo = 0, hi = n;  // removing the lowest lo keeps the budget; hi is the bound
+    while (hi > lo) {
+        size_t mid = lo + (hi - lo + 1) / 2;
+        memcpy(trial, keep, mk->total);
+        for (size_t i = 0; i < mid; i++) trial[r[i].k] = 0;
+        circuit_make_consistent(mk, trial);
+        double kl = kl_probe(p, val, trial);
+        if (fits(val, kl, budget)) lo = mid, st->kl_after = kl;
+        else hi = mid - 1;
+    }
+    for (size_t i = 0; i < lo; i++) keep[r[i].k] = 0;
+    circuit_make_consistent(mk, keep);
+    return (long)lo;
+}
+
 int circuit_refine(Pruner *p, KlProbe *val, double budget, unsigned char *keep, RefineStats *st, PruneErr *err) {
     const Masks *mk = &p->masks;
     double t0 = now_seconds();
@@ -170,27 +198,12 @@ int circuit_refine(Pruner *p, KlProbe *val, double budget, unsigned char *keep, 
     const int blocks[] = {G_LAYER, G_ATTN, G_MLP}, heads[] = {G_HEAD};
     st->removed += remove_singly(p, val, budget, keep, trial, blocks, 3, r, st);
     st->removed += remove_singly(p, val, budget, keep, trial, heads, 1, r, st);
-    size_t n = 0;
-    for (int g = 0; g < NUM_GRAN; g++)
-        if (mk->enabled[g] && is_fine(g))
-            for (int i = 0; i < mk->count[g]; i++) {
-                size_t k = mk->off[g] + (size_t)i;
-                if (keep[k]) r[n++] = (Ranked){k, mk->log_alpha[k]};
-            }
-    qsort(r, n, sizeof *r, by_la_asc);
-    size_t lo = 0, hi = n;  // removing the lowest lo keeps the budget; hi is the bound
-    while (hi > lo) {
-        size_t mid = lo + (hi - lo + 1) / 2;
-        memcpy(trial, keep, mk->total);
-        for (size_t i = 0; i < mid; i++) trial[r[i].k] = 0;
-        circuit_make_consistent(mk, trial);
-        double kl = kl_probe(p, val, trial);
-        if (fits(val, kl, budget)) lo = mid, st->kl_after = kl;
-        else hi = mid - 1;
+    // the finest units: first across the three granularities, then each on its own (a
+    // share of one may go that the joint ranking kept), twice
+    for (int pass = 0; pass < 7; pass++) {
+        int only = pass == 0 ? -1 : (const int[]){G_ATTN_DIM, G_NEURON, G_MLP_OUT}[(pass - 1) % 3];
+        st->removed += remove_share(p, val, budget, keep, trial, only, r, st);
     }
-    for (size_t i = 0; i < lo; i++) keep[r[i].k] = 0;
-    circuit_make_consistent(mk, keep);
-    st->removed += (long)lo;
     st->removed += remove_singly(p, val, budget, keep, trial, blocks, 3, r, st);
     st->removed += remove_singly(p, val, budget, keep, trial, heads, 1, r, st);
     st->kl_after = kl_probe(p, val, keep);

@@ -132,6 +132,7 @@ int pruner_build(Pruner *p, const GPT2 *m, const PruneConfig *cfg, int maxT, Pru
     p->keep_buf = palloc(p->masks.total, "the read-out circuit", err);
     if (!p->best_la || !p->keep_buf) goto fail;
     p->best_kept = -1;
+    p->dual_scale = 1.0;
     return 0;
 fail:
     pruner_free(p);

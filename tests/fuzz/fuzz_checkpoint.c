@@ -6,7 +6,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CheckpointHead h;
     PruneErr err;
-    size_t total = size > 124 ? (size - 124) / 16 : 1;  // the header is 124 bytes with the checksum
+    size_t total = size > 140 ? (size - 140) / 16 : 1;  // the header is 140 bytes with the checksum
     if (checkpoint_parse(data, size, total, "run.ck", &h, &err) == 0 && h.step < 0) __builtin_trap();
     return 0;
 }
