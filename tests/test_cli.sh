@@ -38,7 +38,7 @@ expect "unknown option"            2 "unknown option: --bogus" -- "$PRUNE" info 
 # each subcommand takes only the options it reads (COMMANDS in src/cli/main.c)
 expect "info rejects --steps"      2 "'prune info' does not take --steps" -- "$PRUNE" info "$DATA/golden_l2h2.bin" --steps 5
 expect "tokenize rejects --lr"     2 "'prune tokenize' does not take --lr" -- "$PRUNE" tokenize --lr 0.1 hi
-expect "gen rejects --kl-budget"   2 "'prune gen' does not take --kl-budget \(an option of: the search\)" -- "$PRUNE" gen ioi --kl-budget 0.1
+expect "gen rejects --kl-budget"   2 "'prune gen' does not take --kl-budget \(an option of: the search, compare\)" -- "$PRUNE" gen ioi --kl-budget 0.1
 expect "report rejects a flag"     2 "'prune report' does not take --json" -- "$PRUNE" report c.json --json
 expect "search rejects --circuit"  2 "'prune MODEL TASK' does not take --circuit \(an option of: eval\)" -- "$PRUNE" "$DATA/lm_buddy_tiny_gpt2" "$DATA/tiny_task.txt" --circuit c.json
 expect "sweep rejects --kl-budget" 2 "'prune sweep' does not take --kl-budget" -- "$PRUNE" sweep "$DATA/lm_buddy_tiny_gpt2" "$DATA/tiny_task.txt" --targets 0.5 --kl-budget 0.1
@@ -275,6 +275,29 @@ expect "sweep"                     0 "wrote .*sw/sweep.csv"   -- "$PRUNE" sweep 
 expect "sweep rows"                0 "^3$"                    -- bash -c "wc -l < '$TMP/sw/sweep.csv'"
 expect "sweep needs targets"       2 "needs --targets"        -- "$PRUNE" sweep "$M" "$K"
 expect "sweep bad target"          2 "--targets needs"        -- "$PRUNE" sweep "$M" "$K" --targets 0.5,2
+# prune compare (issue 14 item 4): outputs checked before any work, both files written
+# together, a row per circuit, the table of each method's smallest in-budget circuit
+expect "compare rejects --report"  2 "'prune compare' does not take --report" -- "$PRUNE" compare "$M" "$K" --report "$TMP/x"
+expect "compare bad --init"        2 "--init must be uniform or attribution" -- "$PRUNE" compare "$M" "$K" --init best
+expect "compare out is an input"    1 "also an input or output" -- "$PRUNE" compare "$M" "$K" --out "$K"
+expect "compare out unwritable"    1 "cmp-no/sub" -- "$PRUNE" compare "$M" "$K" --out "$TMP/cmp-no/sub"
+if [ ! -e "$TMP/cmp-no" ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: compare made a folder it refused"; fi
+mkdir -p "$TMP/cmp-dirs/compare.csv"
+expect "compare csv is a folder"   1 "compare.csv" -- "$PRUNE" compare "$M" "$K" --steps 4 --out "$TMP/cmp-dirs"
+expect "compare"                   0 "wrote .*cmp/compare.csv and .*cmp/compare.svg" -- "$PRUNE" compare "$M" "$K" --steps 8 --out "$TMP/cmp" --quiet
+expect "compare table"             0 "^  knockout-head " -- "$PRUNE" compare "$M" "$K" --steps 8 --out "$TMP/cmp2" --quiet --init attribution
+expect "compare csv header"        0 "^method,k,heads_kept,heads_total,mlp_kept,neurons_kept,weight_share,kl,normalised_recovery,accuracy_pairwise,meets_budget$" -- head -1 "$TMP/cmp/compare.csv"
+expect "compare csv searches"      0 "^2$" -- bash -c "grep -c '^search' '$TMP/cmp/compare.csv'"
+expect "compare csv curve 0..N"    0 "^knockout-head,0,0,.*knockout-head,1,1," -- bash -c "grep '^knockout-head' '$TMP/cmp/compare.csv' | head -2 | tr -d '\n'"
+expect "compare leaves no temp"    0 "^compare.csv compare.svg $" -- bash -c "ls '$TMP/cmp' | tr '\n' ' '"
+echo old > "$TMP/cmp/compare.csv.keep" && cp "$TMP/cmp/compare.csv" "$TMP/cmp-before.csv"
+expect "compare fails on a bad task" 1 "nope.txt" -- "$PRUNE" compare "$M" "$TMP/nope.txt" --steps 4 --out "$TMP/cmp" --quiet
+expect "failed compare keeps files" 0 "^$" -- cmp "$TMP/cmp/compare.csv" "$TMP/cmp-before.csv"
+rm -f "$TMP/cmp/compare.csv.keep"
+expect "search --init attribution" 0 "log alpha initialised from attribution scores" -- "$PRUNE" "$M" "$K" --steps 4 --init attribution --quiet
+if command -v xmllint > /dev/null; then
+  expect "well-formed compare.svg" 0 "^$"                     -- xmllint --noout "$TMP/cmp/compare.svg"
+fi
 
 # --- issue 15, items 1-4, 8-10, 16 -------------------------------------------------------
 # 1: a training run that fails after learning its vocabulary leaves the model folder as it

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "baselines.h"
 #include "helpers.h"
 #include "kernels.h"
 #include "log_csv.h"
@@ -734,6 +735,153 @@ static void test_refine_finds_planted_units(void **state) {
     gpt2_free(&m);
 }
 
+// --- baselines (baselines.c) ------------------------------------------------------------
+
+// On the planted model, greedy knockout and attribution both rank the planted head (layer 0
+// head 0) and the planted MLP block (layer 1) first, and keeping the top-ranked head alone
+// (every MLP kept) meets the budget on other examples while keeping none does not.
+static void test_baselines_rank_planted_units_first(void **state) {
+    (void)state;
+    GPT2 m;
+    PruneErr err;
+    planted_model(&m, 31);
+    Task train = planted_task(64, 1), eval = planted_task(64, 2);
+    Pruner p;
+    PruneConfig cfg;
+    prune_config_defaults(&cfg);
+    assert_int_equal(pruner_build(&p, &m, &cfg, 5, &err), 0);
+    assert_int_equal(pruner_prepare_targets(&p, &train, &err), 0);
+    const Masks *mk = &p.masks;
+    double ko[PL * PNH], km[PL], key[PL * PNH];
+    int order[PL * PNH];
+    assert_int_equal(baseline_knockout(&p, &train, G_HEAD, ko, &err), 0);
+    baseline_rank(ko, PL * PNH, order);
+    if (order[0] != 0) fail_msg("knockout ranks head %d first (KL %.4f); the planted head 0 has %.4f", order[0], ko[order[0]], ko[0]);
+    if (ko[0] < 0.5 || ko[order[1]] > 0.05)
+        fail_msg("knockout KL: planted head %.4f, next %.4f (the planted head alone matters)", ko[0], ko[order[1]]);
+    assert_int_equal(baseline_knockout(&p, &train, G_MLP, km, &err), 0);
+    baseline_rank(km, PL, order);
+    assert_int_equal(order[0], 1);
+    float *attr = malloc(sizeof(float) * mk->total);
+    assert_int_equal(baseline_attribution(&p, &train, ATTR_STEPS_DEFAULT, attr, &err), 0);
+    for (int i = 0; i < PL * PNH; i++) key[i] = fabs(attr[mk->off[G_HEAD] + i]);
+    baseline_rank(key, PL * PNH, order);
+    if (order[0] != 0) fail_msg("attribution ranks head %d first (%.4g); the planted head has %.4g", order[0], key[order[0]], key[0]);
+    for (int i = 0; i < PL; i++) key[i] = fabs(attr[mk->off[G_MLP] + i]);
+    baseline_rank(key, PL, order);
+    assert_int_equal(order[0], 1);
+    // nested circuits: top 1 head meets the budget held out, top 0 does not
+    unsigned char *keep = malloc(mk->total);
+    Metrics c1, c0;
+    baseline_rank(ko, PL * PNH, order);
+    baseline_keep_top(mk, G_HEAD, order, 1, keep);
+    assert_int_equal(pruner_evaluate(&p, &eval, keep, &c1, &err), 0);
+    int heads = 0;
+    for (int i = 0; i < mk->count[G_HEAD]; i++) heads += keep[mk->off[G_HEAD] + i];
+    assert_int_equal(heads, 1);
+    assert_true(keep[mk->off[G_MLP] + 0] && keep[mk->off[G_MLP] + 1] && keep[mk->off[G_NEURON] + 5]);
+    baseline_keep_top(mk, G_HEAD, order, 0, keep);
+    assert_int_equal(pruner_evaluate(&p, &eval, keep, &c0, &err), 0);
+    if (!(c1.kl <= 0.05 && c0.kl > 0.5)) fail_msg("held-out KL: top-1 head %.4f, no head %.4f", c1.kl, c0.kl);
+    free(attr), free(keep);
+    pruner_free(&p);
+    task_free(&train), task_free(&eval);
+    gpt2_free(&m);
+}
+
+typedef struct {
+    Pruner *p;
+    Task *t;
+    int *idx, B;
+} GateCtx;
+
+static double kl_at_gates(void *vp) {  // the gates in p->masks.z as they are
+    GateCtx *k = vp;
+    return pruner_kl(k->p, k->t, k->idx, k->B, 0);
+}
+
+// The attribution's gate gradient (dKL/dz with every gate at z = alpha) equals central
+// finite differences in each gate, for every granularity and ablation; at alpha = 1 (the
+// full model, the KL's minimum) it is 0 up to rounding, which is why the scores integrate
+// along alpha instead of reading the gradient at z = 1 alone. Tolerances, measured: eps
+// 3e-3 on z itself (at 1e-2 the embedding's gate under zero ablation, where the KL curves
+// most, keeps a 3% truncation error); the KL's rounding (~5e-7 here: differences of float
+// log-probabilities at z = 0.5) over 2 eps gives up to ~1e-4 of noise: atol 2e-4, rtol
+// 1e-2. The largest gradients are ~0.5, so a wrong factor or a gradient w.r.t. log alpha
+// instead of z fails by orders of magnitude more.
+static void test_attribution_gate_gradient_fd(void **state) {
+    (void)state;
+    GPT2 m;
+    PruneErr err;
+    GPT2Config c = tiny_config();
+    assert_int_equal(gpt2_build_random(&m, &c, 22, 1.0f, &err), 0);
+    Task t = random_task(5, c.V, 6, 4);
+    int idx[5] = {0, 1, 2, 3, 4};
+    for (int ab = 0; ab < NUM_ABLATIONS; ab++) {
+        Pruner p;
+        build(&p, &m, (AblationKind)ab, 2, 5, &t);
+        size_t n = p.masks.total;
+        float *g = malloc(sizeof(float) * n);
+        assert_int_equal(baseline_gate_gradient(&p, &t, 0.5f, g, &err), 0);
+        GateCtx k = {&p, &t, idx, 5};
+        double big = 0;
+        for (int gr = 0; gr < NUM_GRAN; gr++) {
+            char what[96];
+            snprintf(what, sizeof what, "attribution dKL/dz at z = 0.5, %s, %s ablation", GRANULARITIES[gr].name,
+                     ABLATIONS[ab].name);
+            fd_check(what, kl_at_gates, &k, p.masks.z + p.masks.off[gr], g + p.masks.off[gr], NULL,
+                     (size_t)p.masks.count[gr], 3e-3f, 2e-4, 1e-2);
+            for (int i = 0; i < p.masks.count[gr]; i++) big = fmax(big, fabs(g[p.masks.off[gr] + i]));
+        }
+        if (big < 1e-3) fail_msg("%s ablation: gate gradients at z = 0.5 are all below 1e-3 (%.2g)", ABLATIONS[ab].name, big);
+        assert_int_equal(baseline_gate_gradient(&p, &t, 1.0f, g, &err), 0);
+        double at1 = 0;
+        for (size_t i = 0; i < n; i++) at1 = fmax(at1, fabs(g[i]));
+        if (at1 > 1e-5) fail_msg("%s ablation: the gate gradient at z = 1 is %.3g, not 0", ABLATIONS[ab].name, at1);
+        free(g);
+        pruner_free(&p);
+    }
+    task_free(&t);
+    gpt2_free(&m);
+}
+
+// --init attribution's map is monotone in |score| within each granularity, spans
+// [0.5, 3] and keeps every gate in the read-out circuit at the start.
+static void test_init_from_scores_monotone(void **state) {
+    (void)state;
+    GPT2 m;
+    PruneErr err;
+    GPT2Config c = tiny_config();
+    assert_int_equal(gpt2_build_random(&m, &c, 23, 1.0f, &err), 0);
+    Masks mk;
+    int en[NUM_GRAN];
+    for (int g = 0; g < NUM_GRAN; g++) en[g] = 1;
+    assert_int_equal(masks_build(&mk, &m.config, en, &err), 0);
+    float *s = malloc(sizeof(float) * mk.total);
+    Rng r;
+    rng_seed(&r, 5);
+    for (size_t i = 0; i < mk.total; i++) s[i] = rng_normal(&r);
+    assert_int_equal(masks_init_from_scores(&mk, s, &err), 0);
+    for (int g = 0; g < NUM_GRAN; g++) {
+        float lo = 1e9f, hi = -1e9f;
+        for (int i = 0; i < mk.count[g]; i++) {
+            size_t a = mk.off[g] + (size_t)i;
+            lo = fminf(lo, mk.log_alpha[a]), hi = fmaxf(hi, mk.log_alpha[a]);
+            for (int j = 0; j < mk.count[g]; j++) {
+                size_t b = mk.off[g] + (size_t)j;
+                if (fabsf(s[a]) > fabsf(s[b]) && !(mk.log_alpha[a] > mk.log_alpha[b]))
+                    fail_msg("%s: |score| %.3f > %.3f but log alpha %.3f <= %.3f", GRANULARITIES[g].name, fabsf(s[a]),
+                             fabsf(s[b]), mk.log_alpha[a], mk.log_alpha[b]);
+            }
+        }
+        if (mk.count[g] > 1) assert_true(fabsf(lo - 0.5f) < 1e-6f && fabsf(hi - 3.0f) < 1e-6f);
+        else assert_true(fabsf(hi - 3.0f) < 1e-6f);
+    }
+    free(s);
+    masks_free(&mk);
+    gpt2_free(&m);
+}
+
 static void test_circuit_file_round_trip(void **state) {
     (void)state;
     GPT2 m;
@@ -862,6 +1010,9 @@ int main(void) {
         cmocka_unit_test(test_planted_circuit),
         cmocka_unit_test(test_refine_finds_planted_units),
         cmocka_unit_test(test_resume_with_validation_backtracking),
+        cmocka_unit_test(test_baselines_rank_planted_units_first),
+        cmocka_unit_test(test_attribution_gate_gradient_fd),
+        cmocka_unit_test(test_init_from_scores_monotone),
         cmocka_unit_test(test_circuit_file_round_trip),
         cmocka_unit_test(test_circuit_parse),
         cmocka_unit_test(test_log_csv),

@@ -87,6 +87,30 @@ typedef struct {
 } SweepPoint;
 int sweep_plot_svg(const char *path, const SweepPoint *pts, int n, PruneErr *err);
 
+// `prune compare MODEL TASK [--out DIR]`: the default search, the head-only search and the
+// baselines (baselines.h: greedy knockout of heads and of MLP blocks, attribution of heads,
+// MLP blocks and neurons, each as nested keep-top-k circuits) on the same split, every
+// circuit through the same evaluator on the held-out part; out_dir/compare.csv and
+// out_dir/compare.svg, written atomically together, and a table of the smallest circuit
+// of each method within the KL budget.
+int cmd_compare(const RunArgs *a, const char *out_dir, FILE *out, PruneErr *err);
+// One circuit of a comparison: a point of a baseline's curve (k units of its granularity
+// kept) or a search's result (k = -1).
+typedef struct {
+    const char *method;  // "search", "search-head-only", "knockout-head", ... (a static string)
+    int k;
+    int heads, mlps;     // kept heads and MLP blocks
+    long neurons;        // kept MLP neurons
+    double share;        // share of the block weights the kept units use
+    double kl;           // held-out KL(full || circuit)
+    double recovery;     // normalised recovery of the logit difference (NAN: no wrong answers)
+    double acc;          // pairwise accuracy
+} ComparePoint;
+// compare.svg (report.c): a 2 x 2 grid, x = heads kept | share of block weights kept, y =
+// held-out KL (log scale, the budget dashed) | normalised recovery; a line per baseline, a
+// marked point per search. Writes to f (the caller commits the file).
+void compare_plot_svg(FILE *f, const ComparePoint *pts, int n, int heads_total, double budget);
+
 // `prune train --corpus FILE --out DIR [...]`: train a small GPT-2 from scratch (train.c).
 #include "train.h"
 int cmd_train(const TrainConfig *cfg, FILE *out, PruneErr *err);

@@ -32,6 +32,10 @@ static const char *USAGE =
     "                                            pictures (SVG, Graphviz), edge list, HTML page\n"
     "  prune sweep MODEL TASK --targets 0.5,0.9,... [--out DIR]\n"
     "                                            one search per target sparsity: sweep.csv, .svg\n"
+    "  prune compare MODEL TASK [--out DIR] [search options]\n"
+    "                                            the search against the baselines (greedy\n"
+    "                                            knockout, attribution patching, head-only search)\n"
+    "                                            on the same split: compare.csv, compare.svg\n"
     "  prune info MODEL [--json]                 model config, parameter count, file format\n"
     "  prune next MODEL TEXT [--top K] [--json]  top-K next tokens (or --ids \"464 2068 318\")\n"
     "  prune tokenize [--model MODEL | --vocab FILE] [--json] TEXT     text -> ids\n"
@@ -76,6 +80,8 @@ static const char *USAGE =
     "  --refine X           hold out the share X of the training part as validation, and\n"
     "                       after the search make the circuit meet --kl-budget there and\n"
     "                       locally minimal (docs/method-as-built.md) [off]\n"
+    "  --init I             where log alpha starts: uniform, U(1.5, 2.5); attribution, by each\n"
+    "                       gate's attribution score (docs/method-as-built.md) [uniform]\n"
     "  --skip-invalid       drop invalid task lines with a warning instead of failing\n"
     "  --max-target-mb N    cap on the cached full-model log-probabilities [512]\n"
     "  --out FILE           write the circuit as JSON (docs/circuit-format.md)\n"
@@ -93,6 +99,9 @@ static const char *USAGE =
     "eval options: --circuit FILE, --full, --empty, --all (every example of TASK), and\n"
     "  --ablation, --eval, --seed, --train-frac as above (the same split as the search),\n"
     "  --vocab, --skip-invalid, --chunk, --max-memory, --max-target-mb\n"
+    "compare options: --out DIR [compare], and the search's except --report, --log,\n"
+    "  --checkpoint, --checkpoint-every, --resume; the options shape the default search, and\n"
+    "  the head-only search is the same with --granularities head\n"
     "sweep options: --targets, --out DIR, and the search's except --kl-budget, --target,\n"
     "  --lambda, --report, --log, --checkpoint, --checkpoint-every, --resume, --quiet\n"
     "other options:\n"
@@ -138,7 +147,7 @@ static int fail(const PruneErr *err) {
 
 typedef struct {
     const char *ids, *vocab, *model, *corpus, *out, *eval, *ablation, *grans, *lambda, *target;
-    const char *circuit, *steps_s, *batch_s, *chunk_s, *lr_s, *budget_s, *dual_s, *warm_s, *frac_s, *tmb_s, *refine_s, *scale_s;
+    const char *circuit, *steps_s, *batch_s, *chunk_s, *lr_s, *budget_s, *dual_s, *warm_s, *frac_s, *tmb_s, *refine_s, *scale_s, *init_s;
     int json, decode, skip_invalid, quiet, full, empty, all, attn_only, gen_corpus, split_field;
     const char *bos;
     int special_tokens;
@@ -166,11 +175,11 @@ typedef struct {
 #define RUN_OPTS TOK_OPTS "--vocab --eval --train-frac --split-field --seed --skip-invalid --ablation --chunk --max-memory " \
                  "--max-target-mb --threads "
 // The optimisation (search and sweep).
-#define OPTIMISER_OPTS "--steps --batch --lr --granularities --dual-lr --warmup --scale "
+#define OPTIMISER_OPTS "--steps --batch --lr --granularities --dual-lr --warmup --scale --init "
 
 static int do_search(Args *a), do_eval(Args *a), do_check(Args *a), do_gen(Args *a), do_heads(Args *a),
     do_report(Args *a), do_sweep(Args *a), do_info(Args *a), do_next(Args *a), do_tokenize(Args *a),
-    do_bpe(Args *a), do_train(Args *a);
+    do_bpe(Args *a), do_train(Args *a), do_compare(Args *a);
 
 static const Command COMMANDS[] = {
     {NULL, "MODEL TASK", 2, 2, RUN_OPTS OPTIMISER_OPTS "--kl-budget --target --lambda --out --report --log "
@@ -181,6 +190,8 @@ static const Command COMMANDS[] = {
     {"heads", "MODEL TASK", 2, 2, TOK_OPTS "--vocab --n --seed --json --threads ", do_heads},
     {"report", "CIRCUIT.json", 1, 1, "--log --out ", do_report},
     {"sweep", "MODEL TASK", 2, 2, RUN_OPTS OPTIMISER_OPTS "--targets --out ", do_sweep},
+    {"compare", "MODEL TASK", 2, 2, RUN_OPTS OPTIMISER_OPTS "--kl-budget --target --lambda --out --refine --quiet ",
+     do_compare},
     {"info", "MODEL", 1, 1, "--json ", do_info},
     {"next", "MODEL [TEXT]", 1, 2, TOK_OPTS "--ids --vocab --top --json --threads ", do_next},
     {"tokenize", "TEXT", 1, 1, TOK_OPTS "--vocab --model --decode --json ", do_tokenize},
@@ -223,6 +234,7 @@ static int parse_args(int argc, char **argv, int first, const Command *cmd, Args
         {"--dual-lr", &a->dual_s, NULL, 0, 0},    {"--warmup", &a->warm_s, NULL, 0, 0},
         {"--train-frac", &a->frac_s, NULL, 0, 0}, {"--max-target-mb", &a->tmb_s, NULL, 0, 0},
         {"--refine", &a->refine_s, NULL, 0, 0},   {"--scale", &a->scale_s, NULL, 0, 0},
+        {"--init", &a->init_s, NULL, 0, 0},
         {"--layers", &a->layers_s, NULL, 0, 0},   {"--heads", &a->heads_s, NULL, 0, 0},
         {"--dim", &a->dim_s, NULL, 0, 0},         {"--ctx", &a->ctx_s, NULL, 0, 0},
         {"--checkpoint", &a->ckpt, NULL, 0, 0},   {"--checkpoint-every", &a->ckpt_every_s, NULL, 0, 0},
@@ -334,6 +346,11 @@ static int build_run_args(const Args *a, RunArgs *r) {
         if (strcmp(a->scale_s, "gate") && strcmp(a->scale_s, "granularity"))
             return usage_error("--scale must be gate or granularity", a->scale_s);
         c->per_granularity = !strcmp(a->scale_s, "granularity");
+    }
+    if (a->init_s) {
+        if (strcmp(a->init_s, "uniform") && strcmp(a->init_s, "attribution"))
+            return usage_error("--init must be uniform or attribution", a->init_s);
+        c->init = !strcmp(a->init_s, "attribution") ? INIT_ATTRIBUTION : INIT_UNIFORM;
     }
     if (a->warm_s && (num(a->warm_s, "--warmup", 0, 1, &x) || (c->warmup = (float)x, 0))) return 2;
     if (a->frac_s && (num(a->frac_s, "--train-frac", 0.01, 0.99, &x) || (r->train_frac = x, 0))) return 2;
@@ -466,6 +483,19 @@ static int do_sweep(Args *a) {
     r.cfg.run.stop = &g_stop;
     signal(SIGINT, on_signal);
     return stopped(cmd_sweep(&r, t, nt, out_dir, stdout, &err) ? fail(&err) : 0);
+}
+
+static int do_compare(Args *a) {
+    const char *out_dir = a->out ? a->out : "compare";
+    a->out = NULL;  // --out names the folder here, not a circuit file
+    RunArgs r;
+    int rc = build_run_args(a, &r);
+    if (rc) return rc;
+    PruneErr err = {{0}};
+    r.cfg.run.progress = a->quiet ? NULL : isatty(fileno(stdout)) ? stdout : stderr;
+    r.cfg.run.stop = &g_stop;
+    catch_stop();
+    return stopped(cmd_compare(&r, out_dir, stdout, &err) ? fail(&err) : 0);
 }
 
 static int do_info(Args *a) {

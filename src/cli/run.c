@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "baselines.h"
 #include "commands.h"
 #include "tokenizer.h"
 
@@ -199,6 +200,12 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
         if (pruner_resume(p, &r.ts.train, a->resume, err)) goto done;
         fprintf(out, "resuming from %s at step %d\n", a->resume, p->step);
     }
+    else if (p->cfg.init == INIT_ATTRIBUTION) {  // a resumed run has its log alpha from the checkpoint
+        double ti = now_seconds();
+        if (pruner_init_attribution(p, &r.ts.train, p->cfg.attr_steps, err)) goto done;
+        fprintf(out, "log alpha initialised from attribution scores (%d passes, %.1f s)\n",
+                p->cfg.attr_steps > 0 ? p->cfg.attr_steps : ATTR_STEPS_DEFAULT, now_seconds() - ti);
+    }
     FILE *log = NULL;
     if (a->log_path) {
         if (!(log = log_open(a->log_path, a->resume ? p->step : -1, err))) goto done;
@@ -240,6 +247,8 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
                 res.seconds, ran > 0 ? res.seconds / ran : 0.0);
     else
         fprintf(out, "trained %d steps in %.1f s (%.2f s/step)\n", steps, res.seconds, steps ? res.seconds / steps : 0.0);
+    if (p->cfg.mode == SPARSITY_KL_BUDGET && p->best_kept >= 0)
+        fprintf(out, "the circuit read out is the smallest seen within the budget, at step %d\n", p->best_step);
     keep = palloc(p->masks.total, "circuit", err);
     if (!keep) goto done;
     masks_readout(&p->masks, keep);
@@ -464,6 +473,233 @@ fail_csv:
 done:
     free(keep);
     free(pts);
+    run_free(&r);
+    return rc;
+}
+
+// --- prune compare -----------------------------------------------------------------------
+
+// The methods' order in compare.csv and the printed table.
+static const char *const COMPARE_METHODS[] = {"search", "search-head-only", "knockout-head", "knockout-mlp",
+                                              "attribution-head", "attribution-mlp", "attribution-neuron"};
+#define NUM_COMPARE_METHODS (int)(sizeof COMPARE_METHODS / sizeof COMPARE_METHODS[0])
+
+// The held-out metrics and sizes of circuit keep, as one row of the comparison.
+static int compare_point(Run *r, const char *method, int k, const unsigned char *keep, const Metrics *full,
+                         const Metrics *empty, ComparePoint *pt, PruneErr *err) {
+    const Masks *mk = &r->p.masks;
+    Metrics c;
+    if (pruner_evaluate(&r->p, &r->ts.eval, keep, &c, err)) return -1;
+    *pt = (ComparePoint){.method = method, .k = k, .kl = c.kl, .acc = c.acc_pair,
+                         .share = circuit_weight_share(mk, keep, -1)};
+    for (int i = 0; i < mk->count[G_HEAD]; i++) pt->heads += keep[mk->off[G_HEAD] + (size_t)i];
+    for (int i = 0; i < mk->count[G_MLP]; i++) pt->mlps += keep[mk->off[G_MLP] + (size_t)i];
+    for (int i = 0; i < mk->count[G_NEURON]; i++) pt->neurons += keep[mk->off[G_NEURON] + (size_t)i];
+    pt->recovery = metrics_recovery(&c, full, empty);
+    return 0;
+}
+
+// A fresh pruner with cfg on the run's split (the mean ablation's means, the cached targets).
+static int compare_rebuild(Run *r, const PruneConfig *cfg, PruneErr *err) {
+    if (r->have_p) pruner_free(&r->p);
+    r->have_p = 0;
+    int maxT = r->ts.train.max_len > r->ts.eval.max_len ? r->ts.train.max_len : r->ts.eval.max_len;
+    if (pruner_build(&r->p, &r->m, cfg, maxT, err)) return -1;
+    r->have_p = 1;
+    if (ABLATIONS[cfg->ablation].needs_means && pruner_compute_means(&r->p, &r->ts.train, err)) return -1;
+    return pruner_prepare_targets(&r->p, &r->ts.train, err);
+}
+
+// One search as `prune MODEL TASK` runs it (init, train, read-out, --refine): its circuit
+// into keep (mk->total of a pruner with every granularity, which keep's layout does not
+// depend on).
+static int compare_search(Run *r, const RunArgs *a, const PruneConfig *cfg, unsigned char *keep, FILE *out,
+                          PruneErr *err) {
+    if (compare_rebuild(r, cfg, err)) return -1;
+    Pruner *p = &r->p;
+    KlProbe kp = {0};  // --refine: the budget checks and the refinement measure on validation, as in cmd_prune
+    int rc = -1;
+    if (cfg->init == INIT_ATTRIBUTION && pruner_init_attribution(p, &r->ts.train, cfg->attr_steps, err)) goto done;
+    if (a->val_frac > 0) {
+        if (kl_probe_build(&kp, p, &r->val, 1.64, err)) goto done;
+        p->val = &kp;
+    }
+    double t0 = now_seconds();
+    int nonfinite = 0;
+    int steps = pruner_train(p, &r->ts.train, &nonfinite, err);
+    if (steps < 0) goto done;
+    fprintf(out, "  %d steps in %.1f s; smallest in-budget circuit at step %d\n", steps, now_seconds() - t0,
+            p->best_kept >= 0 ? p->best_step : -1);
+    masks_readout(&p->masks, keep);
+    drop_zero_mlps(r, keep);
+    if (a->val_frac > 0) {
+        RefineStats st;
+        if (circuit_refine(p, &kp, cfg->kl_budget, keep, &st, err)) goto done;
+        drop_zero_mlps(r, keep);
+    }
+    rc = 0;
+done:
+    p->val = NULL;
+    kl_probe_free(&kp);
+    return rc;
+}
+
+// A ranking's nested circuits: keep the top k units of g (k in ks[0..nk)), evaluated.
+static int compare_curve(Run *r, const char *method, int g, const int *order, const int *ks, int nk,
+                         unsigned char *keep, const Metrics *full, const Metrics *empty, ComparePoint *pts, int *n,
+                         PruneErr *err) {
+    for (int j = 0; j < nk; j++) {
+        baseline_keep_top(&r->p.masks, g, order, ks[j], keep);
+        drop_zero_mlps(r, keep);
+        if (compare_point(r, method, ks[j], keep, full, empty, &pts[(*n)++], err)) return -1;
+    }
+    return 0;
+}
+
+int cmd_compare(const RunArgs *a, const char *out_dir, FILE *out, PruneErr *err) {
+    Run r;
+    memset(&r, 0, sizeof r);
+    unsigned char *keep = NULL;
+    double *key = NULL;
+    float *attr = NULL;
+    int *order = NULL, *ks = NULL, rc = -1, n = 0;
+    ComparePoint *pts = NULL;
+    AtomicFile af[2] = {{0}};
+    // every output is checked before the long run
+    const char *in[] = {a->model, a->task, a->eval, a->vocab};
+    char csv_path[4200], svg_path[4200];
+    snprintf(csv_path, sizeof csv_path, "%s/compare.csv", out_dir);
+    snprintf(svg_path, sizeof svg_path, "%s/compare.svg", out_dir);
+    if (check_output(out_dir, "--out", in, 4, 1, err)) return -1;
+    if (mkdir(out_dir, 0755) && !path_is_dir(out_dir))
+        return perr(err, "%s: cannot create the comparison folder: %s. Hint: is its parent writable?", out_dir,
+                    strerror(errno));
+    if (check_output(csv_path, "--out", in, 4, 0, err) || check_output(svg_path, "--out", in, 4, 0, err)) return -1;
+    if (run_open(&r, a, out, err)) goto done;
+    PruneConfig base = r.p.cfg;  // after run_open: an attention-only model's MLP gates are off
+    if (pruner_prepare_targets(&r.p, &r.ts.train, err)) goto done;
+    const Masks *mk = &r.p.masks;
+    int mlp_zero = gpt2_mlp_is_zero(&r.m), nmax = 0;
+    for (int g = 0; g < NUM_GRAN; g++) nmax = mk->count[g] > nmax ? mk->count[g] : nmax;
+    int cap = 2 + 2 * (mk->count[G_HEAD] + 1) + 2 * (mk->count[G_MLP] + 1) + 64;
+    keep = palloc(mk->total, "circuit", err);
+    key = palloc(sizeof(double) * (size_t)nmax, "scores", err);
+    attr = palloc(sizeof(float) * mk->total, "attribution scores", err);
+    order = palloc(sizeof(int) * (size_t)nmax, "ranking", err);
+    ks = palloc(sizeof(int) * (size_t)(nmax + 1), "curve points", err);
+    pts = palloc(sizeof(ComparePoint) * (size_t)cap, "comparison points", err);
+    if (!keep || !key || !attr || !order || !ks || !pts) goto done;
+    Metrics full, empty;
+    memset(keep, 0, mk->total);
+    if (pruner_evaluate(&r.p, &r.ts.eval, NULL, &full, err) || pruner_evaluate(&r.p, &r.ts.eval, keep, &empty, err))
+        goto done;
+    fprintf(out, "held-out: full model logit difference %.3f, empty circuit %.3f, KL(full || empty) %.4f\n", full.ld,
+            empty.ld, empty.kl);
+    // baselines: rankings on the training part, circuits evaluated on the held-out part
+    double t0 = now_seconds();
+    const int kn_g[2] = {G_HEAD, G_MLP};
+    const char *kn_name[2] = {"knockout-head", "knockout-mlp"};
+    for (int j = 0; j < 2; j++) {
+        int g = kn_g[j];
+        if (g == G_MLP && mlp_zero) continue;  // an attention-only model: nothing to rank
+        if (baseline_knockout(&r.p, &r.ts.train, g, key, err)) goto done;
+        baseline_rank(key, mk->count[g], order);
+        for (int k = 0; k <= mk->count[g]; k++) ks[k] = k;
+        if (compare_curve(&r, kn_name[j], g, order, ks, mk->count[g] + 1, keep, &full, &empty, pts, &n, err))
+            goto done;
+        fprintf(out, "%s: ranked %d units by single-unit knockout KL on %d training examples; top:", kn_name[j],
+                mk->count[g], r.ts.train.n);
+        for (int i = 0; i < mk->count[g] && i < 4; i++) {
+            if (g == G_HEAD) fprintf(out, " L%dH%d (%.4f)", order[i] / mk->NH, order[i] % mk->NH, key[order[i]]);
+            else fprintf(out, " L%d (%.4f)", order[i], key[order[i]]);
+        }
+        fprintf(out, "\n");
+    }
+    fprintf(out, "knockout: %.1f s\n", now_seconds() - t0);
+    t0 = now_seconds();
+    int steps = base.attr_steps > 0 ? base.attr_steps : ATTR_STEPS_DEFAULT;
+    if (baseline_attribution(&r.p, &r.ts.train, steps, attr, err)) goto done;
+    const int at_g[3] = {G_HEAD, G_MLP, G_NEURON};
+    const char *at_name[3] = {"attribution-head", "attribution-mlp", "attribution-neuron"};
+    for (int j = 0; j < 3; j++) {
+        int g = at_g[j], N = mk->count[g], nk = 0;
+        if (g != G_HEAD && mlp_zero) continue;
+        for (int i = 0; i < N; i++) key[i] = fabs((double)attr[mk->off[g] + (size_t)i]);
+        baseline_rank(key, N, order);
+        if (g == G_NEURON) {  // a grid of 17 sizes, denser among the small ones
+            for (int s = 0; s <= 16; s++) {
+                int k = (int)lround((double)N * s * s / 256.0);
+                if (!nk || k != ks[nk - 1]) ks[nk++] = k;
+            }
+        } else {
+            for (int k = 0; k <= N; k++) ks[nk++] = k;
+        }
+        if (compare_curve(&r, at_name[j], g, order, ks, nk, keep, &full, &empty, pts, &n, err)) goto done;
+    }
+    fprintf(out, "attribution: %d forward and backward passes over %d training examples, %.1f s\n", steps,
+            r.ts.train.n, now_seconds() - t0);
+    // the searches: the default (the options given) and head-only, each from a fresh pruner
+    PruneConfig cfgs[2] = {base, base};
+    for (int g = 0; g < NUM_GRAN; g++) cfgs[1].enabled[g] = g == G_HEAD;
+    for (int j = 0; j < 2; j++) {
+        fprintf(out, "%s:\n", COMPARE_METHODS[j]);
+        fflush(out);
+        if (compare_search(&r, a, &cfgs[j], keep, out, err)) goto done;
+        if (compare_point(&r, COMPARE_METHODS[j], -1, keep, &full, &empty, &pts[n++], err)) goto done;
+    }
+    if (r.p.cfg.run.stop && *r.p.cfg.run.stop) {
+        perr(err, "stopped: nothing written to %s.", out_dir);
+        goto done;
+    }
+    // the files, written together
+    if (atomic_open(&af[0], csv_path, err) || atomic_open(&af[1], svg_path, err)) goto done;
+    fprintf(af[0].f, "method,k,heads_kept,heads_total,mlp_kept,neurons_kept,weight_share,%s,normalised_recovery,%s,"
+                     "meets_budget\n", METRICS[M_KL].name, METRICS[M_ACC_PAIR].name);
+    double budget = base.kl_budget;
+    for (int m = 0; m < NUM_COMPARE_METHODS; m++)
+        for (int i = 0; i < n; i++) {
+            const ComparePoint *q = &pts[i];
+            if (strcmp(q->method, COMPARE_METHODS[m])) continue;
+            fprintf(af[0].f, "%s,%d,%d,%d,%d,%ld,%.6f,%.6g,%.6f,%.6f,%d\n", q->method, q->k, q->heads,
+                    mk->count[G_HEAD], q->mlps, q->neurons, q->share, q->kl, q->recovery, q->acc, q->kl <= budget);
+        }
+    compare_plot_svg(af[1].f, pts, n, mk->count[G_HEAD], budget);
+    if (atomic_commit_all(af, 2, err)) goto done;
+    // the table: each method's smallest circuit (fewest block weights) within the budget
+    fprintf(out, "\nsmallest circuit of each method with held-out KL <= %g (%d held-out examples)\n", budget,
+            r.ts.eval.n);
+    fprintf(out, "  %-20s %5s %7s %5s %8s %9s %8s %9s %9s\n", "method", "k", "heads", "mlp", "neurons", "weights",
+            "KL", "recovery", "accuracy");
+    for (int m = 0; m < NUM_COMPARE_METHODS; m++) {
+        const ComparePoint *best = NULL;
+        int any = 0;
+        for (int i = 0; i < n; i++) {
+            const ComparePoint *q = &pts[i];
+            if (strcmp(q->method, COMPARE_METHODS[m])) continue;
+            any = 1;
+            if (q->kl <= budget && (!best || q->share < best->share)) best = q;
+        }
+        if (!any) continue;
+        if (!best) {
+            // a search reports its circuit even over budget (marked); a curve has none
+            for (int i = 0; i < n && m < 2; i++)
+                if (!strcmp(pts[i].method, COMPARE_METHODS[m])) best = &pts[i];
+            if (!best) {
+                fprintf(out, "  %-20s none of its circuits is within the budget\n", COMPARE_METHODS[m]);
+                continue;
+            }
+        }
+        char k[16];
+        snprintf(k, sizeof k, best->k < 0 ? "-" : "%d", best->k);
+        fprintf(out, "  %-20s %5s %3d/%-3d %5d %8ld %8.1f%% %8.4f %8.1f%% %9.3f%s\n", best->method, k, best->heads,
+                mk->count[G_HEAD], best->mlps, best->neurons, 100 * best->share, best->kl, 100 * best->recovery,
+                best->acc, best->kl <= budget ? "" : "  (over the budget)");
+    }
+    fprintf(out, "wrote %s and %s\n", csv_path, svg_path);
+    rc = 0;
+done:
+    for (int i = 0; i < 2; i++) atomic_abort(&af[i]);  // nothing left after a commit
+    free(keep), free(key), free(attr), free(order), free(ks), free(pts);
     run_free(&r);
     return rc;
 }

@@ -450,3 +450,102 @@ int sweep_plot_svg(const char *path, const SweepPoint *pts, int n, PruneErr *err
     free(ord);
     return atomic_commit(&svg, err);
 }
+
+// --- compare.svg (prune compare) --------------------------------------------------------
+
+// Each method's colour and whether it is a curve (a ranking's nested circuits) or a point.
+static const struct {
+    const char *method, *colour;
+} COMPARE_STYLE[] = {
+    {"search", "#e41a1c"},         {"search-head-only", "#ff7f00"}, {"knockout-head", "#377eb8"},
+    {"knockout-mlp", "#4daf4a"},   {"attribution-head", "#984ea3"}, {"attribution-mlp", "#a65628"},
+    {"attribution-neuron", "#999999"},
+};
+#define NUM_COMPARE_STYLES (int)(sizeof COMPARE_STYLE / sizeof COMPARE_STYLE[0])
+
+void compare_plot_svg(FILE *f, const ComparePoint *pts, int n, int heads_total, double budget) {
+    int pw = 300, ph = 200, gap = 70, x0 = 70, y0 = 40;
+    int W = x0 + 2 * pw + gap + 20, H = y0 + 2 * ph + gap + 110;
+    double klmax = budget > 0 ? budget * 10 : 1;  // the KL axis: 1e-4 .. the largest KL (log)
+    for (int i = 0; i < n; i++)
+        if (pts[i].kl > klmax) klmax = pts[i].kl;
+    double lo = -4, hi = ceil(log10(klmax));
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+               "font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n"
+               "<text x=\"%d\" y=\"22\" font-size=\"13\" font-weight=\"bold\">faithfulness against size, held-out "
+               "examples (prune compare)</text>\n", W, H, W, H, W, H, x0);
+    for (int row = 0; row < 2; row++)
+        for (int col = 0; col < 2; col++) {
+            int px = x0 + col * (pw + gap), py = y0 + row * (ph + gap);
+            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#999\"/>\n", px, py,
+                    pw, ph);
+            for (int t = 0; t <= 4; t++) {  // x ticks
+                if (col == 0) fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%g</text>", px + pw * t / 4,
+                                      py + ph + 14, heads_total * t / 4.0);
+                else fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%d%%</text>", px + pw * t / 4,
+                             py + ph + 14, 25 * t);
+            }
+            fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>\n", px + pw / 2, py + ph + 30,
+                    col == 0 ? "heads kept" : "share of block weights kept");
+            if (row == 0) {
+                for (double e = lo; e <= hi; e++)
+                    fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">1e%g</text>", px - 4,
+                            py + ph - ph * (e - lo) / (hi - lo) + 4, e);
+                if (budget > 0) {
+                    double yb = py + ph - ph * (log10(budget) - lo) / (hi - lo);
+                    fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e41a1c\" "
+                               "stroke-dasharray=\"4 3\"><title>KL budget %g</title></line>\n", px, yb, px + pw, yb, budget);
+                }
+            } else {
+                for (int t = 0; t <= 4; t++)
+                    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%d%%</text>", px - 4,
+                            py + ph - ph * t / 4 + 4, 25 * t);
+            }
+            fprintf(f, "<text x=\"%d\" y=\"%d\" transform=\"rotate(-90 %d %d)\" text-anchor=\"middle\">%s</text>\n",
+                    px - 44, py + ph / 2, px - 44, py + ph / 2, row == 0 ? "held-out KL(full || circuit)"
+                                                                         : "normalised recovery");
+            // the searches' points last, over the curves; a knockout and an attribution ranking
+            // often agree, so attribution's lines are dashed to show both
+            for (int s0 = 0; s0 < NUM_COMPARE_STYLES; s0++) {
+                int s = (s0 + 2) % NUM_COMPARE_STYLES, first = 1, curve = 0;
+                for (int i = 0; i < n; i++) {
+                    const ComparePoint *q = &pts[i];
+                    if (strcmp(q->method, COMPARE_STYLE[s].method)) continue;
+                    double x = col == 0 ? (heads_total ? (double)q->heads / heads_total : 0) : q->share;
+                    double y = row == 0 ? (log10(q->kl > 1e-4 ? q->kl : 1e-4) - lo) / (hi - lo)
+                                        : (isnan(q->recovery) ? 0 : q->recovery);
+                    y = y < 0 ? 0 : y > 1 ? 1 : y;
+                    double cx = px + pw * x, cy = py + ph - ph * y;
+                    if (q->k >= 0) {  // a curve: one polyline through its points in order of k
+                        if (first)
+                            fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\"%s points=\"",
+                                    COMPARE_STYLE[s].colour,
+                                    strncmp(q->method, "attribution", 11) ? "" : " stroke-dasharray=\"5 3\"");
+                        fprintf(f, "%.1f,%.1f ", cx, cy);
+                        first = 0, curve = 1;
+                    } else {
+                        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"9\" height=\"9\" fill=\"%s\" stroke=\"black\" "
+                                   "transform=\"rotate(45 %.1f %.1f)\"><title>%s: %d heads, %.1f%% of weights, KL "
+                                   "%.4f, recovery %.1f%%</title></rect>\n", cx - 4.5, cy - 4.5,
+                                COMPARE_STYLE[s].colour, cx, cy, q->method, q->heads, 100 * q->share, q->kl,
+                                100 * q->recovery);
+                    }
+                }
+                if (curve) fprintf(f, "\"/>\n");
+            }
+        }
+    int ly = y0 + 2 * ph + gap + 40;  // legend
+    for (int s = 0; s < NUM_COMPARE_STYLES; s++) {
+        int lx = x0 + (s % 4) * 165, yy = ly + (s / 4) * 18;
+        int point = !strncmp(COMPARE_STYLE[s].method, "search", 6);
+        if (point)
+            fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"9\" height=\"9\" fill=\"%s\" stroke=\"black\" "
+                       "transform=\"rotate(45 %d %d)\"/>", lx + 6, yy - 8, COMPARE_STYLE[s].colour, lx + 10, yy - 4);
+        else
+            fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"%s/>", lx,
+                    yy - 4, lx + 20, yy - 4, COMPARE_STYLE[s].colour,
+                    strncmp(COMPARE_STYLE[s].method, "attribution", 11) ? "" : " stroke-dasharray=\"5 3\"");
+        fprintf(f, "<text x=\"%d\" y=\"%d\">%s</text>\n", lx + 26, yy, COMPARE_STYLE[s].method);
+    }
+    fprintf(f, "</svg>\n");
+}

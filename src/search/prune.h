@@ -116,6 +116,9 @@ void point_gates_from_masks(PointGates *pg, const Masks *mk);
 void masks_grad_from_points(Masks *mk, const PointGates *dpg);
 
 typedef enum { SPARSITY_LAMBDA, SPARSITY_TARGET, SPARSITY_KL_BUDGET } SparsityMode;
+// Where log alpha starts: U(1.5, 2.5) (masks_init_log_alpha), or from the attribution
+// scores (--init attribution, masks_init_from_scores in baselines.h).
+enum { INIT_UNIFORM, INIT_ATTRIBUTION };
 
 // --- the search ----------------------------------------------------------------------
 
@@ -150,9 +153,11 @@ typedef struct {
                               // scale: a head weighs as much as the neurons of an MLP) and
                               // circuits are compared by the summed share kept per granularity;
                               // 0: every gate counts once (--scale granularity | gate)
+    int init;                 // log alpha's start: INIT_UNIFORM, or INIT_ATTRIBUTION (baselines.h)
+    int attr_steps;           // INIT_ATTRIBUTION: points of the attribution's path (0: ATTR_STEPS_DEFAULT)
     SearchRuntime run;        // not a setting: handles and knobs of this process
 } PruneConfig;
-_Static_assert(offsetof(PruneConfig, run) == sizeof(uint64_t) + 4 * (7 + 3 * NUM_GRAN + 3),
+_Static_assert(offsetof(PruneConfig, run) == sizeof(uint64_t) + 4 * (7 + 3 * NUM_GRAN + 5),
                "PruneConfig's settings must have no padding: the fingerprint hashes their bytes");
 
 void prune_config_defaults(PruneConfig *cfg);
