@@ -53,6 +53,9 @@ expect "next on its HF folder"     0 "1 +405 +-2\.164" -- "$PRUNE" next "$DATA/s
 expect "info on stories260K"       0 "GQA: 2 query heads share each K/V head" -- "$PRUNE" info "$DATA/stories260K/stories260K.bin"
 expect "info names RoPE"           0 "RoPE, rotate-half pairs .*theta 500000, llama3 scaling" -- "$PRUNE" info "$DATA/llama_gqa_bf16"
 expect "info --json family"        0 '"family": "llama"' -- "$PRUNE" info "$DATA/qwen2_bias_f16" --json
+# a model without a tokenizer: gen writes an id task for it, heads and the search read it
+"$PRUNE" gen induction --model "$DATA/stories260K/stories260K.bin" --n 64 --out "$TMP/st_ind.txt" > /dev/null 2>&1
+expect "heads on an id task"       0 "top induction head: L[0-9]H[0-9]" -- "$PRUNE" heads "$DATA/stories260K/stories260K.bin" "$TMP/st_ind.txt"
 expect "train --arch bad"          2 "--arch takes gpt2 or llama: bert" -- "$PRUNE" train --corpus x --out y --arch bert
 # a FIFO as any input is refused at once (it used to block for ever); timeout marks a hang
 mkfifo "$TMP/fifo"

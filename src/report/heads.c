@@ -91,7 +91,10 @@ int cmd_heads(const char *model, const char *task_path, const char *vocab, int m
     int have_tok = 0, have_task = 0, have_ws = 0;
     if (gpt2_load(&m, model, 0, err)) return -1;
     const GPT2Config *c = &m.config;
-    if (tok_load_for_model(&tok, model, vocab, c->V, err)) goto done;
+    if (tok_load_for_model(&tok, model, vocab, c->V, err)) {
+        if (vocab) goto done;
+        tok_init_ids_only(&tok, c->V, err->msg);  // no usable tokenizer: id tasks only, as a search
+    }
     have_tok = 1;
     TaskOptions opt = {.max_len = c->maxT, .skip_invalid = 0, .allow_no_corrupt = 1, .warn = stderr};
     if (task_load(&task, task_path, &tok, &opt, err)) goto done;
