@@ -130,6 +130,17 @@ IOI="$(cd "$(dirname "$0")/.." && pwd)/models/ioi-small"
 "$PRUNE" "$IOI/model.bin" "$IOI/task.txt" --steps 40 --refine 0.5 --out "$TMP/rf2.json" > /dev/null 2>&1
 if cmp -s "$TMP/rf1.json" "$TMP/rf2.json" && grep -qE "refinement on 100 validation examples: KL [0-9.]+ -> 0\.0[0-4][0-9]*," "$TMP/rf1.txt"; then
   pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: --refine run not deterministic or over budget"; grep refinement "$TMP/rf1.txt"; fi
+# repeated prompts stay together across the search/validation cut as across the split
+for i in $(seq 2 11); do for k in $(seq 1 10); do sed -n "${i}p" "$IOI/task.txt"; done; done > "$TMP/dup10.txt"
+expect "--refine cut keeps repeats" 0 "refinement: [1-4]0 of the 50 training examples" -- "$PRUNE" "$IOI/model.bin" "$TMP/dup10.txt" --steps 2 --refine 0.25
+expect "--refine few examples"     0 "warning: [0-9]+ validation examples are too few" -- "$PRUNE" "$IOI/model.bin" "$TMP/dup10.txt" --steps 2 --refine 0.25
+# eval uses the held-out file a circuit was found with; a circuit of another format version is refused
+head -60 "$IOI/task.txt" > "$TMP/ioi_tr.txt"; sed -n '61,120p' "$IOI/task.txt" > "$TMP/ioi_ev.txt"
+"$PRUNE" "$IOI/model.bin" "$TMP/ioi_tr.txt" --eval "$TMP/ioi_ev.txt" --steps 5 --out "$TMP/c_ev.json" > /dev/null 2>&1
+expect "eval: recorded --eval"     0 "note: .*c_ev.json was found with --eval .*ioi_ev.txt; evaluating on it" -- "$PRUNE" eval "$IOI/model.bin" "$TMP/ioi_tr.txt" --circuit "$TMP/c_ev.json"
+expect "eval: another task"        0 "warning: .*c_ev.json was found on the task .*ioi_tr.txt, not" -- "$PRUNE" eval "$IOI/model.bin" "$IOI/task.txt" --circuit "$TMP/c_ev.json"
+sed 's/"version": 1/"version": 2/' "$TMP/c_ev.json" > "$TMP/c_v2.json"
+expect "circuit version"           1 "c_v2.json: field \"version\": expected 1" -- "$PRUNE" eval "$IOI/model.bin" "$TMP/ioi_tr.txt" --circuit "$TMP/c_v2.json"
 expect "--refine needs a budget"   1 "goes with the KL-budget mode" -- "$PRUNE" "$M" "$K" --steps 3 --refine 0.25 --target all=0.5
 expect "--refine range"            2 "--refine" -- "$PRUNE" "$M" "$K" --refine 2
 expect "search options"            0 "granularities head neuron" -- "$PRUNE" "$M" "$K" --steps 3 --granularities head,neuron --target all=0.5 --ablation mean

@@ -59,6 +59,15 @@ static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
             return perr(err, "--refine makes the circuit meet --kl-budget on validation data, so it goes "
                              "with the KL-budget mode, not --target or --lambda.");
         int nv = (int)(r->ts.train.n * a->val_frac + 0.5);
+        // the cut falls between two different clean prompts: the split keeps each repeated
+        // prompt's examples together (task_split), so the search and validation parts share
+        // none either
+        const TaskExample *ex = r->ts.train.ex;
+        int cut = r->ts.train.n - nv;
+        while (cut > 0 && cut < r->ts.train.n && ex[cut].len == ex[cut - 1].len &&
+               !memcmp(ex[cut].clean, ex[cut - 1].clean, sizeof(int) * (size_t)ex[cut].len))
+            cut--;
+        nv = r->ts.train.n - cut;
         if (nv < 1 || nv >= r->ts.train.n)
             return perr(err, "--refine %g: the training part of %d examples leaves %d for validation. Hint: "
                              "use a larger task or another share.", a->val_frac, r->ts.train.n, nv);
@@ -67,6 +76,10 @@ static int run_open(Run *r, const RunArgs *a, FILE *out, PruneErr *err) {
         r->val.n = nv;
         r->ts.train.n -= nv;
         fprintf(out, "refinement: %d of the %d training examples held out for validation\n", nv, r->ts.train.n + nv);
+        if (nv < 30)
+            fprintf(out, "warning: %d validation examples are too few to hold a KL budget with confidence (its "
+                         "standard error needs many). Hint: a larger task (prune gen --n) or a larger --refine "
+                         "share.\n", nv);
     }
     int maxT = r->ts.train.max_len > r->ts.eval.max_len ? r->ts.train.max_len : r->ts.eval.max_len;
     fprintf(out, "model %s: %s, L=%d NH=%d C=%d V=%d, %zu parameters\n", a->model,
@@ -253,14 +266,19 @@ int cmd_prune(const RunArgs *a, FILE *out, PruneErr *err) {
     if (!keep) goto done;
     masks_readout(&p->masks, keep);
     drop_zero_mlps(&r, keep);
-    if (a->val_frac > 0) {
+    if (a->val_frac > 0 && steps < a->cfg.steps) {
+        fprintf(out, "refinement skipped: the search was stopped; the circuit is the search's own\n");
+    } else if (a->val_frac > 0) {
         RefineStats st;
         if (circuit_refine(p, &kp, a->cfg.kl_budget, keep, &st, err)) goto done;
         drop_zero_mlps(&r, keep);
         res.val_examples = r.val.n, res.refine = st;
         fprintf(out, "refinement on %d validation examples: KL %.4f -> %.4f, %ld units added back, %ld removed; "
-                     "%d passes in %.1f s (%.0f%% of the search's time)\n", r.val.n, st.kl_before, st.kl_after,
-                st.added, st.removed, st.evals, st.seconds, 100 * st.seconds / (res.seconds > 0 ? res.seconds : 1));
+                     "%d passes in %.1f s", r.val.n, st.kl_before, st.kl_after, st.added, st.removed, st.evals,
+                st.seconds);
+        if (res.seconds >= 1)  // a share of a search that barely ran says nothing
+            fprintf(out, " (%.0f%% of the search's time)", 100 * st.seconds / res.seconds);
+        fprintf(out, "\n");
     }
     if (evaluate_three(p, &r.ts.eval, keep, &res, err)) goto done;
     circuit_print_summary(out, p, keep, &res);
@@ -304,6 +322,17 @@ done:
     return rc;
 }
 
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (stat(a, &sa) || stat(b, &sb)) return !strcmp(a, b);
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static int path_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
 int cmd_eval(const RunArgs *a, EvalWhat what, const char *circuit, int all_examples, FILE *out,
              PruneErr *err) {
     Run r;
@@ -329,6 +358,19 @@ int cmd_eval(const RunArgs *a, EvalWhat what, const char *circuit, int all_examp
                              "(seed %llu, %g): the examples evaluated may include some it was trained on\n",
                         (unsigned long long)ra.cfg.seed, ra.train_frac, circuit, (unsigned long long)cf.split_seed,
                         cf.train_frac);
+        }
+        // the task and held-out file it was found with: another task may hold its training
+        // examples among those evaluated
+        if (cf.task[0] && strcmp(cf.task, "?") && !same_file(cf.task, a->task))
+            fprintf(out, "warning: %s was found on the task %s, not %s: the examples evaluated may include "
+                         "some it was trained on\n", circuit, cf.task, a->task);
+        if (cf.eval[0] && !a->eval) {
+            if (path_exists(cf.eval)) {
+                ra.eval = cf.eval;
+                fprintf(out, "note: %s was found with --eval %s; evaluating on it as well\n", circuit, cf.eval);
+            } else
+                fprintf(out, "warning: %s was found with --eval %s, which is not there: evaluating on a split of %s "
+                             "instead, whose examples it was trained on\n", circuit, cf.eval, a->task);
         }
         if (cf.split == 2 && !a->eval && !a->split_field) {
             ra.split_field = 1;
@@ -532,7 +574,9 @@ static int compare_search(Run *r, const RunArgs *a, const PruneConfig *cfg, unsi
             p->best_kept >= 0 ? p->best_step : -1);
     masks_readout(&p->masks, keep);
     drop_zero_mlps(r, keep);
-    if (a->val_frac > 0) {
+    if (a->val_frac > 0 && steps < a->cfg.steps) {
+        fprintf(out, "refinement skipped: the search was stopped; the circuit is the search's own\n");
+    } else if (a->val_frac > 0) {
         RefineStats st;
         if (circuit_refine(p, &kp, cfg->kl_budget, keep, &st, err)) goto done;
         drop_zero_mlps(r, keep);

@@ -284,6 +284,12 @@ static int parse_object(json_t *o, const char *path, CircuitFile *cf, PruneErr *
         snprintf(cf->model, sizeof cf->model, "%s", json_string_value(json_object_get(m, "path")));
     if (json_is_string(json_object_get(t, "train")))
         snprintf(cf->task, sizeof cf->task, "%s", json_string_value(json_object_get(t, "train")));
+    if (json_is_string(json_object_get(t, "eval")))
+        snprintf(cf->eval, sizeof cf->eval, "%s", json_string_value(json_object_get(t, "eval")));
+    json_t *ver = json_object_get(o, "version");
+    if (ver && (!json_is_integer(ver) || json_integer_value(ver) != 1))
+        return perr(err, "%s: field \"version\": expected 1, the circuit format this prune reads "
+                         "(docs/circuit-format.md).", path);
     // the model's shape is optional (another tool's file may have masks alone), but whole
     if (json_object_get(m, "L") || json_object_get(m, "NH") || json_object_get(m, "C")) {
         json_t *L = json_object_get(m, "L"), *NH = json_object_get(m, "NH"), *C = json_object_get(m, "C");

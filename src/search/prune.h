@@ -361,6 +361,7 @@ typedef struct {
 typedef struct {
     int L, NH, C, hs, H;      // model.{L, NH, C, hs, H}; when present every keep has its shape
     char model[1024], task[1024];  // model.path, task.train
+    char eval[1024];          // task.eval (a separate held-out file), "" when none
     CircuitGran gran[NUM_GRAN];
     Metrics circuit, full, empty;  // metrics.*
     double weight_share;      // sizes.weight_share
