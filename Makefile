@@ -48,8 +48,10 @@ BENCHES = $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/bench_*.c))
 .PHONY: all test bench clean deps tokref-deps tokref-fixtures check-cmocka demo models fuzz fuzz-smoke fuzz-run valgrind
 all: prune
 
+# copied then renamed: cp onto a ./prune that is running fails ("Text file busy") and would
+# leave the old binary in place
 prune: $(BUILD)/prune
-	cp $< $@
+	cp $< $@.new && mv -f $@.new $@
 
 $(BUILD)/prune: $(BUILD)/src/cli/main.o $(BUILD)/libprune.a
 	$(CC) $(PRUNE_CFLAGS) $(LDFLAGS) -o $@ $^ $(PRUNE_LDLIBS)

@@ -119,7 +119,15 @@ int llama2c_sniff(const char *path) {
     int version, shared;
     size_t off;
     PruneErr e;
-    return llama2c_parse_header(hdr, n, (size_t)st.st_size, path, &c, &version, &shared, &off, &e) == 0;
+    if (llama2c_parse_header(hdr, n, (size_t)st.st_size, path, &c, &version, &shared, &off, &e) == 0) return 1;
+    // a version-0 header that looks like one (its first three fields and seq_len in range) but
+    // does not fit the file (truncated, damaged fields): the llama2.c loader names what is
+    // wrong, where the llm.c loader would only say the magic number is not its own
+    int32_t h[7];
+    memcpy(h, hdr, sizeof h);
+    return h[0] > 0 && h[0] <= 65536 && h[1] > 0 && h[1] <= (1 << 20) && h[2] > 0 && h[2] <= 4096 && h[3] >= 0 &&
+           h[3] <= h[0] && h[4] >= 0 && h[4] <= h[0] && h[5] != 0 && h[5] > -(1 << 22) && h[5] < (1 << 22) && h[6] > 0 &&
+           h[6] <= (1 << 22);
 }
 
 typedef struct {
@@ -181,8 +189,8 @@ int gpt2_load_llama2c(GPT2 *m, const char *path, PruneErr *err) {
     void *map;
     size_t len;
     if (map_file(path, 0, &map, &len, err)) return -1;
-    int version, shared;
-    size_t off;
+    int version = 0, shared = 0;
+    size_t off = 0;
     if (llama2c_parse_header(map, len < L2C_V1_HEADER ? len : L2C_V1_HEADER, len, path, &m->config,
                              &version, &shared, &off, err)) {
         unmap_file(map, len);

@@ -604,7 +604,8 @@ int tok_load_for_model(Tokenizer *t, const char *model_path, const char *vocab, 
         snprintf(src, sizeof src, "%s", t->source);
         tok_free(t);
         return perr(err, "%s: the vocabulary has %d tokens but the model %s has V = %d. Hint: use "
-                         "the vocabulary the model was trained with (--vocab).", src, n,
+                         "the vocabulary the model was trained with (--vocab), or, for a model without "
+                         "one, token ids (prune next --ids, ids: fields in a task).", src, n,
                     model_path, model_V);
     }
     return apply_options(t, 0, err);

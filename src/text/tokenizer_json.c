@@ -612,9 +612,10 @@ static int parse_model(json_t *m, Ctx *c, Tokenizer *t, json_t *added) {
         memcpy(b2 + la, b, lb);
         int res = name_sym(t, b2, la + lb, buf);
         if (l < 0 || r < 0 || res < 0) {
-            perr(err, "%s: model.merges[%zu]: \"%.*s\" is not in model.vocab (merge \"%.40s\" + \"%.40s\"). "
+            perr(err, "%s: model.merges[%zu]: \"%.*s\" is not in model.vocab (merge \"%.*s\" + \"%.*s\"). "
                       "Hint: every merge joins two tokens of the vocabulary into a third.", file, i,
-                 (int)(l < 0 ? la : r < 0 ? lb : la + lb), l < 0 ? a : r < 0 ? b : b2, a, b);
+                 (int)(l < 0 ? la : r < 0 ? lb : la + lb), l < 0 ? a : r < 0 ? b : b2, (int)(la < 40 ? la : 40), a,
+                 (int)(lb < 40 ? lb : 40), b);
             free(b2);
             goto done;
         }
