@@ -295,6 +295,11 @@ expect "sweep needs targets"       2 "needs --targets"        -- "$PRUNE" sweep 
 expect "sweep bad target"          2 "--targets needs"        -- "$PRUNE" sweep "$M" "$K" --targets 0.5,2
 # prune compare (issue 14 item 4): outputs checked before any work, both files written
 # together, a row per circuit, the table of each method's smallest in-budget circuit
+# a compare stopped by SIGINT exits 130 like a stopped search, and says what it did not write
+"$PRUNE" compare "$M" "$K" --steps 10000000 --out "$TMP/cmpsig" > "$TMP/cmpsig.log" 2>&1 &
+cpid=$!
+sleep 2; kill -INT $cpid; wait $cpid; crc=$?
+if [ $crc -eq 130 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: compare stopped by SIGINT exits $crc"; tail -2 "$TMP/cmpsig.log"; fi
 expect "compare rejects --report"  2 "'prune compare' does not take --report" -- "$PRUNE" compare "$M" "$K" --report "$TMP/x"
 expect "compare bad --init"        2 "--init must be uniform or attribution" -- "$PRUNE" compare "$M" "$K" --init best
 expect "compare out is an input"    1 "also an input or output" -- "$PRUNE" compare "$M" "$K" --out "$K"

@@ -495,7 +495,11 @@ static int do_compare(Args *a) {
     r.cfg.run.progress = a->quiet ? NULL : isatty(fileno(stdout)) ? stdout : stderr;
     r.cfg.run.stop = &g_stop;
     catch_stop();
-    return stopped(cmd_compare(&r, out_dir, stdout, &err) ? fail(&err) : 0);
+    if (cmd_compare(&r, out_dir, stdout, &err) == 0) return stopped(0);
+    if (!g_stop) return fail(&err);
+    // stopped by a signal: say what was (not) written, and exit as a stopped run does
+    fprintf(stderr, "prune: %s\n", err.msg);
+    return 128 + (int)g_stop;
 }
 
 static int do_info(Args *a) {
