@@ -309,7 +309,7 @@ mkdir -p "$TMP/cmp-dirs/compare.csv"
 expect "compare csv is a folder"   1 "compare.csv" -- "$PRUNE" compare "$M" "$K" --steps 4 --out "$TMP/cmp-dirs"
 expect "compare"                   0 "wrote .*cmp/compare.csv and .*cmp/compare.svg" -- "$PRUNE" compare "$M" "$K" --steps 8 --out "$TMP/cmp" --quiet
 expect "compare table"             0 "^  knockout-head " -- "$PRUNE" compare "$M" "$K" --steps 8 --out "$TMP/cmp2" --quiet --init attribution
-expect "compare csv header"        0 "^method,k,heads_kept,heads_total,mlp_kept,neurons_kept,weight_share,kl,normalised_recovery,accuracy_pairwise,meets_budget$" -- head -1 "$TMP/cmp/compare.csv"
+expect "compare csv header"        0 "^method,k,heads_kept,heads_total,mlp_kept,neurons_kept,weight_share,kl,normalised_recovery_(logit|prob)_diff,accuracy_pairwise,meets_budget$" -- head -1 "$TMP/cmp/compare.csv"
 expect "compare csv searches"      0 "^2$" -- bash -c "grep -c '^search' '$TMP/cmp/compare.csv'"
 expect "compare csv curve 0..N"    0 "^knockout-head,0,0,.*knockout-head,1,1," -- bash -c "grep '^knockout-head' '$TMP/cmp/compare.csv' | head -2 | tr -d '\n'"
 expect "compare leaves no temp"    0 "^compare.csv compare.svg $" -- bash -c "ls '$TMP/cmp' | tr '\n' ' '"

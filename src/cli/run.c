@@ -637,8 +637,14 @@ int cmd_compare(const RunArgs *a, const char *out_dir, FILE *out, PruneErr *err)
     memset(keep, 0, mk->total);
     if (pruner_evaluate(&r.p, &r.ts.eval, NULL, &full, err) || pruner_evaluate(&r.p, &r.ts.eval, keep, &empty, err))
         goto done;
-    fprintf(out, "held-out: full model logit difference %.3f, empty circuit %.3f, KL(full || empty) %.4f\n", full.ld,
-            empty.ld, empty.kl);
+    // recovery is of the headline quantity (metrics_recovery): the probability difference for
+    // a task with answer sets, else the logit difference
+    int by_pd = full.n_sets || !full.n_ld;
+    fprintf(out, "held-out: full model %s %.3f, empty circuit %.3f, KL(full || empty) %.4f; recovery below is "
+                 "normalised recovery of the %s\n", by_pd ? "probability difference" : "logit difference",
+            by_pd ? full.pd : full.ld, by_pd ? empty.pd : empty.ld, empty.kl,
+            by_pd ? "probability difference" : "logit difference");
+    metrics_warnings(out, &full, &full, &empty, base.mode == SPARSITY_KL_BUDGET ? base.kl_budget : NAN);
     // baselines: rankings on the training part, circuits evaluated on the held-out part
     double t0 = now_seconds();
     const int kn_g[2] = {G_HEAD, G_MLP};
@@ -697,8 +703,9 @@ int cmd_compare(const RunArgs *a, const char *out_dir, FILE *out, PruneErr *err)
     }
     // the files, written together
     if (atomic_open(&af[0], csv_path, err) || atomic_open(&af[1], svg_path, err)) goto done;
-    fprintf(af[0].f, "method,k,heads_kept,heads_total,mlp_kept,neurons_kept,weight_share,%s,normalised_recovery,%s,"
-                     "meets_budget\n", METRICS[M_KL].name, METRICS[M_ACC_PAIR].name);
+    // the recovery column names its quantity: normalised_recovery_logit_diff or _prob_diff
+    fprintf(af[0].f, "method,k,heads_kept,heads_total,mlp_kept,neurons_kept,weight_share,%s,normalised_recovery_%s,%s,"
+                     "meets_budget\n", METRICS[M_KL].name, by_pd ? "prob_diff" : "logit_diff", METRICS[M_ACC_PAIR].name);
     double budget = base.kl_budget;
     for (int m = 0; m < NUM_COMPARE_METHODS; m++)
         for (int i = 0; i < n; i++) {
