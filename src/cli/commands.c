@@ -13,7 +13,7 @@
 #include "gen.h"
 #include "task.h"
 
-int parse_id_list(const char *s, int *ids, int cap, int *n, PruneErr *err) {
+int parse_id_list(const char *s, const char *opt, int *ids, int cap, int *n, PruneErr *err) {
     *n = 0;
     const char *p = s;
     while (*p) {
@@ -23,15 +23,15 @@ int parse_id_list(const char *s, int *ids, int cap, int *n, PruneErr *err) {
         long v = strtol(p, &end, 10);
         if (end == p || (*end && *end != ' ' && *end != ',' && *end != '\t') || v < 0 ||
             v > 1000000000)
-            return perr(err, "--ids: '%.*s' is not a token id. Hint: give non-negative integers "
-                             "separated by spaces, e.g. --ids \"464 2068 318\".",
-                        (int)strcspn(p, " ,\t"), p);
+            return perr(err, "%s: '%.*s' is not a token id. Hint: give non-negative integers "
+                             "separated by spaces, e.g. %s \"464 2068 318\".",
+                        opt, (int)strcspn(p, " ,\t"), p, opt);
         if (*n >= cap)
-            return perr(err, "--ids: more than %d ids. Hint: shorten the prompt.", cap);
+            return perr(err, "%s: more than %d ids. Hint: shorten the prompt.", opt, cap);
         ids[(*n)++] = (int)v;
         p = end;
     }
-    if (*n == 0) return perr(err, "--ids: no token ids given. Hint: --ids \"464 2068 318\".");
+    if (*n == 0) return perr(err, "%s: no token ids given. Hint: %s \"464 2068 318\".", opt, opt);
     return 0;
 }
 
@@ -273,7 +273,7 @@ int cmd_tokenize(const char *vocab, const char *model, const char *text, int dec
         int *ids = palloc(sizeof(int) * (size_t)cap, "ids", err);
         char *bytes = NULL;
         size_t bl;
-        if (ids && parse_id_list(text, ids, cap, &n, err) == 0 &&
+        if (ids && parse_id_list(text, "--decode", ids, cap, &n, err) == 0 &&
             tok_decode(&tok, ids, (size_t)n, &bytes, &bl, err) == 0) {
             fwrite(bytes, 1, bl, out);
             if (!json) fputc('\n', out);

@@ -27,7 +27,8 @@ int cmd_bpe(const char *corpus, int vocab_size, int max_digits, const char *out_
             PruneErr *err);
 
 // Parses "464 2068 318" (spaces or commas) into ids; at most cap of them.
-int parse_id_list(const char *s, int *ids, int cap, int *n, PruneErr *err);
+// opt: the option the list came from, for messages ("--ids", "--decode").
+int parse_id_list(const char *s, const char *opt, int *ids, int cap, int *n, PruneErr *err);
 
 // `prune gen KIND [--n N] [--seed S] [--out FILE]`: a task file for GPT-2's vocabulary
 // (or --vocab / --model's). Writes to out_path atomically, or to `out` when NULL.

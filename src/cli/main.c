@@ -516,7 +516,7 @@ static int do_next(Args *a) {
     if (a->ids) {
         ids = malloc(sizeof(int) * MAX_IDS);
         if (!ids) return usage_error("out of memory", NULL);
-        if (parse_id_list(a->ids, ids, MAX_IDS, &n, &err)) {
+        if (parse_id_list(a->ids, "--ids", ids, MAX_IDS, &n, &err)) {
             free(ids);
             return usage_error(err.msg, NULL);
         }
