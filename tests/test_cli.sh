@@ -53,6 +53,7 @@ expect "next on its HF folder"     0 "1 +405 +-2\.164" -- "$PRUNE" next "$DATA/s
 expect "info on stories260K"       0 "GQA: 2 query heads share each K/V head" -- "$PRUNE" info "$DATA/stories260K/stories260K.bin"
 expect "info names RoPE"           0 "RoPE, rotate-half pairs .*theta 500000, llama3 scaling" -- "$PRUNE" info "$DATA/llama_gqa_bf16"
 expect "info --json family"        0 '"family": "llama"' -- "$PRUNE" info "$DATA/qwen2_bias_f16" --json
+expect "decode --json"              0 '^"Hello world"$' -- "$PRUNE" tokenize --decode --json "15496 995"
 expect "decode names its option"   1 "--decode: 'abc' is not a token id" -- "$PRUNE" tokenize --decode "abc"
 # a damaged llama2.c version-0 file gets the llama2.c loader's message, not the llm.c one's
 head -c 1056440 "$DATA/stories260K/stories260K.bin" > "$TMP/st_cut.bin"

@@ -275,8 +275,16 @@ int cmd_tokenize(const char *vocab, const char *model, const char *text, int dec
         size_t bl;
         if (ids && parse_id_list(text, "--decode", ids, cap, &n, err) == 0 &&
             tok_decode(&tok, ids, (size_t)n, &bytes, &bl, err) == 0) {
-            fwrite(bytes, 1, bl, out);
-            if (!json) fputc('\n', out);
+            if (json) {  // a JSON string (bytes that are not UTF-8 become U+FFFD, as json_string_lossy says)
+                json_t *js = json_string_lossy(bytes, "the decoded text");
+                char *s = json_dumps(js, JSON_ENCODE_ANY);
+                fprintf(out, "%s\n", s ? s : "null");
+                free(s);
+                json_decref(js);
+            } else {
+                fwrite(bytes, 1, bl, out);
+                fputc('\n', out);
+            }
             rc = 0;
         }
         free(ids);
