@@ -70,6 +70,9 @@ int tok_bpe_piece(Tokenizer *t, const char *w, size_t wl, IdVec *out, PruneErr *
 
 // tokenizer_json.c
 int hf_encode(Tokenizer *t, const char *text, size_t len, int cont, IdVec *out, PruneErr *err);
+// 1 when every decoder is ByteLevel (or there is none): the symbols are the bytes, and
+// tok_decode joins them as for GPT-2's files; else hf_decode runs the decoders.
+int hf_decode_plain(const Tokenizer *t);
 int hf_decode(const Tokenizer *t, const int *ids, size_t n, char **out, size_t *len, PruneErr *err);
 void hf_free(TokJson *h);
 int hf_is_special(const Tokenizer *t, int id);

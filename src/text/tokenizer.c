@@ -872,7 +872,7 @@ int tok_set_bos(Tokenizer *t, int mode, PruneErr *err) {
 int tok_decode(const Tokenizer *t, const int *ids, size_t n, char **out, size_t *len,
                PruneErr *err) {
     if (t->ids_only) return perr(err, "no tokenizer to decode with (%s).", t->source);
-    if (t->hf) return hf_decode(t, ids, n, out, len, err);
+    if (t->hf && !hf_decode_plain(t)) return hf_decode(t, ids, n, out, len, err);
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= t->n_vocab)

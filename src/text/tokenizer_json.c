@@ -1154,31 +1154,17 @@ static int byte_token(const char *s, size_t n) {
     return v;
 }
 
+int hf_decode_plain(const Tokenizer *t) {
+    const TokJson *h = t->hf;
+    int plain = 1;
+    for (int k = 0; k < h->n_dec; k++) plain &= h->dec[k].kind == TS_D_BYTELEVEL;
+    return plain;
+}
+
 int hf_decode(const Tokenizer *t, const int *ids, size_t n, char **out, size_t *len, PruneErr *err) {
     const TokJson *h = t->hf;
     Pieces a = {0}, b = {0};
-    int rc = -1, plain = 1;
-    for (int k = 0; k < h->n_dec; k++) plain &= h->dec[k].kind == TS_D_BYTELEVEL;
-    if (plain) {  // symbols are the bytes already (ByteLevel): join them
-        size_t total = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (ids[i] < 0 || ids[i] >= t->n_vocab)
-                return perr(err, "id %d (position %zu) is outside the vocabulary 0..%d of %s.", ids[i], i,
-                            t->n_vocab - 1, t->source);
-            total += t->sym_len[ids[i]];
-        }
-        char *buf = palloc(total + 1, "decoded text", err);
-        if (!buf) return -1;
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            memcpy(buf + k, t->arena + t->sym_off[ids[i]], t->sym_len[ids[i]]);
-            k += t->sym_len[ids[i]];
-        }
-        buf[k] = 0;
-        *out = buf;
-        *len = k;
-        return 0;
-    }
+    int rc = -1;
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || ids[i] >= t->n_vocab) {
             perr(err, "id %d (position %zu) is outside the vocabulary 0..%d of %s.", ids[i], i, t->n_vocab - 1,
