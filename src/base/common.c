@@ -350,15 +350,21 @@ static int resolve(const char *path, char *out, size_t cap) {
     return snprintf(out, cap, "%s/%s", buf, base) >= (int)cap ? -1 : 0;
 }
 
+int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (stat(a, &sa) || stat(b, &sb)) return !strcmp(a, b);
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 int check_output(const char *out, const char *opt, const char *const *inputs, int n, int dir_ok,
                  PruneErr *err) {
-    struct stat so, si;
+    struct stat so;
     int exists = stat(out, &so) == 0;
     char ro[PATH_MAX + 256], ri[PATH_MAX + 256];
     int have_ro = resolve(out, ro, sizeof ro) == 0;
     for (int i = 0; i < n; i++) {
         if (!inputs[i]) continue;
-        int same = exists && stat(inputs[i], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino;
+        int same = exists && access(inputs[i], F_OK) == 0 && same_file(out, inputs[i]);
         if (!same && have_ro && resolve(inputs[i], ri, sizeof ri) == 0) {
             same = !strcmp(ro, ri);
             // a model folder: the files its loader reads are inputs too

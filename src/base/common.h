@@ -93,6 +93,9 @@ const char *prune_blas_core(void);
 
 // Small path and string predicates shared by the loaders.
 int path_is_dir(const char *p);
+// 1 when both paths name one existing file (same device and inode); when either does not
+// exist, when the two strings are equal.
+int same_file(const char *a, const char *b);
 int path_is_file(const char *p);
 int str_ends_with(const char *s, const char *suffix);
 // 3 if s[0..n) starts with a UTF-8 byte-order mark (EF BB BF), else 0: text readers skip it.

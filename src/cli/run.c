@@ -322,17 +322,6 @@ done:
     return rc;
 }
 
-static int same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    if (stat(a, &sa) || stat(b, &sb)) return !strcmp(a, b);
-    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
-static int path_exists(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
 int cmd_eval(const RunArgs *a, EvalWhat what, const char *circuit, int all_examples, FILE *out,
              PruneErr *err) {
     Run r;
@@ -365,7 +354,7 @@ int cmd_eval(const RunArgs *a, EvalWhat what, const char *circuit, int all_examp
             fprintf(out, "warning: %s was found on the task %s, not %s: the examples evaluated may include "
                          "some it was trained on\n", circuit, cf.task, a->task);
         if (cf.eval[0] && !a->eval) {
-            if (path_exists(cf.eval)) {
+            if (access(cf.eval, F_OK) == 0) {
                 ra.eval = cf.eval;
                 fprintf(out, "note: %s was found with --eval %s; evaluating on it as well\n", circuit, cf.eval);
             } else
